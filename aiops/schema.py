@@ -1,0 +1,211 @@
+"""The common record types every stage after ingest speaks.
+
+Ingesters turn any format into these; nothing downstream knows where a record
+came from. Fields a format has and the schema lacks go to ``attributes`` so
+nothing is dropped. Timestamps are always timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Literal, Union
+
+UTC = timezone.utc
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: Label names, in order of preference, that name the service an alert is about.
+SERVICE_LABELS = ("service", "app", "application", "job", "container", "deployment")
+
+#: Canonical log levels; ingesters map every spelling onto one of these.
+LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "ERROR", "CRITICAL", "FATAL")
+_LEVEL_ALIASES = {
+    "TRACE": "TRACE", "FINEST": "TRACE", "FINER": "TRACE",
+    "DEBUG": "DEBUG", "FINE": "DEBUG", "DBG": "DEBUG", "D": "DEBUG", "VERBOSE": "DEBUG",
+    "INFO": "INFO", "INFORMATION": "INFO", "INFORMATIONAL": "INFO", "I": "INFO",
+    "NOTICE": "NOTICE", "NOTE": "NOTICE",
+    "WARN": "WARN", "WARNING": "WARN", "W": "WARN",
+    "ERROR": "ERROR", "ERR": "ERROR", "E": "ERROR", "SEVERE": "ERROR", "FAIL": "ERROR",
+    "CRIT": "CRITICAL", "CRITICAL": "CRITICAL", "ALERT": "CRITICAL",
+    "FATAL": "FATAL", "EMERG": "FATAL", "EMERGENCY": "FATAL", "PANIC": "FATAL",
+}
+#: Severity ranks shared by log levels and alert severities (higher = worse).
+ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL"})
+
+SEVERITIES = ("info", "warning", "error", "critical")
+_SEVERITY_ALIASES = {
+    "info": "info", "informational": "info", "none": "info", "low": "info", "debug": "info",
+    "notice": "info", "page": "critical", "p1": "critical", "p2": "error", "p3": "warning",
+    "p4": "info", "p5": "info", "sev1": "critical", "sev2": "error", "sev3": "warning",
+    "warning": "warning", "warn": "warning", "medium": "warning", "minor": "warning",
+    "error": "error", "err": "error", "high": "error", "major": "error",
+    "critical": "critical", "crit": "critical", "fatal": "critical", "emergency": "critical",
+    "disaster": "critical",
+}
+
+
+def normalize_level(value: str | None) -> str:
+    """Map any level spelling (``warning``, ``E``, ``severe``) to a canonical level."""
+    if not value:
+        return ""
+    v = value.strip().upper()
+    return _LEVEL_ALIASES.get(v, v)
+
+
+def normalize_severity(value: str | None) -> str:
+    """Map any severity spelling (``P1``, ``high``, ``crit``) to info/warning/error/critical."""
+    if not value:
+        return "warning"
+    return _SEVERITY_ALIASES.get(str(value).strip().lower(), "warning")
+
+
+def severity_rank(severity: str) -> int:
+    try:
+        return SEVERITIES.index(severity)
+    except ValueError:
+        return 1
+
+
+def fingerprint(labels: dict[str, str]) -> str:
+    """Alertmanager's alert fingerprint: FNV-1a 64 over sorted label name/value pairs.
+
+    Matches ``model.LabelSet.Fingerprint()`` byte for byte (0xff separators), so an
+    alert posted to aiops directly and the same alert relayed by Alertmanager dedup.
+    """
+    h = 0xCBF29CE484222325
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for b in str(part).encode():
+                h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+            h = ((h ^ 0xFF) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+def to_utc(ts: datetime) -> datetime:
+    """Return ``ts`` as aware UTC; a naive value is taken to be UTC already."""
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC) if ts.utcoffset() else ts
+
+
+def iso(ts: datetime | None) -> str | None:
+    """Canonical wire form: ISO 8601 with ``Z`` and milliseconds kept when present."""
+    if ts is None:
+        return None
+    s = ts.astimezone(UTC).isoformat()
+    return s[:-6] + "Z" if s.endswith("+00:00") else s
+
+
+@dataclass(slots=True)
+class LogRecord:
+    """One log line (or a multi-line record such as a stack trace)."""
+
+    kind: ClassVar[str] = "log"
+    ts: datetime
+    message: str
+    service: str = ""
+    host: str = ""
+    level: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    raw: str = ""
+    source: str = ""
+    line: int = 0
+    # filled by aiops.templates: the public template id and the extracted parameters
+    template_id: str | None = None
+    params: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class MetricSample:
+    """One value of one series at one time; a series is ``name`` + ``labels``."""
+
+    kind: ClassVar[str] = "metric"
+    ts: datetime
+    name: str
+    value: float
+    labels: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+    line: int = 0
+
+    @property
+    def series(self) -> str:
+        if not self.labels:
+            return self.name
+        inner = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
+        return f"{self.name}{{{inner}}}"
+
+    @property
+    def service(self) -> str:
+        return _service_of(self.labels)
+
+
+EVENT_TYPES = (
+    "deploy", "rollback", "config_change", "restart", "scale", "maintenance",
+    "drift", "prediction_quality", "other",
+)
+
+
+@dataclass(slots=True)
+class Event:
+    """Something that changed: a deploy, config change, restart, model drift report."""
+
+    kind: ClassVar[str] = "event"
+    ts: datetime
+    type: str
+    service: str = ""
+    message: str = ""
+    host: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    line: int = 0
+
+
+@dataclass(slots=True)
+class Alert:
+    """An alert instance, identified by ``fingerprint`` + ``starts_at`` as in Alertmanager."""
+
+    kind: ClassVar[str] = "alert"
+    labels: dict[str, str]
+    starts_at: datetime
+    status: Literal["firing", "resolved"] = "firing"
+    ends_at: datetime | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+    fingerprint: str = ""
+    source: str = "generic"
+    severity: str = "warning"
+    generator_url: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    line: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            self.fingerprint = fingerprint(self.labels)
+
+    @property
+    def ts(self) -> datetime:
+        """Event time of this notification: when it started, or when it ended."""
+        if self.status == "resolved" and self.ends_at is not None:
+            return self.ends_at
+        return self.starts_at
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+    @property
+    def service(self) -> str:
+        return _service_of(self.labels)
+
+
+Record = Union[LogRecord, MetricSample, Event, Alert]
+RECORD_TYPES: dict[str, type] = {
+    "log": LogRecord, "metric": MetricSample, "event": Event, "alert": Alert,
+}
+
+
+def _service_of(labels: dict[str, str]) -> str:
+    for key in SERVICE_LABELS:
+        value = labels.get(key)
+        if value:
+            return value
+    return ""

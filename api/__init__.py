@@ -1,0 +1,1 @@
+"""The HTTP service: validates, calls the engine, serialises."""

@@ -1,0 +1,1 @@
+"""Format parsers: bytes and lines in, ``aiops.schema`` records out."""
