@@ -96,6 +96,8 @@ class Engine:
         self.lateness = timedelta(seconds=self.params.lateness_s)
         self.alert_delay = timedelta(seconds=self.params.alert_delay_s)
         self._lock = threading.RLock()
+        self._submit_lock = threading.Lock()
+        self._inflight: dict[int, list[Record]] = {}
         self.offset = 0
         self.max_ts: datetime | None = None
         self._records: list[Record] = []
@@ -115,8 +117,12 @@ class Engine:
         payload = encode_batch(records)
         key = idem_key or hashlib.blake2b(payload, digest_size=16).hexdigest()
         stamps = [to_us(r.ts) for r in records]
-        offset, dup = self.store.append_batch(kind or (kinds.pop() if len(kinds) == 1 else "mixed"),
-                                              payload, len(records), min(stamps), max(stamps), key)
+        batch_kind = kind or (kinds.pop() if len(kinds) == 1 else "mixed")
+        with self._submit_lock:
+            offset, dup = self.store.append_batch(batch_kind, payload, len(records), min(stamps),
+                                                  max(stamps), key)
+            if not dup:
+                self._inflight[offset] = list(records)  # catch_up need not decode what we hold
         return SubmitResult(offset, dup, len(records))
 
     def ingest(self, records: Sequence[Record], *, idem_key: str | None = None) -> SubmitResult:
@@ -126,10 +132,7 @@ class Engine:
             if result.duplicate or not records:
                 self.stats["duplicate_batches"] += int(result.duplicate)
                 return result
-            if result.offset == self.offset + 1:
-                self._process(list(records), result.offset)  # no need to decode what we hold
-            else:
-                self.catch_up()
+            self.catch_up()
             return result
 
     def catch_up(self, limit: int = 100) -> int:
@@ -137,11 +140,20 @@ class Engine:
         done = 0
         with self._lock:
             while True:
-                batches = self.store.batches_after(self.offset, limit)
+                with self._submit_lock:
+                    records = self._inflight.pop(self.offset + 1, None)
+                    batches = [] if records is not None else \
+                        self.store.batches_after(self.offset, limit)
+                if records is not None:
+                    self._process(records, self.offset + 1)
+                    done += 1
+                    continue
                 if not batches:
                     return done
                 for offset, payload in batches:
-                    self._process(decode_batch(payload), offset)
+                    with self._submit_lock:
+                        held = self._inflight.pop(offset, None)
+                    self._process(held if held is not None else decode_batch(payload), offset)
                     done += 1
 
     # -- processing -------------------------------------------------------------------------
