@@ -1,0 +1,404 @@
+"""One log source's template tree: drain3 clusters refined into stable public templates.
+
+drain3 merges two messages as soon as enough tokens agree, and a differing word
+becomes ``<*>``. That is right for a user name and wrong for ``startup`` vs
+``shutdown`` or ``SCREEN_ON`` vs ``SCREEN_OFF``: an enumeration is part of the
+event. So a drain cluster here is only a *candidate* group; a word position that
+drain generalised stays a distinguishing part of the public template (an
+*enumerated position*) until it has shown more than ``max_enum_values``
+distinct words, or a masked value, at which point it is a parameter and the
+variants merge. Everything else that varies was masked before drain saw it.
+
+A public template (:class:`Event`) gets its id once, from a hash of its source
+and its first template, and keeps it while drain generalises: the id a user sees
+never changes. When two events become the same (a position turns out to be a
+parameter, or two drain clusters end with identical templates) the younger is
+aliased to the older; lines already labelled keep their id, new lines get the
+surviving one, and :attr:`SourceTree.history` records both kinds of change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Callable
+
+from drain3.drain import Drain
+
+from aiops.masking import PARAM, Masker
+
+_DIGITS = b"0123456789"
+#: a token holding a digit or ``./:@`` (an address, path, number, id...) becomes ``0``
+_COARSE = re.compile(r"(?<!\S)[^\s0-9./:@]*+[0-9./:@]\S*")
+_CANDIDATES = 8      # events remembered per cache key
+_COMPILE_AFTER = 64  # matches before an event's template is compiled to a regex
+
+
+class Event:
+    """A public template: stable ``id``, current ``template``, counts and event-time span."""
+
+    __slots__ = ("id", "source", "cluster", "key", "template", "count", "first_seen",
+                 "last_seen", "merged_into", "seq", "aliases", "chunks", "regex", "uses")
+
+    def __init__(self, id: str, source: str, cluster: "Cluster", key: tuple,
+                 template: str, seq: int) -> None:
+        self.id = id
+        self.source = source
+        self.cluster = cluster
+        self.key = key
+        self.count = 0
+        self.first_seen: Any = None
+        self.last_seen: Any = None
+        self.merged_into: Event | None = None
+        self.seq = seq
+        self.aliases: list[Event] = []
+        self.set_template(template)
+
+    def set_template(self, template: str) -> None:
+        self.template = template
+        self.chunks = tuple(template.split(PARAM))
+        self.regex: re.Pattern[str] | None = None
+        self.uses = 0
+
+    def canonical(self) -> "Event":
+        ev = self
+        while ev.merged_into is not None:
+            ev = ev.merged_into
+        return ev
+
+    def match(self, text: str) -> tuple[str, ...] | None:
+        """The parameters if ``text`` (whitespace-normalised) is an instance of the template.
+
+        Literal chunks are found left to right with ``str.find`` (the same answer as
+        the anchored regex with one lazy group per ``<*>``); an event matched often
+        gets that regex compiled, which is faster per line but costs ~0.1 ms once.
+        """
+        regex = self.regex
+        if regex is not None:
+            m = regex.match(text)
+            return m.groups() if m is not None else None
+        self.uses += 1
+        if self.uses > _COMPILE_AFTER:
+            self.regex = template_regex(self.template)
+        chunks = self.chunks
+        first = chunks[0]
+        if len(chunks) == 1:
+            return () if text == first else None
+        if not text.startswith(first):
+            return None
+        last = chunks[-1]
+        end = len(text) - len(last)
+        if not text.endswith(last):
+            return None
+        pos = len(first)
+        params = []
+        for lit in chunks[1:-1]:
+            j = text.find(lit, pos + 1, end)
+            if j < 0:
+                return None
+            params.append(text[pos:j])
+            pos = j + len(lit)
+        if end <= pos:
+            return None
+        params.append(text[pos:end])
+        return tuple(params)
+
+
+def template_regex(template: str) -> re.Pattern[str]:
+    """The template as an anchored regex over whitespace-normalised text, one group per ``<*>``."""
+    return re.compile("(.+?)".join(re.escape(c) for c in template.split(PARAM)) + r"\Z",
+                      re.DOTALL)
+
+
+class Cluster:
+    """Per drain cluster: its last template, the enumerated positions and their events."""
+
+    __slots__ = ("cid", "tokens", "enum", "pos", "events", "used")
+
+    def __init__(self, cid: int, tokens: tuple[str, ...]) -> None:
+        self.cid = cid
+        self.tokens = tokens
+        self.enum: dict[int, set[str]] = {}   # position -> distinct words seen there
+        self.pos: list[int] = []              # sorted enumerated positions (the event key order)
+        self.events: dict[tuple, Event] = {}  # key (words at self.pos) -> event
+        self.used = 0
+
+    def template_for(self, key: tuple) -> str:
+        tokens = list(self.tokens)
+        for p, word in zip(self.pos, key):
+            tokens[p] = word
+        return " ".join(tokens)
+
+
+class SourceTree:
+    """Template mining for one source: mask, line cache, drain3, enumerations, stable ids."""
+
+    def __init__(self, source: str, *, masker: Masker, sim_th: float, depth: int,
+                 max_children: int, max_clusters: int | None, max_enum_values: int,
+                 max_variants: int, cache_size: int, registry: dict[str, Event],
+                 history: Callable[[dict], None]) -> None:
+        self.source = source
+        self.masker = masker
+        self.drain = Drain(depth=depth, sim_th=sim_th, max_children=max_children,
+                           param_str=PARAM)
+        self.max_clusters = max_clusters
+        self.max_enum_values = max_enum_values
+        self.max_variants = max_variants
+        self.cache_half = max(1, cache_size // 2) if cache_size else 0
+        self.registry = registry          # id -> Event, shared by all sources of a miner
+        self.record_history = history
+        self.clusters: dict[int, Cluster] = {}
+        self.by_template: dict[str, Event] = {}
+        self.cache: dict[str, Event] = {}
+        self.cache_old: dict[str, Event] = {}
+        self.tick = 0
+        self.seq = 0
+        self.now: Any = None              # event time of the line being mined (for history)
+
+    # -- the per-line path -------------------------------------------------------------
+    def mine(self, records: list, i: int) -> int:
+        """Mine ``records[i:]`` while they belong to this source; return the next index.
+
+        Fast path: two cache keys, the line with its digits deleted (cheap) and the
+        line with every token holding a digit or ``./:@`` collapsed (catches new hosts
+        and paths). Each maps to a few recent events; the first whose template the
+        line is an exact instance of is the answer, and that match yields the
+        parameters. Only a line no cached template fits is masked and sent to drain.
+        """
+        source, n = self.source, len(records)
+        cache, old, half = self.cache, self.cache_old, self.cache_half
+        tick = self.tick
+        coarse = _COARSE.sub
+        while i < n:
+            rec = records[i]
+            if (rec.service or rec.source) != source:
+                break
+            i += 1
+            tick += 1
+            message = rec.message
+            tokens = message.split()
+            text = " ".join(tokens)
+            ev = params = None
+            seen = []
+            if half:
+                for level in (0, 1, 2):
+                    if level == 0:
+                        key = message.encode("utf-8", "surrogatepass").translate(None, _DIGITS)
+                    elif level == 1:
+                        first = tokens[0] if tokens else ""
+                        key = (len(tokens), first if first.isalpha() else "")
+                    else:
+                        key = coarse("0", message)
+                    cands = cache.get(key)
+                    if cands is None:
+                        cands = old.get(key)
+                        if cands is not None:
+                            cache[key] = cands
+                    if cands is not None:
+                        for ev in cands:
+                            while ev.merged_into is not None:
+                                ev = ev.merged_into
+                            params = ev.match(text)
+                            if params is not None:
+                                break
+                        if params is not None:
+                            for key, cands in seen:       # teach the cheaper keys
+                                cache[key] = (ev, *(cands or ())[:_CANDIDATES - 1])
+                            break
+                    seen.append((key, cands))
+            if params is None:
+                self.tick, self.now = tick, rec.ts
+                ev = self._mine(message)
+                params = ev.match(text)
+                if params is None:      # cannot happen with the default masks; stay safe
+                    params = ()
+                elif half:
+                    if len(cache) >= half:
+                        self.cache_old = old = cache
+                        self.cache = cache = {}
+                    for key, cands in seen:
+                        cache[key] = (ev, *(cands or ())[:_CANDIDATES - 1])
+            ev.cluster.used = tick
+            ev.count += 1
+            ts = rec.ts
+            if ts is not None:
+                if ev.last_seen is None:
+                    ev.first_seen = ev.last_seen = ts
+                elif ts > ev.last_seen:
+                    ev.last_seen = ts
+                elif ts < ev.first_seen:
+                    ev.first_seen = ts
+            rec.template_id = ev.id
+            rec.params = params
+        self.tick = tick
+        return i
+
+    def _mine(self, message: str) -> Event:
+        normalized = self.masker(message)
+        tokens = normalized.split()
+        cluster, _ = self.drain.add_log_message(normalized)
+        st = self.clusters.get(cluster.cluster_id)
+        if st is None:
+            st = Cluster(cluster.cluster_id, cluster.log_template_tokens)
+            self.clusters[st.cid] = st
+            if self.max_clusters and len(self.clusters) > self.max_clusters:
+                self._evict(keep=st)
+        elif cluster.log_template_tokens != st.tokens:
+            self._generalised(st, cluster.log_template_tokens, tokens)
+        if st.pos:
+            self._observe_words(st, tokens)
+        key = tuple(tokens[p] for p in st.pos)
+        ev = st.events.get(key)
+        if ev is None:
+            ev = self._new_event(st, key)
+        while ev.merged_into is not None:
+            ev = ev.merged_into
+        return ev
+
+    # -- enumerations ------------------------------------------------------------------
+    def _generalised(self, st: Cluster, new: tuple[str, ...], tokens: list[str]) -> None:
+        """drain turned some constant positions into ``<*>``: enumerate words, parametrise values."""
+        old = st.tokens
+        st.tokens = new
+        fresh, variable = [], False
+        for p, (before, after) in enumerate(zip(old, new)):
+            if before != PARAM and after == PARAM:
+                if tokens[p] == PARAM or self.max_enum_values < 2:
+                    variable = True
+                else:
+                    fresh.append((p, before, tokens[p]))
+        if fresh:
+            for p, before, word in fresh:
+                st.enum[p] = {before, word}
+            old_pos = st.pos
+            st.pos = sorted(st.enum)
+            constants = {p: before for p, before, _ in fresh}   # what existing events had there
+            rekeyed: dict[tuple, Event] = {}
+            for ev in st.events.values():
+                full = dict(zip(old_pos, ev.key))
+                full.update(constants)
+                ev.key = tuple(full[q] for q in st.pos)
+                rekeyed[ev.key] = ev
+            st.events = rekeyed
+        if variable:
+            self._retemplate(st)
+
+    def _observe_words(self, st: Cluster, tokens: list[str]) -> None:
+        to_param = []
+        for p in st.pos:
+            word = tokens[p]
+            seen = st.enum[p]
+            if word not in seen:
+                if word == PARAM or len(seen) >= self.max_enum_values:
+                    to_param.append(p)
+                else:
+                    seen.add(word)
+        if not to_param and len(st.events) >= self.max_variants:
+            to_param.append(max(st.pos, key=lambda q: len(st.enum[q])))
+        if to_param:
+            self._parametrise(st, to_param)
+
+    def _parametrise(self, st: Cluster, positions: list[int]) -> None:
+        """These enumerated positions are parameters after all: merge the variants they split."""
+        for p in positions:
+            del st.enum[p]
+        keep = [i for i, p in enumerate(st.pos) if p not in positions]
+        st.pos = [st.pos[i] for i in keep]
+        merged: dict[tuple, Event] = {}
+        for ev in sorted(st.events.values(), key=lambda e: e.seq):
+            ev.key = tuple(ev.key[i] for i in keep)
+            other = merged.get(ev.key)
+            if other is None:
+                merged[ev.key] = ev
+            else:
+                self._merge(ev, other)
+        st.events = merged
+        self._retemplate(st)
+
+    # -- events, ids, merges -----------------------------------------------------------
+    def _new_event(self, st: Cluster, key: tuple) -> Event:
+        template = st.template_for(key)
+        self.seq += 1
+        ev = Event(self._new_id(template), self.source, st, key, template, self.seq)
+        st.events[key] = ev
+        self.registry[ev.id] = ev
+        other = self.by_template.get(template)
+        if other is not None and other.merged_into is None:
+            self._merge(ev, other)
+        else:
+            self.by_template[template] = ev
+        return ev
+
+    def _new_id(self, template: str) -> str:
+        text = f"{self.source}\x00{template}"
+        for salt in range(1000):
+            digest = hashlib.blake2b(f"{text}\x00{salt}".encode() if salt else text.encode(),
+                                     digest_size=6).hexdigest()
+            if digest not in self.registry:
+                return digest
+        raise RuntimeError("template id space exhausted")  # pragma: no cover
+
+    def _retemplate(self, st: Cluster) -> None:
+        for ev in list(st.events.values()):
+            if ev.merged_into is not None:
+                continue
+            new = st.template_for(ev.key)
+            if new == ev.template:
+                continue
+            if self.by_template.get(ev.template) is ev:
+                del self.by_template[ev.template]
+            self.record_history({"id": ev.id, "source": self.source, "old": ev.template,
+                                 "new": new, "at": self.now})
+            ev.set_template(new)
+            other = self.by_template.get(new)
+            if other is not None and other is not ev and other.merged_into is None:
+                self._merge(ev, other)
+            else:
+                self.by_template[new] = ev
+
+    def _merge(self, a: Event, b: Event) -> None:
+        """Alias the younger of two events to the older; lines keep flowing to the survivor."""
+        a, b = a.canonical(), b.canonical()
+        if a is b:
+            return
+        winner, loser = (a, b) if a.seq < b.seq else (b, a)
+        loser.merged_into = winner
+        winner.aliases.append(loser)
+        winner.count += loser.count
+        if loser.first_seen is not None and (winner.first_seen is None
+                                             or loser.first_seen < winner.first_seen):
+            winner.first_seen = loser.first_seen
+        if loser.last_seen is not None and (winner.last_seen is None
+                                            or loser.last_seen > winner.last_seen):
+            winner.last_seen = loser.last_seen
+        if self.by_template.get(loser.template) is loser:
+            del self.by_template[loser.template]
+        self.record_history({"id": loser.id, "source": self.source, "old": loser.template,
+                             "new": winner.template, "at": self.now, "merged_into": winner.id})
+
+    # -- memory bound ------------------------------------------------------------------
+    def _evict(self, keep: Cluster) -> None:
+        """Drop the least recently used tenth of the clusters (and their events)."""
+        victims = sorted((c for c in self.clusters.values() if c is not keep),
+                         key=lambda c: c.used)[:max(1, len(self.clusters) // 10)]
+        gone = {st.cid for st in victims}
+        for cid in gone:
+            del self.clusters[cid]
+            self.drain.id_to_cluster.pop(cid, None)
+        dropped = [ev for ev in self.registry.values()
+                   if ev.source == self.source and ev.cluster.cid in gone]
+        for ev in dropped:
+            del self.registry[ev.id]
+            if self.by_template.get(ev.template) is ev:
+                del self.by_template[ev.template]
+        for ev in dropped:
+            for alias in ev.aliases:              # a live variant merged into an evicted event
+                if alias.cluster.cid not in gone and alias.merged_into is ev:
+                    alias.merged_into = None
+                    self.by_template.setdefault(alias.template, alias)
+        self.cache.clear()
+        self.cache_old.clear()
+
+    def events(self) -> list[Event]:
+        return [ev for st in self.clusters.values() for ev in st.events.values()
+                if ev.merged_into is None]

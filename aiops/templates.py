@@ -1,0 +1,274 @@
+"""Log template mining: a small facade over drain3, in the style of drain3's TemplateMiner.
+
+The engine builds the miner from the ``[templates]`` config section with
+:func:`build_miner` and calls :meth:`TemplateMiner.mine` on every batch of log
+records; it fills ``record.template_id`` (a stable public id) and
+``record.params``. Each log source (``record.service or record.source``) gets its
+own tree, so unrelated systems never share clusters.
+
+What sits around drain3 and why (details in ``aiops.masking`` and
+``aiops.template_events``):
+
+* one combined masking regex plus parameter-layout normalisation, so values never
+  reach drain and variable-length parameters don't split an event;
+* a cache keyed by the line with its digit runs collapsed, in front of everything:
+  most lines skip masking and drain entirely (this is where the speed comes from);
+* enumerated positions: a word drain generalised stays part of the template until
+  it shows more than ``max_enum_values`` distinct values (``startup``/``shutdown``
+  are two events, user names are a parameter);
+* stable ids, merges of identical templates, a history of template changes;
+* a memory bound (``max_clusters`` per source) and ``get_state``/``set_state``
+  (plus a drain3-style persistence handler) so a restart continues with the same ids.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+import zlib
+from collections import deque
+from datetime import datetime
+from typing import Any, Iterable, Protocol
+
+import orjson
+
+from aiops.masking import Masker
+from aiops.schema import LogRecord, iso
+from aiops.template_events import Event, SourceTree
+from aiops.template_state import dump_tree, load_tree
+
+STATE_VERSION = 1
+
+
+class PersistenceHandler(Protocol):
+    """drain3's persistence interface: opaque bytes in, the last bytes (or None) out."""
+
+    def save_state(self, state: bytes) -> None: ...
+
+    def load_state(self) -> bytes | None: ...
+
+
+class FilePersistence:
+    """Keeps the miner state in one file, replaced atomically (write temp, fsync, rename)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+
+    def save_state(self, state: bytes) -> None:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        fd, tmp = tempfile.mkstemp(prefix=".templates-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(state)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def load_state(self) -> bytes | None:
+        try:
+            with open(self.path, "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            return None
+
+
+class MemoryPersistence:
+    """Keeps the last saved state in memory (tests, embedding)."""
+
+    def __init__(self) -> None:
+        self.state: bytes | None = None
+
+    def save_state(self, state: bytes) -> None:
+        self.state = state
+
+    def load_state(self) -> bytes | None:
+        return self.state
+
+
+def _mask_rules(value: Any, name: str) -> list[tuple[str, str]] | None:
+    if value is None:
+        return None
+    rules = []
+    for i, item in enumerate(value):
+        if isinstance(item, dict):
+            pattern = item.get("regex", item.get("pattern"))
+            rules.append((str(item.get("name", f"mask{i}")), pattern))
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            rules.append((str(item[0]), item[1]))
+        else:
+            rules.append((f"mask{i}", item))
+        if not isinstance(rules[-1][1], str):
+            raise ValueError(f"[templates] {name}[{i}]: expected a regex string, "
+                             f"{{name, regex}} table or [name, regex] pair, got {item!r}")
+    return rules
+
+
+class TemplateMiner:
+    """Mines a stable template id and parameters for every log record.
+
+    Parameters
+    ----------
+    sim_th, depth, max_children:
+        drain3's similarity threshold, tree depth and fan-out.
+    max_enum_values:
+        distinct words a position may take and still distinguish events (``ON``/``OFF``);
+        one more and it is a parameter. ``1`` gives plain drain behaviour.
+    max_variants:
+        at most this many events per drain cluster before its most varied
+        enumerated position is made a parameter.
+    max_clusters:
+        memory bound: drain clusters kept per source; the least recently used tenth
+        is dropped when exceeded (``0``/``None``: unbounded).
+    cache_size:
+        cache keys remembered per source for the fast path (two per new line shape);
+        ``0`` disables the cache.
+    masks, extra_masks:
+        replace the default masking set / add rules tried before it; each a
+        ``{name, regex}`` table or ``[name, regex]`` pair.
+    history_size:
+        template changes kept (newest).
+    persistence:
+        a drain3-style handler (``save_state``/``load_state``); state is loaded at
+        construction and written by :meth:`save`.
+    """
+
+    def __init__(self, sim_th: float = 0.4, depth: int = 4, max_children: int = 100,
+                 max_enum_values: int = 3, max_variants: int = 64,
+                 max_clusters: int | None = 5000, cache_size: int = 100_000,
+                 masks: Iterable[Any] | None = None,
+                 extra_masks: Iterable[Any] = (), history_size: int = 10_000,
+                 persistence: PersistenceHandler | None = None) -> None:
+        if not 0.0 < float(sim_th) <= 1.0:
+            raise ValueError(f"[templates] sim_th must be in (0, 1], got {sim_th!r}")
+        if int(depth) < 3:
+            raise ValueError(f"[templates] depth must be >= 3, got {depth!r}")
+        for name, value, low in (("max_children", max_children, 2),
+                                 ("max_enum_values", max_enum_values, 1),
+                                 ("max_variants", max_variants, 1),
+                                 ("cache_size", cache_size, 0),
+                                 ("history_size", history_size, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"[templates] {name} must be an integer >= {low}, got {value!r}")
+        if max_clusters is not None and (not isinstance(max_clusters, int) or max_clusters < 0):
+            raise ValueError(f"[templates] max_clusters must be an integer >= 0, "
+                             f"got {max_clusters!r}")
+        self.sim_th = float(sim_th)
+        self.depth = int(depth)
+        self.max_children = max_children
+        self.max_enum_values = max_enum_values
+        self.max_variants = max_variants
+        self.max_clusters = max_clusters or None
+        self.cache_size = cache_size
+        self.masks = _mask_rules(masks, "masks")
+        self.extra_masks = _mask_rules(extra_masks, "extra_masks") or []
+        self.history_size = history_size
+        self.persistence = persistence
+        self.masker_ = Masker(self.masks, self.extra_masks)
+        self.trees_: dict[str, SourceTree] = {}
+        self.registry_: dict[str, Event] = {}
+        self.history_: deque[dict] = deque(maxlen=history_size or None)
+        if persistence is not None:
+            state = persistence.load_state()
+            if state:
+                self.set_state(state)
+
+    # -- mining -----------------------------------------------------------------------
+    def _tree(self, source: str) -> SourceTree:
+        tree = self.trees_.get(source)
+        if tree is None:
+            tree = self.trees_[source] = SourceTree(
+                source, masker=self.masker_, sim_th=self.sim_th, depth=self.depth,
+                max_children=self.max_children, max_clusters=self.max_clusters,
+                max_enum_values=self.max_enum_values, max_variants=self.max_variants,
+                cache_size=self.cache_size, registry=self.registry_,
+                history=self.history_.append)
+        return tree
+
+    def mine(self, records: list[LogRecord]) -> None:
+        """Fill ``template_id`` and ``params`` of each record, learning from it."""
+        i, n = 0, len(records)
+        trees = self.trees_
+        while i < n:
+            source = records[i].service or records[i].source
+            tree = trees.get(source) or self._tree(source)
+            i = tree.mine(records, i)
+
+    def add(self, message: str, source: str = "", ts: datetime | None = None
+            ) -> tuple[str, tuple[str, ...]]:
+        """Mine one message outside the engine: ``(template_id, params)``."""
+        rec = LogRecord(ts=ts, message=message, source=source)  # type: ignore[arg-type]
+        self.mine([rec])
+        return rec.template_id or "", rec.params
+
+    # -- reading ----------------------------------------------------------------------
+    def resolve(self, template_id: str) -> str:
+        """The id that now stands for ``template_id`` (itself unless it was merged)."""
+        ev = self.registry_.get(template_id)
+        return ev.canonical().id if ev is not None else template_id
+
+    def template(self, template_id: str) -> str | None:
+        ev = self.registry_.get(template_id)
+        return ev.canonical().template if ev is not None else None
+
+    def templates(self) -> list[dict]:
+        """One row per live template, per source in creation order (``GET /api/v1/templates``)."""
+        rows = []
+        for source, tree in self.trees_.items():
+            for ev in sorted(tree.events(), key=lambda e: e.seq):
+                rows.append({"id": ev.id, "source": source, "template": ev.template,
+                             "count": ev.count, "first_seen": iso(ev.first_seen),
+                             "last_seen": iso(ev.last_seen)})
+        return rows
+
+    def history(self) -> list[dict]:
+        """Template changes, oldest first: ``{id, source, old, new, at[, merged_into]}``."""
+        return [{**h, "at": iso(h["at"]) if isinstance(h["at"], datetime) else h["at"]}
+                for h in self.history_]
+
+    # -- state ------------------------------------------------------------------------
+    def get_state(self) -> bytes:
+        """Everything learned, as compressed JSON: trees, ids, caches, history."""
+        state = {"version": STATE_VERSION,
+                 "trees": [dump_tree(t) for t in self.trees_.values()],
+                 "history": list(self.history_)}
+        return zlib.compress(orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS), 3)
+
+    def set_state(self, state: bytes) -> None:
+        """Restore :meth:`get_state` output; settings stay those given to ``__init__``."""
+        data = orjson.loads(zlib.decompress(state))
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"template miner state version {data.get('version')!r} "
+                             f"is not {STATE_VERSION}")
+        self.trees_.clear()
+        self.registry_.clear()
+        self.history_.clear()
+        for tree_data in data["trees"]:
+            load_tree(self._tree(tree_data["source"]), tree_data)
+        for h in data["history"]:
+            if isinstance(h.get("at"), str):
+                h["at"] = datetime.fromisoformat(h["at"])
+            self.history_.append(h)
+
+    def save(self) -> None:
+        """Write the state through the persistence handler (no-op without one)."""
+        if self.persistence is not None:
+            self.persistence.save_state(self.get_state())
+
+
+_SETTINGS = tuple(p for p in inspect.signature(TemplateMiner.__init__).parameters
+                  if p not in ("self", "persistence"))
+
+
+def build_miner(config: dict | None = None) -> TemplateMiner:
+    """The engine's factory: a miner from the ``[templates]`` section; unknown keys are errors."""
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(_SETTINGS))
+    if unknown:
+        raise ValueError(f"unknown [templates] setting(s) {', '.join(map(repr, unknown))}; "
+                         f"valid settings: {', '.join(_SETTINGS)}")
+    return TemplateMiner(**config)
