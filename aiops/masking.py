@@ -69,9 +69,9 @@ DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
     ("kv", rf"(?<==){_VALUE_END}*[\d./:@\\]{_VALUE_END}*"),
     ("id", r"(?<![\w.\-/])[A-Za-z][A-Za-z0-9]*(?:[_\-][A-Za-z][A-Za-z0-9]*)*[_\-]-?\d[\w\-]*"),
     ("hex", rf"\b0[xX]{_HEX}+\b|\b(?=[a-fA-F]*\d)(?={_HEX}*[a-fA-F]){_HEX}{{6,}}\b"),
-    ("size", r"(?<![A-Za-z0-9.])[-+]?\d+(?:\.\d+)?\s?(?:[KMGTP]i?B|[kKMGT]?bytes?|B|ms|us|µs|ns"
+    ("size", r"(?<![A-Za-z0-9.])(?:[<>]=?|~)?[-+]?\d+(?:\.\d+)?\s?(?:[KMGTP]i?B|[kKMGT]?bytes?|B|ms|us|µs|ns"
              r"|s|secs?|seconds?|mins?|minutes?|hrs?|hours?|days?|%)(?![\w%])"),
-    ("num", r"(?<![A-Za-z0-9.])[-+]?\d\w*(?:[.,]\d\w*)*|(?<=\.)\d\w*"),
+    ("num", r"(?<![A-Za-z0-9.])(?:[<>]=?|~)?[-+]?\d\w*(?:[.,]\d\w*)*|(?<=\.)\d\w*"),
 )
 
 # Each starts with a literal or a bracket so the regex engine can skip ahead to candidates.

@@ -240,6 +240,9 @@ class SourceTree:
         st = self.clusters.get(cluster.cluster_id)
         if st is None:
             st = Cluster(cluster.cluster_id, cluster.log_template_tokens)
+            if self.max_enum_values > 1:      # a masked value is one value of its position
+                st.enum = {p: {PARAM} for p, tok in enumerate(st.tokens) if tok == PARAM}
+                st.pos = sorted(st.enum)
             self.clusters[st.cid] = st
             if self.max_clusters and len(self.clusters) > self.max_clusters:
                 self._evict(keep=st)
@@ -257,13 +260,13 @@ class SourceTree:
 
     # -- enumerations ------------------------------------------------------------------
     def _generalised(self, st: Cluster, new: tuple[str, ...], tokens: list[str]) -> None:
-        """drain turned some constant positions into ``<*>``: enumerate words, parametrise values."""
+        """drain turned constant positions into ``<*>``: each becomes an enumerated position."""
         old = st.tokens
         st.tokens = new
         fresh, variable = [], False
         for p, (before, after) in enumerate(zip(old, new)):
             if before != PARAM and after == PARAM:
-                if tokens[p] == PARAM or self.max_enum_values < 2:
+                if self.max_enum_values < 2:
                     variable = True
                 else:
                     fresh.append((p, before, tokens[p]))
@@ -289,7 +292,7 @@ class SourceTree:
             word = tokens[p]
             seen = st.enum[p]
             if word not in seen:
-                if word == PARAM or len(seen) >= self.max_enum_values:
+                if len(seen) >= self.max_enum_values:
                     to_param.append(p)
                 else:
                     seen.add(word)

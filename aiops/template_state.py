@@ -32,19 +32,30 @@ def _time(value: Any) -> datetime | None:
 
 
 def _dump_cache(cache: dict, index: dict[str, Event]) -> list:
-    """Keys are bytes (digits deleted) or str (coarse shape); values are event tuples."""
+    """Keys are bytes (digits deleted), str (coarse shape) or (token count, first word)."""
     out = []
     for key, events in cache.items():
         ids = [ev.id for ev in events if ev.id in index]
-        if ids:
-            out.append([isinstance(key, bytes),
-                        key.decode("latin-1") if isinstance(key, bytes) else key, ids])
+        if not ids:
+            continue
+        if isinstance(key, bytes):
+            out.append(["b", key.decode("latin-1"), ids])
+        elif isinstance(key, tuple):
+            out.append(["t", list(key), ids])
+        else:
+            out.append(["s", key, ids])
     return out
 
 
 def _load_cache(rows: list, registry: dict[str, Event]) -> dict:
-    return {(key.encode("latin-1") if is_bytes else key): tuple(registry[i] for i in ids)
-            for is_bytes, key, ids in rows}
+    cache = {}
+    for kind, key, ids in rows:
+        if kind == "b":
+            key = key.encode("latin-1")
+        elif kind == "t":
+            key = tuple(key)
+        cache[key] = tuple(registry[i] for i in ids)
+    return cache
 
 
 def dump_tree(tree: SourceTree) -> dict:

@@ -41,6 +41,10 @@ from aiops.template_state import dump_tree, load_tree
 STATE_VERSION = 1
 
 
+class TemplateConfigError(TypeError, ValueError):
+    """A bad ``[templates]`` setting; a TypeError too, so ``config.build_component`` names it."""
+
+
 class PersistenceHandler(Protocol):
     """drain3's persistence interface: opaque bytes in, the last bytes (or None) out."""
 
@@ -93,19 +97,27 @@ class MemoryPersistence:
 def _mask_rules(value: Any, name: str) -> list[tuple[str, str]] | None:
     if value is None:
         return None
+    if isinstance(value, (str, bytes, dict)):
+        raise TemplateConfigError(f"{name} must be a list of masks, got {value!r}")
     rules = []
     for i, item in enumerate(value):
         if isinstance(item, dict):
-            pattern = item.get("regex", item.get("pattern"))
-            rules.append((str(item.get("name", f"mask{i}")), pattern))
+            rule = (str(item.get("name", f"{name}{i}")), item.get("regex", item.get("pattern")))
         elif isinstance(item, (list, tuple)) and len(item) == 2:
-            rules.append((str(item[0]), item[1]))
+            rule = (str(item[0]), item[1])
         else:
-            rules.append((f"mask{i}", item))
-        if not isinstance(rules[-1][1], str):
-            raise ValueError(f"[templates] {name}[{i}]: expected a regex string, "
-                             f"{{name, regex}} table or [name, regex] pair, got {item!r}")
+            rule = (f"{name}{i}", item)
+        if not isinstance(rule[1], str):
+            raise TemplateConfigError(f"{name}[{i}]: expected a regex string, a {{name, regex}} "
+                                      f"table or a [name, regex] pair, got {item!r}")
+        rules.append(rule)
     return rules
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise TemplateConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+    return value
 
 
 class TemplateMiner:
@@ -143,32 +155,24 @@ class TemplateMiner:
                  masks: Iterable[Any] | None = None,
                  extra_masks: Iterable[Any] = (), history_size: int = 10_000,
                  persistence: PersistenceHandler | None = None) -> None:
-        if not 0.0 < float(sim_th) <= 1.0:
-            raise ValueError(f"[templates] sim_th must be in (0, 1], got {sim_th!r}")
-        if int(depth) < 3:
-            raise ValueError(f"[templates] depth must be >= 3, got {depth!r}")
-        for name, value, low in (("max_children", max_children, 2),
-                                 ("max_enum_values", max_enum_values, 1),
-                                 ("max_variants", max_variants, 1),
-                                 ("cache_size", cache_size, 0),
-                                 ("history_size", history_size, 0)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"[templates] {name} must be an integer >= {low}, got {value!r}")
-        if max_clusters is not None and (not isinstance(max_clusters, int) or max_clusters < 0):
-            raise ValueError(f"[templates] max_clusters must be an integer >= 0, "
-                             f"got {max_clusters!r}")
+        if (not isinstance(sim_th, (int, float)) or isinstance(sim_th, bool)
+                or not 0.0 < sim_th <= 1.0):
+            raise TemplateConfigError(f"sim_th must be a number in (0, 1], got {sim_th!r}")
         self.sim_th = float(sim_th)
-        self.depth = int(depth)
-        self.max_children = max_children
-        self.max_enum_values = max_enum_values
-        self.max_variants = max_variants
-        self.max_clusters = max_clusters or None
-        self.cache_size = cache_size
+        self.depth = _check_int("depth", depth, 3)
+        self.max_children = _check_int("max_children", max_children, 2)
+        self.max_enum_values = _check_int("max_enum_values", max_enum_values, 1)
+        self.max_variants = _check_int("max_variants", max_variants, 1)
+        self.max_clusters = _check_int("max_clusters", max_clusters or 0, 0) or None
+        self.cache_size = _check_int("cache_size", cache_size, 0)
+        self.history_size = _check_int("history_size", history_size, 0)
         self.masks = _mask_rules(masks, "masks")
         self.extra_masks = _mask_rules(extra_masks, "extra_masks") or []
-        self.history_size = history_size
         self.persistence = persistence
-        self.masker_ = Masker(self.masks, self.extra_masks)
+        try:
+            self.masker_ = Masker(self.masks, self.extra_masks)
+        except ValueError as exc:
+            raise TemplateConfigError(str(exc)) from None
         self.trees_: dict[str, SourceTree] = {}
         self.registry_: dict[str, Event] = {}
         self.history_: deque[dict] = deque(maxlen=history_size or None)
@@ -269,6 +273,6 @@ def build_miner(config: dict | None = None) -> TemplateMiner:
     config = dict(config or {})
     unknown = sorted(set(config) - set(_SETTINGS))
     if unknown:
-        raise ValueError(f"unknown [templates] setting(s) {', '.join(map(repr, unknown))}; "
-                         f"valid settings: {', '.join(_SETTINGS)}")
+        raise TemplateConfigError(f"unknown setting(s) {', '.join(map(repr, unknown))}; "
+                                  f"valid settings: {', '.join(_SETTINGS)}")
     return TemplateMiner(**config)
