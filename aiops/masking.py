@@ -15,17 +15,14 @@ After masking, :func:`Masker.normalize` makes parameter layout irrelevant:
 * a run of parameter tokens (``<*> <*> <*>``) becomes one: variable-length lists
   are one parameter.
 
-Invariant the fast path relies on (see :func:`digit_key`): no mask bounds the
-length of a run of digits, and every run of digits not preceded by a letter or
-digit is always masked. So two lines that differ only in such digit runs mask to
-the same text, and the line with those runs collapsed is a safe cache key.
+The masks don't have to be perfect for the cache in front of the miner: a cached
+template is only reused for a line that is an exact instance of it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 PARAM = "<*>"
 
@@ -38,9 +35,17 @@ _GTLD = (r"(?:com|net|org|edu|gov|mil|int|info|biz|io|cloud|local|localdomain|la
 #: country codes that are rarely also the last word of a dotted config key or class name
 _CCTLD = (r"(?:ar|au|br|ca|ch|cn|cz|de|dk|es|eu|fi|fr|gr|hk|hu|ie|il|jp|kr|mx|nl|nz|om|pl|pt"
           r"|ro|ru|se|sg|tr|tw|ua|uk|vn|za)")
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+_LABEL = r"[A-Za-z0-9][A-Za-z0-9\-]*+"
 _NOT_BEFORE = r"(?<![A-Za-z0-9])"    # a value starts at a token/punctuation boundary
 _VALUE_END = r"[^\s,;\"'()\[\]{}<>]"  # characters a key=value value may contain
+
+class Mask(NamedTuple):
+    """One masking rule: a name, where a match can start (d/a/o), and a regex."""
+
+    name: str
+    starts: str
+    pattern: str
+
 
 #: Where a default mask can start: not inside an alphanumeric run, and the token holds a
 #: digit or one of ``/"'=.:@\([{`` or starts with a day/month name. Checked once per
@@ -48,30 +53,38 @@ _VALUE_END = r"[^\s,;\"'()\[\]{}<>]"  # characters a key=value value may contain
 DEFAULT_GATE = (r"(?<![A-Za-z0-9])(?=[^\s\d/\"'=.:@\\(\[{]*+[\d/\"'=.:@\\(\[{]"
                 r"|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec))")
 
-#: (name, regex) in priority order: at one position the first alternative that matches wins.
-DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
-    ("url", r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>\])},;]*"),
-    ("timestamp", rf"\b{_WDAY} +{_MONTH} +\d+(?: +\d+:\d+(?::\d+(?:[.,]\d+)?)?)?(?: +\d+\b)?"),
-    ("timestamp", rf"\b{_MONTH} +\d+(?:,? +\d+)?(?: +\d+:\d+(?::\d+(?:[.,]\d+)?)?)\b"),
-    ("timestamp", r"\d+-\d+-\d+[T ]\d+:\d+(?::\d+(?:[.,]\d+)?)?(?:Z\b|[+-]\d+(?::\d+)?)?"),
-    ("host", rf"(?<![\w.\-])(?=[\w\-]*+\.)(?:{_LABEL}\.)+[A-Za-z][A-Za-z0-9\-]*:\d+\b"),
-    ("host", rf"(?<![\w.\-@/])(?=[\w\-]*+\.)(?:{_LABEL}\.)+(?:{_GTLD}(?:\.{_CCTLD})?|{_CCTLD})(?![\w\-]|\.\w)"),
-    ("host", rf"(?<![\w.\-@/])\d[A-Za-z0-9\-]*(?:\.{_LABEL})*\.[A-Za-z][A-Za-z0-9\-]*[A-Za-z]"
-             rf"(?![\w\-]|\.\w)"),
-    ("uuid", rf"{_NOT_BEFORE}{_HEX}+-{_HEX}+-{_HEX}+-{_HEX}+-{_HEX}+(?![\w-])"),
-    ("mac", rf"{_NOT_BEFORE}{_HEX}+(?:[:-]{_HEX}+){{5}}(?![\w:-])"),
-    ("ipv6", rf"{_NOT_BEFORE}(?=[0-9a-fA-F:.]*\d)(?:{_HEX}*:){{2,7}}(?:{_HEX}+|\d+(?:\.\d+){{3}})"
-             rf"(?![\w.:])"),
-    ("ipv4", r"(?<![\w.])\d+\.\d+\.\d+\.\d+(?::\d+)?(?![\w.])"),
-    ("path", r"(?<![\w.:/\\])(?:/[\w.\-@+~%]+)+/?|\b[A-Za-z]:\\[^\s\"']+"),
-    ("quoted", r"\"[^\"]*\"|(?<![\w'])'[^'\s]+'(?![\w'])"),
-    ("empty", r"(?<!\S)(?:\(\)|\[\]|\{\})(?!\S)"),
-    ("kv", rf"(?<==){_VALUE_END}*[\d./:@\\]{_VALUE_END}*"),
-    ("id", r"(?<![\w.\-/])[A-Za-z][A-Za-z0-9]*(?:[_\-][A-Za-z][A-Za-z0-9]*)*[_\-]-?\d[\w\-]*"),
-    ("hex", rf"\b0[xX]{_HEX}+\b|\b(?=[a-fA-F]*\d)(?={_HEX}*[a-fA-F]){_HEX}{{6,}}\b"),
-    ("size", r"(?<![A-Za-z0-9.])(?:[<>]=?|~)?[-+]?\d+(?:\.\d+)?\s?(?:[KMGTP]i?B|[kKMGT]?bytes?|B|ms|us|µs|ns"
-             r"|s|secs?|seconds?|mins?|minutes?|hrs?|hours?|days?|%)(?![\w%])"),
-    ("num", r"(?<![A-Za-z0-9.])(?:[<>]=?|~)?[-+]?\d\w*(?:[.,]\d\w*)*|(?<=\.)\d\w*"),
+#: The default masks in priority order: at one position the first that matches wins. The
+#: second field says which characters a match can start with (d: digit, a: letter,
+#: o: anything else), so each position only tries the masks that can start there.
+DEFAULT_MASKS: tuple["Mask", ...] = (
+    Mask("url", "a", r"\b[A-Za-z][A-Za-z0-9+.\-]*+://[^\s\"'<>\])},;]*+"),
+    Mask("timestamp", "a", rf"\b{_WDAY} +{_MONTH} +\d++(?: +\d++:\d++(?::\d++(?:[.,]\d++)?)?)?"
+                           rf"(?: +\d++\b)?"),
+    Mask("timestamp", "a", rf"\b{_MONTH} +\d++(?:,? +\d++)?(?: +\d++:\d++(?::\d++(?:[.,]\d++)?)?)\b"),
+    Mask("timestamp", "d", r"\d++-\d++-\d++[T ]\d++:\d++(?::\d++(?:[.,]\d++)?)?"
+                           r"(?:Z\b|[+-]\d++(?::\d++)?)?"),
+    Mask("email", "dao", r"(?<![\w.+\-])[\w.+\-]++@[A-Za-z0-9\-]++(?:\.[A-Za-z0-9\-]++)++"),
+    Mask("host", "da", rf"(?<![\w.\-])(?=[\w\-]*+\.)(?:{_LABEL}\.)++[A-Za-z][A-Za-z0-9\-]*+:\d++\b"),
+    Mask("host", "da", rf"(?<![\w.\-@/])(?=[\w\-]*+\.)(?:{_LABEL}\.)++(?:{_GTLD}|{_CCTLD})"
+                       rf"(?![\w\-]|\.\w)"),
+    Mask("host", "d", rf"(?<![\w.\-@/])\d[A-Za-z0-9\-]*(?:\.{_LABEL})*\.[A-Za-z][A-Za-z0-9\-]*"
+                      rf"[A-Za-z](?![\w\-]|\.\w)"),
+    Mask("uuid", "da", rf"{_NOT_BEFORE}{_HEX}++-{_HEX}++-{_HEX}++-{_HEX}++-{_HEX}++(?![\w-])"),
+    Mask("mac", "da", rf"{_NOT_BEFORE}{_HEX}++(?:[:-]{_HEX}++){{5}}(?![\w:-])"),
+    Mask("ipv6", "dao", rf"{_NOT_BEFORE}(?=[a-fA-F:.]*+\d)(?:{_HEX}*:){{2,7}}"
+                        rf"(?:{_HEX}+|\d+(?:\.\d+){{3}})(?![\w.:])"),
+    Mask("ipv4", "d", r"(?<![\w.])\d++\.\d++\.\d++\.\d++(?::\d++)?(?![\w.])"),
+    Mask("path", "ao", r"(?<![\w.:/\\])(?:/[\w.\-@+~%]++)++/?|\b[A-Za-z]:\\[^\s\"']++"),
+    Mask("quoted", "o", r"\"[^\"]*+\"|(?<![\w'])'[^'\s]++'(?![\w'])"),
+    Mask("empty", "o", r"(?<!\S)(?:\(\)|\[\]|\{\})(?!\S)"),
+    Mask("id", "a", r"(?<![\w.\-/])(?=[A-Za-z][A-Za-z0-9]*+[_\-][\w\-]*?\d)"
+                    r"[A-Za-z][A-Za-z0-9]*+(?:[_\-]++[A-Za-z0-9]++)++"),
+    Mask("hex", "da", rf"\b0[xX]{_HEX}++\b|\b(?=[a-fA-F]*+\d)(?=\d*+[a-fA-F]){_HEX}{{6,}}+\b"),
+    Mask("size", "do", r"(?<![A-Za-z0-9.])(?:[<>]=?|~)?[-+]?\d++(?:\.\d++)?\s?"
+                       r"(?:[KMGTP]i?B|[kKMGT]?bytes?|B|ms|us|µs|ns|s|secs?|seconds?|mins?|minutes?"
+                       r"|hrs?|hours?|days?|%)(?![\w%])"),
+    Mask("num", "do", r"(?<![A-Za-z0-9.])(?:[<>]=?|~)?[-+]?\d\w*+(?:[.,]\d\w*+)*+|(?<=\.)\d\w*+"),
+    Mask("kv", "dao", rf"(?<==)(?=[^\s,;\"'()\[\]{{}}<>\d./:@\\]*+[\d./:@\\]){_VALUE_END}++"),
 )
 
 # Each starts with a literal or a bracket so the regex engine can skip ahead to candidates.
@@ -79,45 +92,44 @@ _IN_TOKEN = re.compile(r"<\*>(?:[^\w\s<]*<\*>|[,;]\s+<\*>)+")
 _ENCLOSED = re.compile(r"\((?<![^\s(\[{]\()<\*>\)|\[(?<![^\s(\[{]\[)<\*>\]"
                        r"|\{(?<![^\s(\[{]\{)<\*>\}")
 _RUN = re.compile(r"<\*>(?<!\S<\*>)(?:\s+<\*>)+")
-_KEY_DIGITS = re.compile(r"(?<![A-Za-z0-9])\d+")
+def _rule(m: Mask | tuple[str, str]) -> Mask:
+    return m if isinstance(m, Mask) else Mask(m[0], "dao", m[1])
 
 
-def digit_key(line: str) -> str:
-    """The cache key: ``line`` with every maskable digit run collapsed to ``0``."""
-    return _KEY_DIGITS.sub("0", line)
-
-
-@dataclass(frozen=True)
-class Mask:
-    """One masking rule: a name (for docs/config) and a regex."""
-
-    name: str
-    pattern: str
+def _dispatch(rules: list[Mask]) -> str:
+    """One group per kind of first character, each with the masks (in order) that can start so."""
+    groups = []
+    for kind, look in (("d", "(?=[0-9])"), ("a", "(?=[A-Za-z])"), ("o", "(?=[^0-9A-Za-z])")):
+        alts = "|".join(f"(?:{m.pattern})" for m in rules if kind in m.starts)
+        if alts:
+            groups.append(f"{look}(?:{alts})")
+    return "(?:" + "|".join(groups) + ")"
 
 
 class Masker:
     """Applies a set of masks as one combined regex and normalises parameter layout.
 
     ``masks`` replaces the default set; ``extra_masks`` are tried before it (so a
-    user rule for a site-specific id wins). Masks must not bound digit-run lengths
-    (``\\d{1,3}``) if the digit-key cache is used; the defaults don't.
+    user rule for a site-specific id wins). Each is a :class:`Mask` or a
+    ``(name, regex)`` pair.
     """
 
     def __init__(self, masks: Iterable[tuple[str, str]] | None = None,
                  extra_masks: Iterable[tuple[str, str]] = ()) -> None:
-        extra = [tuple(m) for m in extra_masks]
-        base = list(DEFAULT_MASKS) if masks is None else [tuple(m) for m in masks]
-        for name, pattern in (*extra, *base):
+        extra = [_rule(m) for m in extra_masks]
+        base = list(DEFAULT_MASKS) if masks is None else [_rule(m) for m in masks]
+        for rule in (*extra, *base):
             try:
-                re.compile(pattern)
+                re.compile(rule.pattern)
             except re.error as exc:
-                raise ValueError(f"mask {name!r}: invalid regex {pattern!r} ({exc})") from exc
-        self.rules = tuple(Mask(n, p) for n, p in (*extra, *base))
-        parts = [f"(?:{p})" for _, p in extra]
-        if base:
-            alternatives = "|".join(f"(?:{p})" for _, p in base)
-            # the default set is written so that every match passes the gate
-            parts.append(f"{DEFAULT_GATE}(?:{alternatives})" if masks is None else alternatives)
+                raise ValueError(f"mask {rule.name!r}: invalid regex {rule.pattern!r} "
+                                 f"({exc})") from exc
+        self.rules = (*extra, *base)
+        parts = [f"(?:{m.pattern})" for m in extra]
+        if masks is None:
+            parts.append(f"{DEFAULT_GATE}{_dispatch(base)}")  # every default match passes the gate
+        elif base:
+            parts.append("|".join(f"(?:{m.pattern})" for m in base))
         self._regex = re.compile("|".join(parts)) if parts else None
 
     def mask(self, text: str) -> str:

@@ -28,8 +28,7 @@ from drain3.drain import Drain
 from aiops.masking import PARAM, Masker
 
 _DIGITS = b"0123456789"
-#: a token holding a digit or ``./:@`` (an address, path, number, id...) becomes ``0``
-_COARSE = re.compile(r"(?<!\S)[^\s0-9./:@]*+[0-9./:@]\S*")
+_HAS_DIGIT = re.compile(r"\d").search
 _CANDIDATES = 8      # events remembered per cache key
 _COMPILE_AFTER = 64  # matches before an event's template is compiled to a regex
 
@@ -80,28 +79,49 @@ class Event:
         self.uses += 1
         if self.uses > _COMPILE_AFTER:
             self.regex = template_regex(self.template)
-        chunks = self.chunks
-        first = chunks[0]
-        if len(chunks) == 1:
-            return () if text == first else None
-        if not text.startswith(first):
+        return glob(self.chunks, text)
+
+
+def glob(chunks: tuple[str, ...], text: str) -> tuple[str, ...] | None:
+    """Match ``text`` against literal ``chunks`` joined by ``<*>`` (each at least one char)."""
+    first = chunks[0]
+    if len(chunks) == 1:
+        return () if text == first else None
+    if not text.startswith(first):
+        return None
+    last = chunks[-1]
+    end = len(text) - len(last)
+    if not text.endswith(last):
+        return None
+    pos = len(first)
+    params = []
+    for lit in chunks[1:-1]:
+        j = text.find(lit, pos + 1, end)
+        if j < 0:
             return None
-        last = chunks[-1]
-        end = len(text) - len(last)
-        if not text.endswith(last):
-            return None
-        pos = len(first)
-        params = []
-        for lit in chunks[1:-1]:
-            j = text.find(lit, pos + 1, end)
-            if j < 0:
-                return None
-            params.append(text[pos:j])
-            pos = j + len(lit)
-        if end <= pos:
-            return None
-        params.append(text[pos:end])
-        return tuple(params)
+        params.append(text[pos:j])
+        pos = j + len(lit)
+    if end <= pos:
+        return None
+    params.append(text[pos:end])
+    return tuple(params)
+
+
+def related(a: str, b: str) -> bool:
+    """Two values of one position that are the same kind of value, so the position is one.
+
+    ``orders-<*>-c7465`` next to ``<*>`` (a partly masked token beside a masked one), or
+    ``user=ririan`` next to ``user=<*>`` (a word that is an instance of a masked token).
+    A plain word beside ``<*>`` is not: ``failed with error`` vs ``resolve <*> error``.
+    """
+    for x, y in ((a, b), (b, a)):
+        if PARAM in x:
+            if x == PARAM:
+                if PARAM in y:
+                    return True
+            elif glob(tuple(x.split(PARAM)), y) is not None:
+                return True
+    return False
 
 
 def template_regex(template: str) -> re.Pattern[str]:
@@ -159,16 +179,16 @@ class SourceTree:
     def mine(self, records: list, i: int) -> int:
         """Mine ``records[i:]`` while they belong to this source; return the next index.
 
-        Fast path: two cache keys, the line with its digits deleted (cheap) and the
-        line with every token holding a digit or ``./:@`` collapsed (catches new hosts
-        and paths). Each maps to a few recent events; the first whose template the
-        line is an exact instance of is the answer, and that match yields the
-        parameters. Only a line no cached template fits is masked and sent to drain.
+        Fast path: a line seen before gets its answer back (unless its template has
+        changed since). Otherwise two keys, the line with its digits deleted (exact
+        shape) and (token count, first word) (any values, like drain's first tree
+        levels), each map to a few recent events; the first whose template the line
+        is an exact instance of is the answer, and that match yields the parameters.
+        Only a line no cached template fits is masked and sent to drain.
         """
         source, n = self.source, len(records)
         cache, old, half = self.cache, self.cache_old, self.cache_half
         tick = self.tick
-        coarse = _COARSE.sub
         while i < n:
             rec = records[i]
             if (rec.service or rec.source) != source:
@@ -176,48 +196,62 @@ class SourceTree:
             i += 1
             tick += 1
             message = rec.message
-            tokens = message.split()
-            text = " ".join(tokens)
             ev = params = None
-            seen = []
-            if half:
-                for level in (0, 1, 2):
-                    if level == 0:
-                        key = message.encode("utf-8", "surrogatepass").translate(None, _DIGITS)
-                    elif level == 1:
-                        first = tokens[0] if tokens else ""
-                        key = (len(tokens), first if first.isalpha() else "")
-                    else:
-                        key = coarse("0", message)
-                    cands = cache.get(key)
-                    if cands is None:
-                        cands = old.get(key)
+            if half:                                  # the same line again: same answer
+                hit = cache.get(message)
+                if hit is None:
+                    hit = old.get(message)
+                    if hit is not None:
+                        cache[message] = hit
+                if hit is not None:
+                    ev, template, params = hit
+                    if ev.merged_into is not None or ev.template is not template:
+                        ev = ev.canonical()
+                        params = ev.match(" ".join(message.split()))
+            if params is None:
+                tokens = message.split()
+                text = " ".join(tokens)
+                seen = []
+                if half:
+                    for level in (0, 1):
+                        if level == 0:
+                            key = message.encode("utf-8", "surrogatepass").translate(None, _DIGITS)
+                        else:
+                            first = tokens[0] if tokens else ""
+                            if not first.isalpha() and _HAS_DIGIT(first):
+                                first = ""              # a value, like drain's <*> node
+                            key = (len(tokens), first)
+                        cands = cache.get(key)
+                        if cands is None:
+                            cands = old.get(key)
+                            if cands is not None:
+                                cache[key] = cands
                         if cands is not None:
-                            cache[key] = cands
-                    if cands is not None:
-                        for ev in cands:
-                            while ev.merged_into is not None:
-                                ev = ev.merged_into
-                            params = ev.match(text)
+                            for j, ev in enumerate(cands):
+                                while ev.merged_into is not None:
+                                    ev = ev.merged_into
+                                params = ev.match(text)
+                                if params is not None:
+                                    if j:                   # most recently matched first
+                                        cache[key] = (ev, *cands[:j], *cands[j + 1:])
+                                    break
                             if params is not None:
                                 break
-                        if params is not None:
-                            for key, cands in seen:       # teach the cheaper keys
-                                cache[key] = (ev, *(cands or ())[:_CANDIDATES - 1])
-                            break
-                    seen.append((key, cands))
-            if params is None:
-                self.tick, self.now = tick, rec.ts
-                ev = self._mine(message)
-                params = ev.match(text)
-                if params is None:      # cannot happen with the default masks; stay safe
-                    params = ()
-                elif half:
+                        seen.append((key, cands))
+                if params is None:
+                    self.tick, self.now = tick, rec.ts
+                    ev = self._mine(message)
+                    params = ev.match(text)
+                    if params is None:      # cannot happen with the default masks; stay safe
+                        params = ()
+                        seen = ()
+                if half:
                     if len(cache) >= half:
                         self.cache_old = old = cache
                         self.cache = cache = {}
-                    for key, cands in seen:
+                    for key, cands in seen:             # teach the keys that missed
                         cache[key] = (ev, *(cands or ())[:_CANDIDATES - 1])
+                    cache[message] = (ev, ev.template, params)
             ev.cluster.used = tick
             ev.count += 1
             ts = rec.ts
@@ -266,7 +300,7 @@ class SourceTree:
         fresh, variable = [], False
         for p, (before, after) in enumerate(zip(old, new)):
             if before != PARAM and after == PARAM:
-                if self.max_enum_values < 2:
+                if self.max_enum_values < 2 or related(before, tokens[p]):
                     variable = True
                 else:
                     fresh.append((p, before, tokens[p]))
@@ -292,7 +326,7 @@ class SourceTree:
             word = tokens[p]
             seen = st.enum[p]
             if word not in seen:
-                if len(seen) >= self.max_enum_values:
+                if len(seen) >= self.max_enum_values or any(related(word, v) for v in seen):
                     to_param.append(p)
                 else:
                     seen.add(word)

@@ -32,29 +32,39 @@ def _time(value: Any) -> datetime | None:
 
 
 def _dump_cache(cache: dict, index: dict[str, Event]) -> list:
-    """Keys are bytes (digits deleted), str (coarse shape) or (token count, first word)."""
+    """Keys: a line (str, value: event, its template then, params), the line with digits
+    deleted (bytes) or (token count, first word) (tuple); those two map to event tuples."""
     out = []
-    for key, events in cache.items():
-        ids = [ev.id for ev in events if ev.id in index]
+    for key, value in cache.items():
+        if isinstance(key, str):
+            ev, template, params = value
+            if ev.id in index:
+                out.append(["l", key, ev.id, template, list(params)])
+            continue
+        ids = [ev.id for ev in value if ev.id in index]
         if not ids:
             continue
         if isinstance(key, bytes):
             out.append(["b", key.decode("latin-1"), ids])
-        elif isinstance(key, tuple):
-            out.append(["t", list(key), ids])
         else:
-            out.append(["s", key, ids])
+            out.append(["t", list(key), ids])
     return out
 
 
 def _load_cache(rows: list, registry: dict[str, Event]) -> dict:
-    cache = {}
-    for kind, key, ids in rows:
-        if kind == "b":
-            key = key.encode("latin-1")
-        elif kind == "t":
-            key = tuple(key)
-        cache[key] = tuple(registry[i] for i in ids)
+    cache: dict = {}
+    for row in rows:
+        kind = row[0]
+        if kind == "l":
+            _, line, eid, template, params = row
+            ev = registry[eid]
+            if template == ev.template:
+                template = ev.template        # the fast path compares templates by identity
+            cache[line] = (ev, template, tuple(params))
+        elif kind == "b":
+            cache[row[1].encode("latin-1")] = tuple(registry[i] for i in row[2])
+        else:
+            cache[tuple(row[1])] = tuple(registry[i] for i in row[2])
     return cache
 
 
