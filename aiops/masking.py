@@ -71,8 +71,9 @@ DEFAULT_MASKS: tuple["Mask", ...] = (
                       rf"[A-Za-z](?![\w\-]|\.\w)"),
     Mask("uuid", "da", rf"{_NOT_BEFORE}{_HEX}++-{_HEX}++-{_HEX}++-{_HEX}++-{_HEX}++(?![\w-])"),
     Mask("mac", "da", rf"{_NOT_BEFORE}{_HEX}++(?:[:-]{_HEX}++){{5}}(?![\w:-])"),
-    Mask("ipv6", "dao", rf"{_NOT_BEFORE}(?=[a-fA-F:.]*+\d)(?:{_HEX}*:){{2,7}}"
-                        rf"(?:{_HEX}+|\d+(?:\.\d+){{3}})(?![\w.:])"),
+    Mask("ipv6", "dao", rf"{_NOT_BEFORE}(?:\[(?=[a-fA-F:.]*+\d)(?:{_HEX}*:){{2,7}}{_HEX}*\](?::\d++)?"
+                        rf"|(?=[a-fA-F:.]*+\d)(?:{_HEX}*:){{2,7}}(?:{_HEX}+|\d+(?:\.\d+){{3}})"
+                        rf"(?![\w.:]))"),
     Mask("ipv4", "d", r"(?<![\w.])\d++\.\d++\.\d++\.\d++(?::\d++)?(?![\w.])"),
     Mask("path", "ao", r"(?<![\w.:/\\])(?:/[\w.\-@+~%]++)++/?|\b[A-Za-z]:\\[^\s\"']++"),
     Mask("quoted", "o", r"\"[^\"]*+\"|(?<![\w'])'[^'\s]++'(?![\w'])"),

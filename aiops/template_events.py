@@ -110,17 +110,16 @@ def glob(chunks: tuple[str, ...], text: str) -> tuple[str, ...] | None:
 def related(a: str, b: str) -> bool:
     """Two values of one position that are the same kind of value, so the position is one.
 
-    ``orders-<*>-c7465`` next to ``<*>`` (a partly masked token beside a masked one), or
-    ``user=ririan`` next to ``user=<*>`` (a word that is an instance of a masked token).
-    A plain word beside ``<*>`` is not: ``failed with error`` vs ``resolve <*> error``.
+    A masked value (``<*>``) next to anything: the slot holds values, and a word there
+    is one more (``user 0`` / ``user root``, ``lifetime <1 sec`` / ``lifetime 00:01``);
+    this is also what the line cache assumes, a ``<*>`` fits any value. And a word that
+    is an instance of a partly masked token: ``user=ririan`` next to ``user=<*>``.
     """
+    if a == PARAM or b == PARAM:
+        return True
     for x, y in ((a, b), (b, a)):
-        if PARAM in x:
-            if x == PARAM:
-                if PARAM in y:
-                    return True
-            elif glob(tuple(x.split(PARAM)), y) is not None:
-                return True
+        if PARAM in x and glob(tuple(x.split(PARAM)), y) is not None:
+            return True
     return False
 
 
