@@ -151,7 +151,7 @@ class TemplateMiner:
 
     def __init__(self, sim_th: float = 0.4, depth: int = 4, max_children: int = 100,
                  max_enum_values: int = 3, max_variants: int = 64,
-                 max_clusters: int | None = 5000, cache_size: int = 100_000,
+                 max_clusters: int | None = 5000, cache_size: int = 10_000,
                  masks: Iterable[Any] | None = None,
                  extra_masks: Iterable[Any] = (), history_size: int = 10_000,
                  persistence: PersistenceHandler | None = None) -> None:

@@ -12,9 +12,10 @@ labelled ``Content`` column; the tuned-Drain GA is the published figure quoted i
 ``../shared/data/SOURCES.md``.
 
 Throughput is mining only, in CPU time (so other load on the machine does not skew
-the comparison), best of ``--repeat`` interleaved runs on the same messages: aiops ``TemplateMiner().mine(records)`` on the records parsed from the
-raw file, drain3 ``add_log_message`` on the Content column (the two are the same
-strings; the script checks).
+the comparison), best of ``--repeat`` interleaved runs on the same messages: aiops
+``TemplateMiner().mine(records)`` on the records parsed from the raw file, drain3
+``add_log_message`` on the Content column (the two are the same strings; the script
+checks).
 """
 
 from __future__ import annotations

@@ -245,3 +245,56 @@ def test_bad_config_is_a_clear_error(config, message):
         build_miner(config)
     with pytest.raises(ConfigError, match=r"\[templates\]"):
         build_component(build_miner, "templates", config)
+
+
+# Hand-written lines in the style of systems outside loghub_2k (OpenStack, Android, BGL,
+# Hadoop, Windows CBS, nginx); the label is the event each line belongs to.
+OTHER_SYSTEMS = [
+    ('10.11.10.1 "GET /v2/54fadb41/servers/detail HTTP/1.1" status: 200 len: 1893 '
+     'time: 0.2477829', "get"),
+    ('10.11.10.1 "GET /v2/e9746973/servers/detail HTTP/1.1" status: 200 len: 1910 '
+     'time: 0.2808621', "get"),
+    ('10.11.21.139 "POST /v2/54fadb41/os-server-external-events HTTP/1.1" status: 200 '
+     'len: 380 time: 0.0913219', "post"),
+    ('10.11.10.1 "POST /v2/e9746973/os-server-external-events HTTP/1.1" status: 500 '
+     'len: 380 time: 0.1000019', "post"),
+    ("[instance: b9000564-fe1a-409b-b8cc-1e88b294cd1d] VM Started (Lifecycle Event)", "vm"),
+    ("[instance: 0b3d5c3a-7a4e-4c3e-9a6b-2f4b8e1c9d00] VM Started (Lifecycle Event)", "vm"),
+    ("[instance: 0b3d5c3a-7a4e-4c3e-9a6b-2f4b8e1c9d00] VM Paused (Lifecycle Event)", "paused"),
+    ('acquire lock=233570404, flags=0x1, tag="View Lock", name=com.android.systemui, '
+     'ws=null, uid=10037, pid=2227', "lock"),
+    ('acquire lock=166121161, flags=0x1, tag="WiredAccessoryManager", name=android, '
+     'ws=null, uid=1000, pid=1520', "lock"),
+    ("generating core.2275", "core"), ("generating core.862", "core"),
+    ("instruction cache parity error corrected", "parity"),
+    ("total of 12 ddr error(s) detected and corrected", "ddr"),
+    ("total of 3 ddr error(s) detected and corrected", "ddr"),
+    ("ciod: failed to read message prefix on control stream (CioStream socket to "
+     "172.16.96.116:33569)", "ciod"),
+    ("ciod: failed to read message prefix on control stream (CioStream socket to "
+     "172.16.96.117:33370)", "ciod"),
+    ("Address change detected. Old: msra-sa-41/10.190.173.170:9000 New: msra-sa-41:9000",
+     "addr"),
+    ("Address change detected. Old: msra-sa-39/10.190.173.171:9000 New: msra-sa-39:9000",
+     "addr"),
+    ("Progress of TaskAttempt attempt_1445144423722_0020_m_000002_0 is : 0.1795899", "progress"),
+    ("Progress of TaskAttempt attempt_1445144423722_0020_m_000004_0 is : 0.44", "progress"),
+    (r"Loaded Servicing Stack v6.1.7601.23505 with Core: C:\Windows\winsxs\amd64_microsoft"
+     r"-windows-servicingstack_31bf3856ad364e35_6.1.7601.23505_none\cbscore.dll", "stack"),
+    (r"Loaded Servicing Stack v6.1.7601.17592 with Core: C:\Windows\winsxs\amd64_microsoft"
+     r"-windows-servicingstack_31bf3856ad364e35_6.1.7601.17592_none\cbscore.dll", "stack"),
+    ("upstream timed out (110: Connection timed out) while reading response header from "
+     "upstream, client: 203.0.113.9, server: shop.example.com", "upstream"),
+    ("upstream timed out (110: Connection timed out) while reading response header from "
+     "upstream, client: 198.51.100.23, server: api.example.com", "upstream"),
+]
+
+
+def test_systems_outside_loghub_group_as_expected():
+    miner = TemplateMiner()
+    recs = mine(miner, [m for m, _ in OTHER_SYSTEMS])
+    groups: dict[str, set[str]] = {}
+    for rec, (_, label) in zip(recs, OTHER_SYSTEMS):
+        groups.setdefault(label, set()).add(miner.resolve(rec.template_id))
+    assert all(len(ids) == 1 for ids in groups.values()), groups
+    assert len({next(iter(ids)) for ids in groups.values()}) == len(groups)
