@@ -6,7 +6,8 @@ becomes ``<*>``. That is right for a user name and wrong for ``startup`` vs
 event. So a drain cluster here is only a *candidate* group; a word position that
 drain generalised stays a distinguishing part of the public template (an
 *enumerated position*) until it has shown more than ``max_enum_values``
-distinct words, or a masked value, at which point it is a parameter and the
+distinct words, or a value of the same kind as a masked one (see
+:func:`aiops.template_match.related`), at which point it is a parameter and the
 variants merge. Everything else that varies was masked before drain saw it.
 
 A public template (:class:`Event`) gets its id once, from a hash of its source
@@ -26,6 +27,7 @@ from typing import Any, Callable
 from drain3.drain import Drain
 
 from aiops.masking import PARAM, Masker
+from aiops.template_match import glob, related, template_regex
 
 _DIGITS = b"0123456789"
 _HAS_DIGIT = re.compile(r"\d").search
@@ -80,53 +82,6 @@ class Event:
         if self.uses > _COMPILE_AFTER:
             self.regex = template_regex(self.template)
         return glob(self.chunks, text)
-
-
-def glob(chunks: tuple[str, ...], text: str) -> tuple[str, ...] | None:
-    """Match ``text`` against literal ``chunks`` joined by ``<*>`` (each at least one char)."""
-    first = chunks[0]
-    if len(chunks) == 1:
-        return () if text == first else None
-    if not text.startswith(first):
-        return None
-    last = chunks[-1]
-    end = len(text) - len(last)
-    if not text.endswith(last):
-        return None
-    pos = len(first)
-    params = []
-    for lit in chunks[1:-1]:
-        j = text.find(lit, pos + 1, end)
-        if j < 0:
-            return None
-        params.append(text[pos:j])
-        pos = j + len(lit)
-    if end <= pos:
-        return None
-    params.append(text[pos:end])
-    return tuple(params)
-
-
-def related(a: str, b: str) -> bool:
-    """Two values of one position that are the same kind of value, so the position is one.
-
-    A masked value (``<*>``) next to anything: the slot holds values, and a word there
-    is one more (``user 0`` / ``user root``, ``lifetime <1 sec`` / ``lifetime 00:01``);
-    this is also what the line cache assumes, a ``<*>`` fits any value. And a word that
-    is an instance of a partly masked token: ``user=ririan`` next to ``user=<*>``.
-    """
-    if a == PARAM or b == PARAM:
-        return True
-    for x, y in ((a, b), (b, a)):
-        if PARAM in x and glob(tuple(x.split(PARAM)), y) is not None:
-            return True
-    return False
-
-
-def template_regex(template: str) -> re.Pattern[str]:
-    """The template as an anchored regex over whitespace-normalised text, one group per ``<*>``."""
-    return re.compile("(.+?)".join(re.escape(c) for c in template.split(PARAM)) + r"\Z",
-                      re.DOTALL)
 
 
 class Cluster:
@@ -273,9 +228,6 @@ class SourceTree:
         st = self.clusters.get(cluster.cluster_id)
         if st is None:
             st = Cluster(cluster.cluster_id, cluster.log_template_tokens)
-            if self.max_enum_values > 1:      # a masked value is one value of its position
-                st.enum = {p: {PARAM} for p, tok in enumerate(st.tokens) if tok == PARAM}
-                st.pos = sorted(st.enum)
             self.clusters[st.cid] = st
             if self.max_clusters and len(self.clusters) > self.max_clusters:
                 self._evict(keep=st)
