@@ -15,14 +15,15 @@ and its first template, and keeps it while drain generalises: the id a user sees
 never changes. When two events become the same (a position turns out to be a
 parameter, or two drain clusters end with identical templates) the younger is
 aliased to the older; lines already labelled keep their id, new lines get the
-surviving one, and :attr:`SourceTree.history` records both kinds of change.
+surviving one, and :attr:`SourceTree.history` records both kinds of change (event time ``at``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Callable
+from collections import deque
+from typing import Any
 
 from drain3.drain import Drain
 
@@ -110,7 +111,7 @@ class SourceTree:
     def __init__(self, source: str, *, masker: Masker, sim_th: float, depth: int,
                  max_children: int, max_clusters: int | None, max_enum_values: int,
                  max_variants: int, cache_size: int, registry: dict[str, Event],
-                 history: Callable[[dict], None]) -> None:
+                 history_size: int) -> None:
         self.source = source
         self.masker = masker
         self.drain = Drain(depth=depth, sim_th=sim_th, max_children=max_children,
@@ -120,7 +121,8 @@ class SourceTree:
         self.max_variants = max_variants
         self.cache_half = max(1, cache_size // 2) if cache_size else 0
         self.registry = registry          # id -> Event, shared by all sources of a miner
-        self.record_history = history
+        self.history: deque[dict] = deque(maxlen=history_size)
+        self.changes = 0                  # template changes ever recorded (orders history)
         self.clusters: dict[int, Cluster] = {}
         self.by_template: dict[str, Event] = {}
         self.cache: dict[str, Event] = {}
@@ -335,8 +337,8 @@ class SourceTree:
                 continue
             if self.by_template.get(ev.template) is ev:
                 del self.by_template[ev.template]
-            self.record_history({"id": ev.id, "source": self.source, "old": ev.template,
-                                 "new": new, "at": self.now})
+            self._record({"id": ev.id, "source": self.source, "old": ev.template,
+                          "new": new, "at": self.now})
             ev.set_template(new)
             other = self.by_template.get(new)
             if other is not None and other is not ev and other.merged_into is None:
@@ -361,8 +363,13 @@ class SourceTree:
             winner.last_seen = loser.last_seen
         if self.by_template.get(loser.template) is loser:
             del self.by_template[loser.template]
-        self.record_history({"id": loser.id, "source": self.source, "old": loser.template,
-                             "new": winner.template, "at": self.now, "merged_into": winner.id})
+        self._record({"id": loser.id, "source": self.source, "old": loser.template,
+                      "new": winner.template, "at": self.now, "merged_into": winner.id})
+
+    def _record(self, change: dict) -> None:
+        self.changes += 1
+        change["n"] = self.changes
+        self.history.append(change)
 
     # -- memory bound ------------------------------------------------------------------
     def _evict(self, keep: Cluster) -> None:

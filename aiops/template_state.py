@@ -73,7 +73,8 @@ def dump_tree(tree: SourceTree) -> dict:
     events = [ev for ev in tree.registry.values() if ev.source == tree.source]
     index = {ev.id: ev for ev in events}
     return {
-        "source": tree.source, "tick": tree.tick, "seq": tree.seq,
+        "source": tree.source, "tick": tree.tick, "seq": tree.seq, "changes": tree.changes,
+        "history": list(tree.history),
         "drain": {"counter": drain.clusters_counter, "root": _dump_node(drain.root_node),
                   "clusters": [[c.cluster_id, list(c.log_template_tokens), c.size]
                                for c in drain.id_to_cluster.values()]},
@@ -92,6 +93,11 @@ def dump_tree(tree: SourceTree) -> dict:
 def load_tree(tree: SourceTree, data: dict) -> None:
     tree.tick = data["tick"]
     tree.seq = data["seq"]
+    tree.changes = data["changes"]
+    tree.history.clear()
+    for change in data["history"]:
+        change["at"] = _time(change.get("at"))
+        tree.history.append(change)
     drain = tree.drain
     drain.clusters_counter = data["drain"]["counter"]
     drain.root_node = _load_node(data["drain"]["root"])

@@ -27,7 +27,6 @@ import inspect
 import os
 import tempfile
 import zlib
-from collections import deque
 from datetime import datetime
 from typing import Any, Iterable, Protocol
 
@@ -143,7 +142,7 @@ class TemplateMiner:
         replace the default masking set / add rules tried before it; each a
         ``{name, regex}`` table or ``[name, regex]`` pair.
     history_size:
-        template changes kept (newest).
+        template changes kept per source (the newest).
     persistence:
         a drain3-style handler (``save_state``/``load_state``); state is loaded at
         construction and written by :meth:`save`.
@@ -175,7 +174,6 @@ class TemplateMiner:
             raise TemplateConfigError(str(exc)) from None
         self.trees_: dict[str, SourceTree] = {}
         self.registry_: dict[str, Event] = {}
-        self.history_: deque[dict] = deque(maxlen=history_size or None)
         if persistence is not None:
             state = persistence.load_state()
             if state:
@@ -190,17 +188,31 @@ class TemplateMiner:
                 max_children=self.max_children, max_clusters=self.max_clusters,
                 max_enum_values=self.max_enum_values, max_variants=self.max_variants,
                 cache_size=self.cache_size, registry=self.registry_,
-                history=self.history_.append)
+                history_size=self.history_size)
         return tree
 
     def mine(self, records: list[LogRecord]) -> None:
-        """Fill ``template_id`` and ``params`` of each record, learning from it."""
-        i, n = 0, len(records)
+        """Fill ``template_id`` and ``params`` of each record, learning from it.
+
+        Each source's records are mined in their order; sources are independent, so
+        how a stream is cut into batches or interleaved never changes a result.
+        """
+        if not records:
+            return
         trees = self.trees_
-        while i < n:
-            source = records[i].service or records[i].source
-            tree = trees.get(source) or self._tree(source)
-            i = tree.mine(records, i)
+        first = records[0].service or records[0].source
+        done = (trees.get(first) or self._tree(first)).mine(records, 0)
+        if done == len(records):
+            return
+        groups: dict[str, list[LogRecord]] = {}
+        for rec in records[done:]:
+            source = rec.service or rec.source
+            group = groups.get(source)
+            if group is None:
+                group = groups[source] = []
+            group.append(rec)
+        for source, group in groups.items():
+            (trees.get(source) or self._tree(source)).mine(group, 0)
 
     def add(self, message: str, source: str = "", ts: datetime | None = None
             ) -> tuple[str, tuple[str, ...]]:
@@ -230,16 +242,19 @@ class TemplateMiner:
         return rows
 
     def history(self) -> list[dict]:
-        """Template changes, oldest first: ``{id, source, old, new, at[, merged_into]}``."""
-        return [{**h, "at": iso(h["at"]) if isinstance(h["at"], datetime) else h["at"]}
-                for h in self.history_]
+        """Template changes in event-time order: ``{id, source, old, new, at[, merged_into]}``.
+
+        ``merged_into`` marks an id that now resolves to another one (see :meth:`resolve`).
+        """
+        changes = [h for tree in self.trees_.values() for h in tree.history]
+        changes.sort(key=lambda h: (h["at"] is not None, h["at"] or 0, h["source"], h["n"]))
+        return [{k: (iso(v) if k == "at" and isinstance(v, datetime) else v)
+                 for k, v in h.items() if k != "n"} for h in changes]
 
     # -- state ------------------------------------------------------------------------
     def get_state(self) -> bytes:
         """Everything learned, as compressed JSON: trees, ids, caches, history."""
-        state = {"version": STATE_VERSION,
-                 "trees": [dump_tree(t) for t in self.trees_.values()],
-                 "history": list(self.history_)}
+        state = {"version": STATE_VERSION, "trees": [dump_tree(t) for t in self.trees_.values()]}
         return zlib.compress(orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS), 3)
 
     def set_state(self, state: bytes) -> None:
@@ -250,13 +265,8 @@ class TemplateMiner:
                              f"is not {STATE_VERSION}")
         self.trees_.clear()
         self.registry_.clear()
-        self.history_.clear()
         for tree_data in data["trees"]:
             load_tree(self._tree(tree_data["source"]), tree_data)
-        for h in data["history"]:
-            if isinstance(h.get("at"), str):
-                h["at"] = datetime.fromisoformat(h["at"])
-            self.history_.append(h)
 
     def save(self) -> None:
         """Write the state through the persistence handler (no-op without one)."""

@@ -298,3 +298,24 @@ def test_systems_outside_loghub_group_as_expected():
         groups.setdefault(label, set()).add(miner.resolve(rec.template_id))
     assert all(len(ids) == 1 for ids in groups.values()), groups
     assert len({next(iter(ids)) for ids in groups.values()}) == len(groups)
+
+
+def test_results_do_not_depend_on_batching_or_interleaving():
+    a = [f"user {u} logged in from 10.0.0.{i}" for i, u in enumerate("abcdefg")]
+    b = ["disk sda ok", "disk sdb failed", "disk sdc ok", "disk sdd ok", "disk sde ok"]
+    mixed = [m for pair in zip(a, b) for m in pair] + a[len(b):]
+    sources = ["auth" if m.startswith("user") else "storage" for m in mixed]
+
+    def run(batches):
+        miner = TemplateMiner()
+        recs = [LogRecord(ts=T0 + timedelta(seconds=i), message=m, source=s)
+                for i, (m, s) in enumerate(zip(mixed, sources))]
+        start = 0
+        for size in batches:
+            miner.mine(recs[start:start + size])
+            start += size
+        return [(r.template_id, r.params) for r in recs], miner.history(), miner.templates()
+
+    one = run([len(mixed)])
+    assert run([1] * len(mixed)) == one
+    assert run([3, 5, 4]) == one
