@@ -40,7 +40,7 @@ class Event:
     """A public template: stable ``id``, current ``template``, counts and event-time span."""
 
     __slots__ = ("id", "source", "cluster", "key", "template", "count", "first_seen",
-                 "last_seen", "merged_into", "seq", "aliases", "chunks", "regex", "uses")
+                 "last_seen", "merged_into", "seq", "chunks", "regex", "uses")
 
     def __init__(self, id: str, source: str, cluster: "Cluster", key: tuple,
                  template: str, seq: int) -> None:
@@ -53,7 +53,6 @@ class Event:
         self.last_seen: Any = None
         self.merged_into: Event | None = None
         self.seq = seq
-        self.aliases: list[Event] = []
         self.set_template(template)
 
     def set_template(self, template: str) -> None:
@@ -129,6 +128,7 @@ class SourceTree:
         self.cache_old: dict[str, Event] = {}
         self.tick = 0
         self.seq = 0
+        self.evictions = 0
         self.now: Any = None              # event time of the line being mined (for history)
 
     # -- the per-line path -------------------------------------------------------------
@@ -164,6 +164,8 @@ class SourceTree:
                     if ev.merged_into is not None or ev.template is not template:
                         ev = ev.canonical()
                         params = ev.match(" ".join(message.split()))
+                        if params is not None:
+                            cache[message] = (ev, ev.template, params)
             if params is None:
                 tokens = message.split()
                 text = " ".join(tokens)
@@ -196,7 +198,10 @@ class SourceTree:
                         seen.append((key, cands))
                 if params is None:
                     self.tick, self.now = tick, rec.ts
+                    evictions = self.evictions
                     ev = self._mine(message)
+                    if self.evictions != evictions:    # cached candidates may be gone
+                        seen = [(key, None) for key, _ in seen]
                     params = ev.match(text)
                     if params is None:      # cannot happen with the default masks; stay safe
                         params = ()
@@ -353,7 +358,6 @@ class SourceTree:
             return
         winner, loser = (a, b) if a.seq < b.seq else (b, a)
         loser.merged_into = winner
-        winner.aliases.append(loser)
         winner.count += loser.count
         if loser.first_seen is not None and (winner.first_seen is None
                                              or loser.first_seen < winner.first_seen):
@@ -374,6 +378,7 @@ class SourceTree:
     # -- memory bound ------------------------------------------------------------------
     def _evict(self, keep: Cluster) -> None:
         """Drop the least recently used tenth of the clusters (and their events)."""
+        self.evictions += 1
         victims = sorted((c for c in self.clusters.values() if c is not keep),
                          key=lambda c: c.used)[:max(1, len(self.clusters) // 10)]
         gone = {st.cid for st in victims}
@@ -386,11 +391,15 @@ class SourceTree:
             del self.registry[ev.id]
             if self.by_template.get(ev.template) is ev:
                 del self.by_template[ev.template]
-        for ev in dropped:
-            for alias in ev.aliases:              # a live variant merged into an evicted event
-                if alias.cluster.cid not in gone and alias.merged_into is ev:
-                    alias.merged_into = None
-                    self.by_template.setdefault(alias.template, alias)
+        for ev in self.registry.values():         # aliases into dropped events move on
+            target = ev.merged_into
+            if target is None or target.cluster.cid not in gone or ev.source != self.source:
+                continue
+            while target is not None and target.cluster.cid in gone:
+                target = target.merged_into
+            ev.merged_into = target
+            if target is None:
+                self.by_template.setdefault(ev.template, ev)
         self.cache.clear()
         self.cache_old.clear()
 

@@ -128,6 +128,5 @@ def load_tree(tree: SourceTree, data: dict) -> None:
     for ev, into in merged:
         winner = tree.registry[into]
         ev.merged_into = winner
-        winner.aliases.append(ev)
     tree.cache = _load_cache(data["cache"], tree.registry)
     tree.cache_old = _load_cache(data["cache_old"], tree.registry)
