@@ -171,31 +171,35 @@ class SourceTree:
                 text = " ".join(tokens)
                 seen = []
                 if half:
-                    for level in (0, 1):
-                        if level == 0:
-                            key = message.encode("utf-8", "surrogatepass").translate(None, _DIGITS)
-                        else:
-                            first = tokens[0] if tokens else ""
-                            if not first.isalpha() and _HAS_DIGIT(first):
-                                first = ""              # a value, like drain's <*> node
-                            key = (len(tokens), first)
+                    try:
+                        key = message.encode().translate(None, _DIGITS)
+                    except UnicodeEncodeError:
+                        key = message.encode("utf-8", "surrogatepass").translate(None, _DIGITS)
+                    cands = cache.get(key)
+                    if cands is None:
+                        cands = old.get(key)
+                        if cands is not None:
+                            cache[key] = cands
+                    if cands is not None:
+                        params = self._lookup(cands, key, text)
+                    if params is None:
+                        seen.append((key, cands))
+                        first = tokens[0] if tokens else ""
+                        if not first.isalpha() and _HAS_DIGIT(first):
+                            first = ""                  # a value, like drain's <*> node
+                        key = (len(tokens), first)
                         cands = cache.get(key)
                         if cands is None:
                             cands = old.get(key)
                             if cands is not None:
                                 cache[key] = cands
                         if cands is not None:
-                            for j, ev in enumerate(cands):
-                                while ev.merged_into is not None:
-                                    ev = ev.merged_into
-                                params = ev.match(text)
-                                if params is not None:
-                                    if j:                   # most recently matched first
-                                        cache[key] = (ev, *cands[:j], *cands[j + 1:])
-                                    break
-                            if params is not None:
-                                break
-                        seen.append((key, cands))
+                            params = self._lookup(cands, key, text)
+                        if params is None:
+                            seen.append((key, cands))
+                    if params is not None:
+                        ev = params[0]
+                        params = params[1]
                 if params is None:
                     self.tick, self.now = tick, rec.ts
                     evictions = self.evictions
@@ -227,6 +231,18 @@ class SourceTree:
             rec.params = params
         self.tick = tick
         return i
+
+    def _lookup(self, cands: tuple, key: Any, text: str) -> tuple | None:
+        """The first candidate ``text`` is an instance of, moved to the front: (event, params)."""
+        for j, ev in enumerate(cands):
+            while ev.merged_into is not None:
+                ev = ev.merged_into
+            params = ev.match(text)
+            if params is not None:
+                if j:
+                    self.cache[key] = (ev, *cands[:j], *cands[j + 1:])
+                return ev, params
+        return None
 
     def _mine(self, message: str) -> Event:
         normalized = self.masker(message)
