@@ -343,7 +343,8 @@ class SourceTree:
     def _new_id(self, template: str) -> str:
         text = f"{self.source}\x00{template}"
         for salt in range(1000):
-            digest = hashlib.blake2b(f"{text}\x00{salt}".encode() if salt else text.encode(),
+            data = f"{text}\x00{salt}" if salt else text
+            digest = hashlib.blake2b(data.encode("utf-8", "surrogatepass"),
                                      digest_size=6).hexdigest()
             if digest not in self.registry:
                 return digest

@@ -24,6 +24,7 @@ What sits around drain3 and why (details in ``aiops.masking`` and
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import tempfile
 import zlib
@@ -111,6 +112,12 @@ def _mask_rules(value: Any, name: str) -> list[tuple[str, str]] | None:
                                       f"table or a [name, regex] pair, got {item!r}")
         rules.append(rule)
     return rules
+
+
+def _iso_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -255,11 +262,19 @@ class TemplateMiner:
     def get_state(self) -> bytes:
         """Everything learned, as compressed JSON: trees, ids, caches, history."""
         state = {"version": STATE_VERSION, "trees": [dump_tree(t) for t in self.trees_.values()]}
-        return zlib.compress(orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS), 3)
+        try:
+            data = orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:   # lone surrogates (undecodable bytes kept by a reader): escape them
+            data = json.dumps(state, default=_iso_default).encode()
+        return zlib.compress(data, 3)
 
     def set_state(self, state: bytes) -> None:
         """Restore :meth:`get_state` output; settings stay those given to ``__init__``."""
-        data = orjson.loads(zlib.decompress(state))
+        raw = zlib.decompress(state)
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = json.loads(raw)
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"template miner state version {data.get('version')!r} "
                              f"is not {STATE_VERSION}")

@@ -21,7 +21,7 @@ token = st.one_of(
     st.integers(0, 2**48).map(lambda n: f"{n:x}"),
     st.sampled_from(WORDS).map(lambda w: f"({w})"),
     st.tuples(st.sampled_from(WORDS), st.integers(0, 99)).map(lambda t: f"{t[0]}={t[1]}"),
-    st.sampled_from(["<1", "[a]", "/p/q", "'q'", '"a b"', "x7", "5.2 KB", "()", "12ms"]),
+    st.sampled_from(["<1", "[a]", "/p/q", "'q'", '"a b"', "x7", "5.2 KB", "()", "12ms", "ünï", "\udcff"]),
 )
 shape = st.lists(token, min_size=1, max_size=6)
 
