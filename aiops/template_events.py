@@ -28,60 +28,11 @@ from typing import Any
 from drain3.drain import Drain
 
 from aiops.masking import PARAM, Masker
-from aiops.template_match import glob, related, template_regex
+from aiops.template_match import Event, related
 
 _DIGITS = b"0123456789"
 _HAS_DIGIT = re.compile(r"\d").search
 _CANDIDATES = 8      # events remembered per cache key
-_COMPILE_AFTER = 64  # matches before an event's template is compiled to a regex
-
-
-class Event:
-    """A public template: stable ``id``, current ``template``, counts and event-time span."""
-
-    __slots__ = ("id", "source", "cluster", "key", "template", "count", "first_seen",
-                 "last_seen", "merged_into", "seq", "chunks", "regex", "uses")
-
-    def __init__(self, id: str, source: str, cluster: "Cluster", key: tuple,
-                 template: str, seq: int) -> None:
-        self.id = id
-        self.source = source
-        self.cluster = cluster
-        self.key = key
-        self.count = 0
-        self.first_seen: Any = None
-        self.last_seen: Any = None
-        self.merged_into: Event | None = None
-        self.seq = seq
-        self.set_template(template)
-
-    def set_template(self, template: str) -> None:
-        self.template = template
-        self.chunks = tuple(template.split(PARAM))
-        self.regex: re.Pattern[str] | None = None
-        self.uses = 0
-
-    def canonical(self) -> "Event":
-        ev = self
-        while ev.merged_into is not None:
-            ev = ev.merged_into
-        return ev
-
-    def match(self, text: str) -> tuple[str, ...] | None:
-        """The parameters if ``text`` (whitespace-normalised) is an instance of the template.
-
-        Literal chunks are found left to right with ``str.find`` (the same answer as
-        the anchored regex with one lazy group per ``<*>``); an event matched often
-        gets that regex compiled, which is faster per line but costs ~0.1 ms once.
-        """
-        regex = self.regex
-        if regex is not None:
-            m = regex.match(text)
-            return m.groups() if m is not None else None
-        self.uses += 1
-        if self.uses > _COMPILE_AFTER:
-            self.regex = template_regex(self.template)
-        return glob(self.chunks, text)
 
 
 class Cluster:

@@ -13,7 +13,8 @@ from typing import Any
 
 from drain3.drain import LogCluster, Node
 
-from aiops.template_events import Cluster, Event, SourceTree
+from aiops.template_events import Cluster, SourceTree
+from aiops.template_match import Event
 
 
 def _dump_node(node: Node) -> list:

@@ -35,7 +35,8 @@ import orjson
 
 from aiops.masking import Masker
 from aiops.schema import LogRecord, iso
-from aiops.template_events import Event, SourceTree
+from aiops.template_events import SourceTree
+from aiops.template_match import Event
 from aiops.template_state import dump_tree, load_tree
 
 STATE_VERSION = 1
