@@ -21,6 +21,7 @@ surviving one, and :attr:`SourceTree.history` records both kinds of change (even
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections import deque
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 from drain3.drain import Drain
 
 from aiops.masking import PARAM, Masker
-from aiops.template_match import Event, related
+from aiops.template_match import Event, glob, related
 
 _DIGITS = b"0123456789"
 _HAS_DIGIT = re.compile(r"\d").search
@@ -38,7 +39,7 @@ _CANDIDATES = 8      # events remembered per cache key
 class Cluster:
     """Per drain cluster: its last template, the enumerated positions and their events."""
 
-    __slots__ = ("cid", "tokens", "enum", "pos", "events", "used")
+    __slots__ = ("cid", "tokens", "enum", "pos", "events", "shape", "used")
 
     def __init__(self, cid: int, tokens: tuple[str, ...]) -> None:
         self.cid = cid
@@ -46,13 +47,45 @@ class Cluster:
         self.enum: dict[int, set[str]] = {}   # position -> distinct words seen there
         self.pos: list[int] = []              # sorted enumerated positions (the event key order)
         self.events: dict[tuple, Event] = {}  # key (words at self.pos) -> event
+        self.shape: dict[int, str] = {}       # parameter position -> what all its values look like
         self.used = 0
 
     def template_for(self, key: tuple) -> str:
         tokens = list(self.tokens)
+        for p, token in self.shape.items():
+            tokens[p] = token
         for p, word in zip(self.pos, key):
             tokens[p] = word
         return " ".join(tokens)
+
+
+def common_shape(values: set[str]) -> str | None:
+    """What every value of a parameter position looks like, if more than ``<*>``.
+
+    A partly masked value the others are instances of (``user=<*>`` for ``user=ann``),
+    else the common prefix up to a punctuation mark and suffix from one
+    (``user=<*>`` for ``user=ann`` and ``user=bob``, ``(<*>)`` for ``(a)`` and ``(b)``).
+    """
+    for shape in values:
+        if PARAM in shape and shape != PARAM:
+            chunks = tuple(shape.split(PARAM))
+            if all(v == shape or glob(chunks, v) is not None for v in values):
+                return shape
+    if len(values) < 2 or PARAM in values:
+        return None
+    prefix = _cut(os.path.commonprefix(list(values)))
+    suffix = _cut(os.path.commonprefix([v[::-1] for v in values]))[::-1]
+    if not (prefix or suffix) or len(prefix) + len(suffix) >= min(map(len, values)):
+        return None
+    return prefix + PARAM + suffix
+
+
+def _cut(common: str) -> str:
+    """``common`` up to and including its last non-alphanumeric character."""
+    for i in range(len(common) - 1, -1, -1):
+        if not common[i].isalnum():
+            return common[:i + 1]
+    return ""
 
 
 class SourceTree:
@@ -207,6 +240,13 @@ class SourceTree:
                 self._evict(keep=st)
         elif cluster.log_template_tokens != st.tokens:
             self._generalised(st, cluster.log_template_tokens, tokens)
+        if st.shape:
+            misfits = [p for p, shape in st.shape.items() if tokens[p] != shape
+                       and glob(tuple(shape.split(PARAM)), tokens[p]) is None]
+            if misfits:                         # a value of another look: plain <*> there
+                for p in misfits:
+                    del st.shape[p]
+                self._retemplate(st)
         if st.pos:
             self._observe_words(st, tokens)
         key = tuple(tokens[p] for p in st.pos)
@@ -227,6 +267,9 @@ class SourceTree:
             if before != PARAM and after == PARAM:
                 if self.max_enum_values < 2 or related(before, tokens[p]):
                     variable = True
+                    shape = common_shape({before, tokens[p]})
+                    if shape is not None:
+                        st.shape[p] = shape
                 else:
                     fresh.append((p, before, tokens[p]))
         if fresh:
@@ -253,8 +296,7 @@ class SourceTree:
             if word not in seen:
                 if len(seen) >= self.max_enum_values or any(related(word, v) for v in seen):
                     to_param.append(p)
-                else:
-                    seen.add(word)
+                seen.add(word)
         if not to_param and len(st.events) >= self.max_variants:
             to_param.append(max(st.pos, key=lambda q: len(st.enum[q])))
         if to_param:
@@ -263,7 +305,9 @@ class SourceTree:
     def _parametrise(self, st: Cluster, positions: list[int]) -> None:
         """These enumerated positions are parameters after all: merge the variants they split."""
         for p in positions:
-            del st.enum[p]
+            shape = common_shape(st.enum.pop(p))
+            if shape is not None:
+                st.shape[p] = shape
         keep = [i for i, p in enumerate(st.pos) if p not in positions]
         st.pos = [st.pos[i] for i in keep]
         merged: dict[tuple, Event] = {}

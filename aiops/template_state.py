@@ -80,7 +80,7 @@ def dump_tree(tree: SourceTree) -> dict:
                   "clusters": [[c.cluster_id, list(c.log_template_tokens), c.size]
                                for c in drain.id_to_cluster.values()]},
         "clusters": [[st.cid, list(st.tokens), {p: sorted(v) for p, v in st.enum.items()},
-                      st.used] for st in tree.clusters.values()],
+                      st.used, st.shape] for st in tree.clusters.values()],
         "events": [[ev.id, ev.cluster.cid, list(ev.key), ev.template, ev.count,
                     ev.first_seen, ev.last_seen,
                     ev.merged_into.id if ev.merged_into is not None else None, ev.seq,
@@ -108,9 +108,10 @@ def load_tree(tree: SourceTree, data: dict) -> None:
         cluster.size = size
         drain.id_to_cluster[cid] = cluster
     tree.clusters.clear()
-    for cid, tokens, enum, used in data["clusters"]:
+    for cid, tokens, enum, used, shape in data["clusters"]:
         st = Cluster(cid, tuple(tokens))
         st.enum = {int(p): set(v) for p, v in enum.items()}
+        st.shape = {int(p): v for p, v in shape.items()}
         st.pos = sorted(st.enum)
         st.used = used
         tree.clusters[cid] = st
