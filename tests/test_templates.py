@@ -319,3 +319,15 @@ def test_results_do_not_depend_on_batching_or_interleaving():
     one = run([len(mixed)])
     assert run([1] * len(mixed)) == one
     assert run([3, 5, 4]) == one
+
+
+def test_parameter_keeps_the_shape_its_values_share():
+    miner = TemplateMiner()
+    recs = mine(miner, [f"auth failure; rhost=10.0.0.{i} user={u}"
+                        for i, u in enumerate(["root", "ftp", "uucp", "news", "games"])])
+    assert miner.template(recs[-1].template_id) == "auth failure; rhost=<*> user=<*>"
+    assert recs[-1].params == ("10.0.0.4", "games")
+    # a value of another look at that position: the template says just <*> there
+    odd = mine(miner, ["auth failure; rhost=10.0.0.9 guest"])[0]
+    assert miner.resolve(odd.template_id) == miner.resolve(recs[0].template_id)
+    assert miner.template(odd.template_id) == "auth failure; rhost=<*> <*>"
