@@ -6,13 +6,15 @@ records; it fills ``record.template_id`` (a stable public id) and
 ``record.params``. Each log source (``record.service or record.source``) gets its
 own tree, so unrelated systems never share clusters.
 
-What sits around drain3 and why (details in ``aiops.masking`` and
-``aiops.template_events``):
+What sits around drain3 and why (details in ``aiops.masking``,
+``aiops.template_events`` and ``aiops.template_match``):
 
 * one combined masking regex plus parameter-layout normalisation, so values never
   reach drain and variable-length parameters don't split an event;
-* a cache keyed by the line with its digit runs collapsed, in front of everything:
-  most lines skip masking and drain entirely (this is where the speed comes from);
+* a cache in front of everything (the exact line; the line with digits deleted;
+  token count and first word), whose answers are checked by matching the line
+  against the template: most lines skip masking and drain entirely, which is
+  where the speed comes from;
 * enumerated positions: a word drain generalised stays part of the template until
   it shows more than ``max_enum_values`` distinct values (``startup``/``shutdown``
   are two events, user names are a parameter);
