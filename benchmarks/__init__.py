@@ -1,0 +1,1 @@
+"""Reproducible throughput, latency and quality measurements (python -m benchmarks.<name>)."""
