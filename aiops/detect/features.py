@@ -30,14 +30,23 @@ class FeatureSpec:
     long: int = 288  #: horizon of the baseline (mean, spread) for levels and scales
     level: int = 6  #: points averaged into the current level (smooths noise)
     volatility: bool = True  #: log ratio of recent to baseline spread
-    seasonal: tuple[float, ...] = (DAY, WEEK)  #: seasonal lags in seconds
-    max_seasonal_points: int = 12096  #: skip a seasonal lag needing a longer tail
+    gap: bool = False  #: log of the time since the previous sample, in sampling steps
+    diffs: int = 0  #: first differences over the last ``diffs`` steps (a short shingle)
+    trend: tuple[float, float] | None = None  #: (window, baseline) seconds: sustained shift
+    seasonal: tuple[float, ...] = (DAY, WEEK)  #: seasonal periods in seconds
+    periods_back: int = 3  #: seasonal baseline = median of this many past periods
+    max_seasonal_points: int = 12096  #: cap on the tail a seasonal baseline may need
     normalize: str = "trailing"  #: divide deviations by the trailing spread, or "fixed"
 
     def names(self, step: float) -> list[str]:
         out = ["value", "spike", "level"]
         if self.volatility:
             out.append("volatility")
+        if self.gap:
+            out.append("gap")
+        out += [f"diff_{k}" for k in range(1, self.diffs + 1)]
+        if self.trend:
+            out.append("trend")
         out += [f"seasonal_{_period_name(p)}" for p in self.seasonal_periods(step)]
         return out
 
@@ -46,12 +55,25 @@ class FeatureSpec:
         return [p for p in self.seasonal
                 if step > 0 and 4 <= p / step <= self.max_seasonal_points]
 
+    def lags(self, period: float, step: float) -> int:
+        """Past periods in the seasonal baseline: up to ``periods_back``, within the cap."""
+        return max(1, min(self.periods_back, int(self.max_seasonal_points * step // period)))
+
+    def trend_points(self, step: float) -> tuple[int, int]:
+        w, b = self.trend or (0.0, 0.0)
+        return max(2, int(round(w / step))), max(8, int(round(b / step)))
+
     def lookback_points(self, step: float) -> int:
-        """Points a streaming tail must keep so features equal the batch ones."""
+        """Points a streaming tail keeps for the rolling features."""
         n = self.long + max(self.short, self.level) + 2
-        for p in self.seasonal_periods(step):
-            n = max(n, int(np.ceil(p / step)) + 2)
+        if self.trend:
+            n = max(n, sum(self.trend_points(step)) + 2)
         return n
+
+    def lookback_seconds(self, step: float) -> float:
+        """Event time a streaming tail keeps for the seasonal baselines."""
+        return max([p * self.lags(p, step) + 2 * step for p in self.seasonal_periods(step)],
+                   default=0.0)
 
 
 def _period_name(seconds: float) -> str:
@@ -105,20 +127,47 @@ def compute_features(ts: np.ndarray, values: np.ndarray, spec: FeatureSpec, *,
     if spec.volatility:
         recent = s.rolling(spec.short, min_periods=2).std().to_numpy()
         cols.append(np.nan_to_num(np.log((recent + floor) / (spread + floor))))
+    if spec.gap:
+        dt = np.diff(t, prepend=t[0] - step)
+        cols.append(np.log(np.maximum(dt, step) / step))
+    if spec.trend:
+        w, b = spec.trend_points(step)
+        recent = s.rolling(w, min_periods=1).mean()
+        past = s.shift(w).rolling(b, min_periods=2)
+        cols.append(np.nan_to_num(((recent - past.mean()) / np.fmax(past.std(), floor))
+                                  .to_numpy()))
+    for k in range(1, spec.diffs + 1):
+        d = s.diff().shift(k - 1).to_numpy()
+        cols.append(np.nan_to_num(d / spread))
     for period in spec.seasonal_periods(step):
-        lagged = _lagged(t, x, period, tolerance=step)
-        cols.append(np.nan_to_num((x - lagged) / spread))
+        base = _seasonal_baseline(t, x, period, spec.lags(period, step), tolerance=step)
+        cols.append((x - base) / spread)  # NaN until a period of history exists
     out = np.column_stack(cols)[start:]
     return np.ascontiguousarray(out)
 
 
-def _lagged(t: np.ndarray, x: np.ndarray, period: float, tolerance: float) -> np.ndarray:
-    """Value at (about) ``t - period``: the last sample at or before it, within tolerance."""
-    target = t - period
+def _lagged(t: np.ndarray, x: np.ndarray, lag: float, tolerance: float) -> np.ndarray:
+    """Value at (about) ``t - lag``: the last sample at or before it, within tolerance."""
+    target = t - lag
     j = np.searchsorted(t, target, side="right") - 1
     jj = np.maximum(j, 0)
     ok = (j >= 0) & (target - t[jj] <= tolerance)
     return np.where(ok, x[jj], np.nan)
+
+
+def _seasonal_baseline(t: np.ndarray, x: np.ndarray, period: float, lags: int,
+                       tolerance: float) -> np.ndarray:
+    """Median of the values one, two, ... ``lags`` periods earlier (those that exist).
+
+    A median of several past periods, not just the last one, so the week after a
+    holiday is not flagged for differing from the holiday ("echo").
+    """
+    past = np.column_stack([_lagged(t, x, k * period, tolerance) for k in range(1, lags + 1)])
+    out = np.full(len(x), np.nan)
+    some = np.isfinite(past).any(axis=1)
+    if some.any():
+        out[some] = np.nanmedian(past[some], axis=1)
+    return out
 
 
 def smooth_scores(ts: np.ndarray, raw: np.ndarray, window: float, start: int = 0) -> np.ndarray:

@@ -3,11 +3,13 @@
 For each source (the record's service, else its file/host), lines are counted per
 template id in tumbling event-time windows. A window is scored when the
 watermark passes its end. The first ``warmup_windows`` windows of a source only
-train (template vocabulary, IDF weights, the forest); then every closed window is
-scored and the forest is refitted as the history doubles. Three alerts:
+train a :class:`CountModel` (template vocabulary, TF-IDF weights, IsolationForest
+and PCA residual, thresholds at the ``1 - fpr`` quantile of the training
+windows); then every closed window is scored (one call per source per batch)
+and the model is refitted each time the history doubles. Three alerts:
 
-* ``LogAnomaly``: the window's count vector is unusual (score above the source's
-  own learned threshold, with hysteresis); names the template that deviates most.
+* ``LogAnomaly``: the window's count vector is unusual (score above 1, i.e. past
+  the learned threshold, with hysteresis); names the template that deviates most.
 * ``NewLogTemplate``: a template the source never produced before, after warm-up.
 * ``LogErrorBurst``: error-level lines far above the source's usual rate.
 """
@@ -20,10 +22,10 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
 
 from aiops.detect import persist
 from aiops.detect.alerting import Episodes, Transition, seconds, to_datetime
+from aiops.detect.counts import CountModel
 from aiops.schema import ERROR_LEVELS, Alert, LogRecord, normalize_level, normalize_severity
 
 _NUM = re.compile(r"\d+")
@@ -51,22 +53,13 @@ class _Source:
         self.history: list[tuple[int, dict[str, int], int]] = []  # warm-up windows
         self.n_windows = 0
         self.n_closed = 0  # windows closed so far, counted when they close
-        self.scored = 0
-        self.vocab: dict[str, int] = {}
-        self.idf = np.empty(0)
         self.known: set[str] = set()
-        self.forest: IsolationForest | None = None
-        self.train = np.empty((0, 0))
-        self.train_idx = np.empty(0, dtype=np.int64)
+        self.model: CountModel | None = None
+        self.train: list[dict[str, int]] = []  # every ``stride``-th window since the start
         self.stride = 1
         self.next_refit = 0
         self.n_fits = 0
-        self.center = np.empty(0)
-        self.spread = np.empty(0)
-        self.recent_scores: deque = deque(maxlen=1024)
         self.recent_errors: deque = deque(maxlen=240)
-        self.high = np.inf
-        self.low = np.inf
         self.new_this_window = 0
         self.dormant = False
 
@@ -78,7 +71,7 @@ class LogDetector:
 
     def __init__(self, window: float | str = "1m", warmup_windows: int = 60,
                  tfidf: bool = True, n_estimators: int = 100, max_train: int = 4096,
-                 budget: float = 0.01, low_fraction: float = 0.5,
+                 fpr: float = 0.01, variance: float = 0.99, low: float = 0.9,
                  resolve_after: float | str = "5m", min_duration: float | str = 0,
                  new_templates: bool = True, new_template_ttl: float | str = "10m",
                  max_new_per_window: int = 5, error_burst: bool = True,
@@ -90,14 +83,16 @@ class LogDetector:
             raise TypeError("window must be positive")
         if warmup_windows < 8:
             raise TypeError(f"warmup_windows must be at least 8, got {warmup_windows}")
-        if not 0 < budget < 0.5:
-            raise TypeError(f"budget must be a fraction in (0, 0.5), got {budget!r}")
+        if not 0 < low <= 1:
+            raise TypeError(f"low (hysteresis, in threshold units) must be in (0, 1], got {low!r}")
         self.warmup_windows = int(warmup_windows)
         self.tfidf = bool(tfidf)
         self.n_estimators = int(n_estimators)
         self.max_train = int(max_train)
-        self.budget = float(budget)
-        self.low_fraction = float(low_fraction)
+        self.low = float(low)
+        self.model_params = dict(n_estimators=self.n_estimators, variance=variance, fpr=fpr,
+                                 tfidf=self.tfidf, log=True, random_state=random_state)
+        CountModel(**self.model_params)  # validate now
         self.new_templates = bool(new_templates)
         self.max_new_per_window = int(max_new_per_window)
         self.error_burst = bool(error_burst)
@@ -194,38 +189,36 @@ class LogDetector:
         return closed
 
     def _score(self, key: str, src: _Source, closed: list) -> list[tuple[str, Transition]]:
-        """Score closed windows in order: one ``score_samples`` call per forest generation."""
+        """Score closed windows in order: one model call per model generation."""
         out: list[tuple[str, Transition]] = []
-        if src.forest is None:
+        if src.model is None:
             take = self.warmup_windows - len(src.history)
             src.history.extend(closed[:take])
             if len(src.history) < self.warmup_windows:
                 return out
-            self._start(src)
+            for _, counts, errors in src.history:
+                self._remember(src, counts)
+                src.recent_errors.append(errors)
+            src.history = []
+            self._fit(src)
             closed = closed[take:]
         while closed:
-            part, closed = closed[:src.next_refit - src.n_windows], closed[src.next_refit
-                                                                          - src.n_windows:]
-            X = self._vectors(src, [c for _, c, _ in part])
-            scores = -src.forest.score_samples(X)
-            self._remember(src, X)
-            for (w, counts, errors), s, row in zip(part, scores, X):
-                out += self._window(key, src, w, counts, errors, float(s), row)
+            cut = src.next_refit - src.n_windows
+            part, closed = closed[:cut], closed[cut:]
+            scores = src.model.score_counts([c for _, c, _ in part])
+            for (w, counts, errors), s in zip(part, scores):
+                out += self._window(key, src, w, counts, errors, float(s))
+                self._remember(src, counts)
             if src.n_windows >= src.next_refit:
                 self._fit(src)
         return out
 
-    def _window(self, key, src, w, counts, errors, s, row) -> list[tuple[str, Transition]]:
+    def _window(self, key, src, w, counts, errors, s) -> list[tuple[str, Transition]]:
         out = []
         t_end = (w + 1) * self.window_s
-        if src.scored % 64 == 0:
-            self._calibrate(src)
-        src.scored += 1
-        src.n_windows += 1
-        src.recent_scores.append(s)
-        if s >= src.high or self.episodes.active(key):
+        if s >= 1.0 or self.episodes.active(key):
             out += [("window", tr) for tr in self.episodes.update(
-                key, t_end, s, src.high, src.low, self._explain(src, row, counts))]
+                key, t_end, s, 1.0, self.low, self._explain(src, counts))]
         if self.score_sink is not None:
             self.score_sink(key, w * self.window_s, t_end, sum(counts.values()), s,
                             self.episodes.firing(key))
@@ -233,76 +226,25 @@ class LogDetector:
             out += [("burst", tr) for tr in self._burst(key, src, t_end, errors)]
         return out
 
-    def _start(self, src: _Source) -> None:
-        """Warm-up complete: vocabulary, IDF and the first forest from the warm-up windows."""
-        counts = [c for _, c, _ in src.history]
-        vocab = sorted({t for c in counts for t in c})
-        src.vocab = {t: i for i, t in enumerate(vocab)}
-        n = len(counts)
-        df = np.zeros(len(vocab) + 1)
-        for c in counts:
-            for t in c:
-                df[src.vocab[t]] += 1
-        src.idf = np.log((1 + n) / (1 + df)) + 1.0 if self.tfidf else np.ones(len(vocab) + 1)
-        X = self._vectors(src, counts)
-        src.train = np.empty((0, X.shape[1]))
-        self._remember(src, X)
-        src.recent_errors.extend(e for _, _, e in src.history)
-        src.n_windows = n
-        self._fit(src)
-        src.recent_scores.extend(-src.forest.score_samples(X))
-        src.history = []
-
-    def _vectors(self, src: _Source, counts: list[dict[str, int]]) -> np.ndarray:
-        """log1p of (TF-IDF weighted) template counts, an 'unseen' column, and the total."""
-        k = len(src.vocab)
-        X = np.zeros((len(counts), k + 2))
-        for i, c in enumerate(counts):
-            for t, n in c.items():
-                X[i, src.vocab.get(t, k)] += n
-            X[i, k + 1] = sum(c.values())
-        X[:, : k + 1] *= src.idf
-        return np.log1p(X)
-
-    def _remember(self, src: _Source, X: np.ndarray) -> None:
-        start = len(src.train_idx) and int(src.train_idx[-1]) + 1
-        idx = np.arange(start, start + len(X))
-        keep = idx % src.stride == 0
-        src.train_idx = np.concatenate([src.train_idx, idx[keep]])
-        src.train = np.concatenate([src.train, X[keep]])
-        while len(src.train_idx) > self.max_train:
+    def _remember(self, src: _Source, counts: dict[str, int]) -> None:
+        """Keep every ``stride``-th window of the history; the stride doubles to stay bounded."""
+        if src.n_windows % src.stride == 0:
+            src.train.append(counts)
+        src.n_windows += 1
+        if len(src.train) > self.max_train:
             src.stride *= 2
-            keep = src.train_idx % src.stride == 0
-            src.train_idx, src.train = src.train_idx[keep], src.train[keep]
+            src.train = src.train[::2]
 
     def _fit(self, src: _Source) -> None:
-        src.forest = IsolationForest(n_estimators=self.n_estimators,
-                                     max_samples=min(256, len(src.train)),
-                                     random_state=self.random_state + src.n_fits).fit(src.train)
+        params = dict(self.model_params, random_state=self.random_state + src.n_fits)
+        src.model = CountModel(**params).fit(src.train)
         src.n_fits += 1
-        src.center = src.train.mean(axis=0)
-        src.spread = np.maximum(src.train.std(axis=0), 0.1)
-        n = max(src.n_windows, len(src.train))
-        src.next_refit = n + max(n, 1)
+        src.next_refit = 2 * src.n_windows
 
-    def _calibrate(self, src: _Source) -> None:
-        ref = np.fromiter(src.recent_scores, float)
-        if len(ref) < 8:
-            return
-        median = float(np.median(ref))
-        src.high = float(np.quantile(ref, 1 - self.budget))
-        src.low = median + self.low_fraction * (src.high - median)
-
-    def _explain(self, src: _Source, row: np.ndarray, counts: dict[str, int]) -> dict:
-        z = (row - src.center) / src.spread
-        i = int(np.argmax(np.abs(z)))
-        names = list(src.vocab) + ["<unseen templates>", "<total lines>"]
-        feature = names[i]
-        value = counts.get(feature, 0) if i < len(src.vocab) else (
-            sum(n for t, n in counts.items() if t not in src.vocab) if i == len(src.vocab)
-            else sum(counts.values()))
-        return {"feature": f"template:{feature}" if i < len(src.vocab) else feature,
-                "value": value, "z": float(z[i]), "example": src.examples.get(feature, "")}
+    def _explain(self, src: _Source, counts: dict[str, int]) -> dict:
+        feature, value = src.model.explain_counts(counts)
+        return {"feature": f"template:{feature}", "value": f"{value:g}",
+                "example": src.examples.get(feature, "")}
 
     # -- error bursts and new templates -------------------------------------
     def _burst(self, key: str, src: _Source, t: float, errors: int) -> list[Transition]:

@@ -56,7 +56,7 @@ class MetricDetector:
                  max_samples: int = 256, max_train: int = 4096, max_refit_interval: int = 8640,
                  smooth: float | str = "1h", short: int = 12, long: int = 288, level: int = 3,
                  volatility: bool = True, seasonal: tuple | list = ("1d", "1w"),
-                 floor: float = 0.05, normalize: str = "trailing", random_state: int = 0) -> None:
+                 periods_back: int = 3, seasonal_ratio: float = 1.0, floor: float = 0.05, normalize: str = "trailing", random_state: int = 0) -> None:
         if not 0 < budget < 0.5:
             raise TypeError(f"budget must be a fraction in (0, 0.5), got {budget!r}")
         if not 0 <= low_fraction <= 1:
@@ -75,7 +75,8 @@ class MetricDetector:
             warmup=warmup, n_estimators=n_estimators, max_samples=max_samples,
             max_train=max_train, max_refit_interval=max_refit_interval, smooth=smooth,
             short=short, long=long, level=level, volatility=volatility,
-            seasonal=tuple(seasonal), floor=floor, normalize=normalize,
+            seasonal=tuple(seasonal), periods_back=periods_back,
+            seasonal_ratio=seasonal_ratio, floor=floor, normalize=normalize,
             random_state=random_state)
         MetricScorer(**self.scorer_params)  # validate now, not at the first sample
         self.episodes = Episodes(min_duration=seconds(min_duration, "min_duration"),

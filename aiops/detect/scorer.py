@@ -30,7 +30,10 @@ class MetricScorer:
     def __init__(self, warmup: int = 750, n_estimators: int = 100, max_samples: int = 256,
                  max_train: int = 4096, max_refit_interval: int = 8640,
                  smooth: float | str = "1h", short: int = 12, long: int = 288, level: int = 3,
-                 volatility: bool = True, seasonal: tuple = ("1d", "1w"), floor: float = 0.05,
+                 volatility: bool = True, seasonal: tuple = ("1d", "1w"), periods_back: int = 3,
+                 seasonal_ratio: float = 1.0, gap: bool = False, diffs: int = 0,
+                 trend: tuple | None = None,
+                 floor: float = 0.05,
                  normalize: str = "trailing", random_state: int = 0) -> None:
         self.warmup = warmup
         self.n_estimators = n_estimators
@@ -43,6 +46,11 @@ class MetricScorer:
         self.level = level
         self.volatility = volatility
         self.seasonal = seasonal
+        self.periods_back = periods_back
+        self.seasonal_ratio = seasonal_ratio
+        self.gap = gap
+        self.diffs = diffs
+        self.trend = trend
         self.floor = floor
         self.normalize = normalize
         self.random_state = random_state
@@ -52,7 +60,7 @@ class MetricScorer:
     # -- parameters ---------------------------------------------------------
     def _validate(self) -> None:
         for name in ("warmup", "n_estimators", "max_samples", "max_train",
-                     "max_refit_interval", "short", "long", "level"):
+                     "max_refit_interval", "short", "long", "level", "periods_back"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise TypeError(f"{name} must be a positive integer, got {value!r}")
@@ -64,12 +72,17 @@ class MetricScorer:
         self._seasonal_s = tuple(seconds(p, "seasonal") for p in self.seasonal)
         self._spec = FeatureSpec(short=self.short, long=self.long, level=self.level,
                                  volatility=bool(self.volatility), seasonal=self._seasonal_s,
+                                 periods_back=self.periods_back, gap=bool(self.gap),
+                                 diffs=int(self.diffs),
+                                 trend=None if not self.trend else tuple(
+                                     seconds(v, "trend") for v in self.trend),
                                  normalize=self.normalize)
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in (
             "warmup", "n_estimators", "max_samples", "max_train", "max_refit_interval",
-            "smooth", "short", "long", "level", "volatility", "seasonal", "floor",
+            "smooth", "short", "long", "level", "volatility", "seasonal", "periods_back",
+            "seasonal_ratio", "gap", "diffs", "trend", "floor",
             "random_state")}
 
     def reset(self) -> "MetricScorer":
@@ -91,6 +104,7 @@ class MetricScorer:
         self.center_ = np.empty(0)
         self.spread_ = np.empty(0)
         self.warmup_scores_ = np.empty(0)
+        self.active_ = np.empty(0, dtype=np.int64)
         return self
 
     # -- estimator API ------------------------------------------------------
@@ -149,7 +163,7 @@ class MetricScorer:
         while pos < n - done:
             # the current forest scores up to the next refit point, then it is refitted
             end = min(n - done, pos + self.next_refit_ - self.n_seen_)
-            raw[pos:end] = -self.forest_.score_samples(rows[pos:end])
+            raw[pos:end] = -self.forest_.score_samples(self._model_input(rows[pos:end]))
             self._remember(rows[pos:end], self.n_seen_)
             self.n_seen_ += end - pos
             pos = end
@@ -166,9 +180,20 @@ class MetricScorer:
 
     def explain(self, row: np.ndarray) -> tuple[str, float, float]:
         """(feature that deviates most from training, its value, its robust z)."""
-        z = np.abs(row - self.center_) / self.spread_
-        i = int(np.nanargmax(z)) if np.isfinite(z).any() else 0
-        return self.feature_names_[i], float(row[i]), float(z[i])
+        x = row[self.active_]
+        z = np.abs(x - self.center_) / self.spread_
+        z = np.where(np.isfinite(z), z, -1.0)
+        i = int(np.argmax(z))
+        return self.feature_names_[self.active_[i]], float(x[i]), float(max(z[i], 0.0))
+
+    @property
+    def active_features_(self) -> list[str]:
+        """Features the current forest uses (seasonal ones once the history covers them)."""
+        return [self.feature_names_[i] for i in self.active_]
+
+    def _model_input(self, rows: np.ndarray) -> np.ndarray:
+        # a seasonal baseline missing for a point (a gap a period ago) counts as no deviation
+        return np.nan_to_num(rows[:, self.active_], nan=0.0)
 
     # -- internals ----------------------------------------------------------
     def _start(self) -> None:
@@ -183,7 +208,7 @@ class MetricScorer:
         self._fit_forest()
         # in-sample raw scores of the warm-up let smoothing start right after it
         self._raw_t = self._tail_t.copy()
-        self._raw = -self.forest_.score_samples(rows)
+        self._raw = -self.forest_.score_samples(self._model_input(rows))
         self.warmup_scores_ = smooth_scores(self._raw_t, self._raw, self._smooth_s)
         self._keep_tail(np.empty(0), np.empty(0), self._raw_t, np.empty(0))
 
@@ -191,7 +216,24 @@ class MetricScorer:
         return n + max(1, min(n, self.max_refit_interval))
 
     def _fit_forest(self) -> None:
+        """Fit on the remembered history; a seasonal feature joins once half of it has one."""
         rows = self._train_rows
+        cover = np.isfinite(rows).mean(axis=0)
+        usable = cover >= 0.5
+        spike = np.median(np.abs(rows[:, 1]))
+        for j, name in enumerate(self.feature_names_):
+            if name.startswith("seasonal_") and usable[j]:
+                # only where the series repeats: the seasonal baseline must predict the
+                # value better than the recent mean does
+                col = np.abs(rows[:, j])
+                usable[j] = bool(np.median(col[np.isfinite(col)]) < spike * self.seasonal_ratio)
+        active = np.flatnonzero(usable)
+        complete = np.isfinite(rows[:, active]).all(axis=1)
+        if complete.sum() < 16:
+            active = np.flatnonzero((cover == 1.0) & usable)
+            complete = np.ones(len(rows), dtype=bool)
+        self.active_ = active
+        rows = rows[complete][:, active]
         forest = IsolationForest(n_estimators=self.n_estimators,
                                  max_samples=min(self.max_samples, len(rows)),
                                  random_state=self.random_state + self.n_fits_)
@@ -200,7 +242,8 @@ class MetricScorer:
         self.n_fits_ += 1
         self.center_ = np.median(rows, axis=0)
         q75, q25 = np.percentile(rows, [75, 25], axis=0)
-        self.spread_ = np.maximum((q75 - q25) / 1.349, 1e-9)
+        self.spread_ = np.maximum.reduce([(q75 - q25) / 1.349, 0.1 * rows.std(axis=0),
+                                          1e-6 * (np.abs(self.center_) + 1.0)])
         self.next_refit_ = self._following_refit(self.n_seen_)
 
     def _remember(self, rows: np.ndarray, first_index: int) -> None:
@@ -217,9 +260,16 @@ class MetricScorer:
 
     def _keep_tail(self, new_t, new_x, all_t, raw) -> None:
         if len(new_t):
-            lookback = self._spec.lookback_points(self.step_)
-            self._tail_t = np.concatenate([self._tail_t, new_t])[-lookback:]
-            self._tail_x = np.concatenate([self._tail_x, new_x])[-lookback:]
+            tail_t = np.concatenate([self._tail_t, new_t])
+            keep = len(tail_t) - self._spec.lookback_points(self.step_)
+            horizon = self._spec.lookback_seconds(self.step_)
+            if horizon:  # enough event time for the seasonal baselines, within a cap
+                mono = np.maximum.accumulate(tail_t)
+                keep = min(keep, int(np.searchsorted(mono, mono[-1] - horizon)))
+                keep = max(keep, len(tail_t) - 2 * self._spec.max_seasonal_points)
+            keep = max(keep, 0)
+            self._tail_t = tail_t[keep:]
+            self._tail_x = np.concatenate([self._tail_x, new_x])[keep:]
         all_raw = np.concatenate([self._raw, raw])
         t_end = np.max(all_t) if len(all_t) else 0.0
         keep = np.searchsorted(np.maximum.accumulate(all_t), t_end - self._smooth_s, side="right")

@@ -1,14 +1,9 @@
 """Session mode: group log lines by an id from the template parameters, score each session.
 
 A session (e.g. every line about one HDFS block ``blk_...``) becomes a template
-count vector. :class:`SessionModel` scores it two ways, both learned from
-sessions without labels: an IsolationForest (rare mixtures of templates) and the
-residual of a PCA subspace of the training vectors (broken linear relations such
-as "every block that is allocated is also stored three times", which is what most
-failed sessions violate and what IsolationForest misses: it cannot flag points
-that lie *inside* the training range in every single count). A session is
-anomalous when either score passes its threshold, the ``1 - fpr`` quantile of
-the training sessions' own scores.
+count vector, scored by :class:`SessionModel` (a :class:`CountModel`:
+IsolationForest + PCA-subspace residual, thresholds from the training sessions'
+own scores, so no labels).
 
 :class:`SessionDetector` does this online: sessions close when the watermark has
 passed their last line by ``session_gap``; the first ``warmup_sessions`` train the
@@ -24,108 +19,32 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.ensemble import IsolationForest
-
 from aiops.detect import persist
 from aiops.detect.alerting import Episodes, seconds, to_datetime
+from aiops.detect.counts import CountModel, sequence_counts
 from aiops.detect.logs import source_key, template_key
 from aiops.schema import Alert, LogRecord, normalize_severity
 
 
-class SessionModel:
-    """Count-vector session scorer: IsolationForest + PCA residual, thresholds from training."""
-
-    def __init__(self, n_estimators: int = 100, variance: float = 0.99, fpr: float = 0.005,
-                 tfidf: bool = False, use_forest: bool = True, use_residual: bool = True,
-                 random_state: int = 0) -> None:
-        if not 0 < variance < 1:
-            raise TypeError(f"variance must be in (0, 1), got {variance!r}")
-        if not 0 < fpr < 0.5:
-            raise TypeError(f"fpr must be in (0, 0.5), got {fpr!r}")
-        if not (use_forest or use_residual):
-            raise TypeError("enable use_forest, use_residual or both")
-        self.n_estimators = n_estimators
-        self.variance = variance
-        self.fpr = fpr
-        self.tfidf = tfidf
-        self.use_forest = use_forest
-        self.use_residual = use_residual
-        self.random_state = random_state
-
-    def vectors(self, sessions: Iterable[Sequence[str]]) -> np.ndarray:
-        """Counts per known template, plus one column for templates never seen in training."""
-        k = len(self.vocab_)
-        rows = []
-        for seq in sessions:
-            row = np.zeros(k + 1)
-            for t in seq:
-                row[self.vocab_.get(t, k)] += 1
-            rows.append(row)
-        X = np.array(rows).reshape(-1, k + 1)
-        return X * self.idf_
+class SessionModel(CountModel):
+    """:class:`CountModel` over sessions given as sequences of template ids."""
 
     def fit(self, sessions: Sequence[Sequence[str]]) -> "SessionModel":
-        sessions = list(sessions)
-        if len(sessions) < 8:
-            raise ValueError(f"need at least 8 sessions to fit, got {len(sessions)}")
-        self.vocab_ = {t: i for i, t in enumerate(sorted({t for s in sessions for t in s}))}
-        self.idf_ = np.ones(len(self.vocab_) + 1)
-        X = self.vectors(sessions)
-        if self.tfidf:
-            df = (X > 0).sum(axis=0)
-            self.idf_ = np.log((1 + len(X)) / (1 + df)) + 1.0
-            X = X * self.idf_
-        self.forest_ = None
-        self.pca_ = None
-        parts = []
-        if self.use_forest:
-            self.forest_ = IsolationForest(n_estimators=self.n_estimators,
-                                           random_state=self.random_state).fit(X)
-            parts.append(-self.forest_.score_samples(X))
-        if self.use_residual:
-            n_comp = min(X.shape[0] - 1, X.shape[1])
-            pca = PCA(n_components=n_comp, svd_solver="full").fit(X)
-            ratio = np.cumsum(pca.explained_variance_ratio_)
-            keep = int(np.searchsorted(ratio, self.variance) + 1) if ratio[-1] > 0 else 1
-            self.mean_ = pca.mean_
-            self.components_ = pca.components_[:min(keep, n_comp)]
-            self.pca_ = True
-            parts.append(self._residual(X))
-        self.thresholds_ = np.array([max(np.quantile(p, 1 - self.fpr), 1e-12) for p in parts])
+        super().fit([sequence_counts(s) for s in sessions])
         return self
 
-    def _residual(self, X: np.ndarray) -> np.ndarray:
-        Z = X - self.mean_
-        R = Z - (Z @ self.components_.T) @ self.components_
-        return (R * R).sum(axis=1)
-
-    def score_parts(self, X: np.ndarray) -> np.ndarray:
-        parts = []
-        if self.forest_ is not None:
-            parts.append(-self.forest_.score_samples(X))
-        if self.pca_ is not None:
-            parts.append(self._residual(X))
-        return np.column_stack(parts) / self.thresholds_
+    def vectors(self, sessions: Iterable[Sequence[str]]) -> np.ndarray:
+        return self.transform(sequence_counts(s) for s in sessions)
 
     def score(self, sessions: Iterable[Sequence[str]]) -> np.ndarray:
         """Anomaly score per session; above 1 means anomalous (higher = worse)."""
-        return self.score_parts(self.vectors(sessions)).max(axis=1)
+        return self.score_counts(sequence_counts(s) for s in sessions)
 
     def predict(self, sessions: Iterable[Sequence[str]]) -> np.ndarray:
         return (self.score(sessions) > 1.0).astype(int)
 
     def explain(self, seq: Sequence[str]) -> tuple[str, float]:
-        """The template whose count is furthest from what the training sessions imply."""
-        x = self.vectors([seq])[0]
-        names = list(self.vocab_) + ["<unseen>"]
-        if self.pca_ is not None:
-            z = x - self.mean_
-            r = z - (z @ self.components_.T) @ self.components_
-        else:
-            r = x
-        i = int(np.argmax(np.abs(r)))
-        return names[i], float(x[i] / self.idf_[i])
+        return self.explain_counts(sequence_counts(seq))
 
 
 class _Open:
