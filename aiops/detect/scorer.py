@@ -32,7 +32,7 @@ class MetricScorer:
                  smooth: float | str = "1h", short: int = 12, long: int = 288, level: int = 3,
                  volatility: bool = True, seasonal: tuple = ("1d", "1w"), periods_back: int = 3,
                  seasonal_ratio: float = 1.0, gap: bool = False, diffs: int = 0,
-                 trend: tuple | None = None,
+                 trend: tuple | None = None, spike_margin: float | None = None,
                  floor: float = 0.05,
                  normalize: str = "trailing", random_state: int = 0) -> None:
         self.warmup = warmup
@@ -51,6 +51,7 @@ class MetricScorer:
         self.gap = gap
         self.diffs = diffs
         self.trend = trend
+        self.spike_margin = spike_margin
         self.floor = floor
         self.normalize = normalize
         self.random_state = random_state
@@ -82,7 +83,7 @@ class MetricScorer:
         return {k: getattr(self, k) for k in (
             "warmup", "n_estimators", "max_samples", "max_train", "max_refit_interval",
             "smooth", "short", "long", "level", "volatility", "seasonal", "periods_back",
-            "seasonal_ratio", "gap", "diffs", "trend", "floor",
+            "seasonal_ratio", "gap", "diffs", "trend", "spike_margin", "floor",
             "random_state")}
 
     def reset(self) -> "MetricScorer":
@@ -171,8 +172,8 @@ class MetricScorer:
                 self._fit_forest()
         new_t = ts[done:]
         all_t = np.concatenate([self._raw_t, new_t])
-        scores[done:] = smooth_scores(all_t, np.concatenate([self._raw, raw]),
-                                      self._smooth_s, start=len(self._raw_t))
+        scores[done:] = self._combine(smooth_scores(all_t, np.concatenate([self._raw, raw]),
+                                                    self._smooth_s, start=len(self._raw_t)), raw)
         self._keep_tail(new_t, x[done:], all_t, raw)
         full = np.full((n, rows.shape[1]), np.nan)
         full[done:] = rows
@@ -209,8 +210,15 @@ class MetricScorer:
         # in-sample raw scores of the warm-up let smoothing start right after it
         self._raw_t = self._tail_t.copy()
         self._raw = -self.forest_.score_samples(self._model_input(rows))
-        self.warmup_scores_ = smooth_scores(self._raw_t, self._raw, self._smooth_s)
+        self.warmup_scores_ = self._combine(
+            smooth_scores(self._raw_t, self._raw, self._smooth_s), self._raw)
         self._keep_tail(np.empty(0), np.empty(0), self._raw_t, np.empty(0))
+
+    def _combine(self, smoothed: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Sustained evidence, unless one point alone is ``spike_margin`` more anomalous."""
+        if self.spike_margin is None:
+            return smoothed
+        return np.maximum(smoothed, raw - self.spike_margin)
 
     def _following_refit(self, n: int) -> int:
         return n + max(1, min(n, self.max_refit_interval))

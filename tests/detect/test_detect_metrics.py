@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from detect_helpers import nab_frame
 
@@ -12,16 +12,9 @@ from aiops.schema import MetricSample
 
 def _samples(name="ec2_request_latency_system_failure", labels=None):
     df = nab_frame(name)
-    return [MetricSample(ts=t.to_pydatetime().replace(tzinfo=None), name="latency_ms",
+    return [MetricSample(ts=t.to_pydatetime().replace(tzinfo=timezone.utc), name="latency_ms",
                          value=float(v), labels=dict(labels or {"service": "checkout"}))
             for t, v in zip(df["timestamp"], df["value"])]
-
-
-def _utc(samples):
-    from aiops.schema import to_utc
-    for s in samples:
-        s.ts = to_utc(s.ts)
-    return samples
 
 
 def run(samples, step, reload_every=None):
@@ -36,7 +29,7 @@ def run(samples, step, reload_every=None):
 
 
 def test_episodes_become_firing_then_resolved_alerts():
-    samples = _utc(_samples())
+    samples = _samples()
     alerts = run(samples, 4032)
     firing = [a for a in alerts if a.status == "firing"]
     resolved = [a for a in alerts if a.status == "resolved"]
@@ -54,7 +47,7 @@ def test_episodes_become_firing_then_resolved_alerts():
 
 
 def test_chunking_and_restarts_do_not_change_alerts():
-    samples = _utc(_samples())
+    samples = _samples()
     key = [(a.status, a.starts_at, a.ends_at, a.annotations["score"])
            for a in run(samples, 4032)]
     assert key == [(a.status, a.starts_at, a.ends_at, a.annotations["score"])
@@ -62,8 +55,8 @@ def test_chunking_and_restarts_do_not_change_alerts():
 
 
 def test_series_are_separate_and_other_records_ignored():
-    a = _utc(_samples(labels={"service": "a"}))[:1200]
-    b = _utc(_samples("rogue_agent_key_hold", labels={"job": "b"}))[:1200]
+    a = _samples(labels={"service": "a"})[:1200]
+    b = _samples("rogue_agent_key_hold", labels={"job": "b"})[:1200]
     det = MetricDetector(warmup=300)
     mixed = sorted(a + b, key=lambda s: s.ts)
     det.observe(mixed + ["not a record"], mixed[-1].ts)
