@@ -1,14 +1,24 @@
 """Causal features of one metric series (no look-ahead).
 
-Every feature of point ``i`` depends only on points ``<= i`` (and on parameters
-learned at warm-up), so a point can be scored the moment it arrives and a replay
-scores exactly like the live stream. The look-back is bounded
+Every feature of point ``i`` depends only on points ``<= i`` (and on the scale
+floor learned at warm-up), so a point can be scored the moment it arrives and a
+replay scores exactly like the live stream. The look-back is bounded
 (:meth:`FeatureSpec.lookback_points` points, plus the seasonal periods in event
-time), so the streaming detector only keeps a short tail per series.
+time), so the streaming detector keeps only a short tail per series.
 
-Deviations are scaled by the spread of the previous ``long`` points, floored at
-``floor_scale`` (learned from the warm-up values) so a flat stretch followed by
-a small wiggle does not divide by zero.
+Features, all deviations divided by the spread of the previous ``long`` points
+(floored, so a flat stretch followed by a wiggle does not divide by zero):
+
+* ``value``: the raw value (levels never seen before);
+* ``spike``: the value against the mean of the previous ``short`` points;
+* ``level``: the mean of the last ``level`` points against the previous ``long``;
+* ``volatility``: log ratio of the recent spread to the baseline spread;
+* ``trend``: the mean of the last ``trend[0]`` seconds against the ``trend[1]``
+  seconds before it (a sustained shift, in the units of that older spread);
+* ``seasonal_1d`` / ``seasonal_1w``: the value against the median of the same
+  time one, two, three days/weeks earlier (several periods, so the week after a
+  holiday is not flagged for differing from the holiday). NaN until a period of
+  history exists; the scorer uses them only where the series repeats.
 """
 
 from __future__ import annotations
@@ -24,44 +34,38 @@ WEEK = 7 * DAY
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """Which causal features to compute, with horizons in samples."""
+    """Which causal features to compute; horizons in samples unless noted."""
 
-    short: int = 12  #: horizon of the local mean a spike is measured against
-    long: int = 288  #: horizon of the baseline (mean, spread) for levels and scales
-    level: int = 6  #: points averaged into the current level (smooths noise)
+    short: int = 12  #: points in the local mean a spike is measured against
+    long: int = 288  #: points in the baseline (mean, spread) for levels and scales
+    level: int = 3  #: points averaged into the current level
     volatility: bool = True  #: log ratio of recent to baseline spread
-    gap: bool = False  #: log of the time since the previous sample, in sampling steps
-    diffs: int = 0  #: first differences over the last ``diffs`` steps (a short shingle)
-    trend: tuple[float, float] | None = None  #: (window, baseline) seconds: sustained shift
+    trend: tuple[float, float] | None = (6 * 3600.0, WEEK)  #: (window, baseline) seconds
     seasonal: tuple[float, ...] = (DAY, WEEK)  #: seasonal periods in seconds
     periods_back: int = 3  #: seasonal baseline = median of this many past periods
-    max_seasonal_points: int = 12096  #: cap on the tail a seasonal baseline may need
-    normalize: str = "trailing"  #: divide deviations by the trailing spread, or "fixed"
+    max_points: int = 12096  #: cap on any look-back, in samples (bounded memory)
 
     def names(self, step: float) -> list[str]:
         out = ["value", "spike", "level"]
         if self.volatility:
             out.append("volatility")
-        if self.gap:
-            out.append("gap")
-        out += [f"diff_{k}" for k in range(1, self.diffs + 1)]
         if self.trend:
             out.append("trend")
         out += [f"seasonal_{_period_name(p)}" for p in self.seasonal_periods(step)]
         return out
 
     def seasonal_periods(self, step: float) -> list[float]:
-        """Seasonal lags usable at this sampling step (at least 4 samples, bounded tail)."""
-        return [p for p in self.seasonal
-                if step > 0 and 4 <= p / step <= self.max_seasonal_points]
+        """Seasonal periods usable at this sampling step (at least 4 samples, bounded tail)."""
+        return [p for p in self.seasonal if step > 0 and 4 <= p / step <= self.max_points]
 
     def lags(self, period: float, step: float) -> int:
         """Past periods in the seasonal baseline: up to ``periods_back``, within the cap."""
-        return max(1, min(self.periods_back, int(self.max_seasonal_points * step // period)))
+        return max(1, min(self.periods_back, int(self.max_points * step // period)))
 
     def trend_points(self, step: float) -> tuple[int, int]:
-        w, b = self.trend or (0.0, 0.0)
-        return max(2, int(round(w / step))), max(8, int(round(b / step)))
+        window, baseline = self.trend or (0.0, 0.0)
+        w = min(max(2, int(round(window / step))), self.max_points // 4)
+        return w, min(max(8, int(round(baseline / step))), self.max_points - w)
 
     def lookback_points(self, step: float) -> int:
         """Points a streaming tail keeps for the rolling features."""
@@ -116,8 +120,6 @@ def compute_features(ts: np.ndarray, values: np.ndarray, spec: FeatureSpec, *,
     prev = s.shift(1)
     base = prev.rolling(spec.long, min_periods=2)
     spread = np.fmax(base.std().to_numpy(), floor)
-    if spec.normalize == "fixed":
-        spread = np.full_like(spread, floor)
     mean_long = base.mean().to_numpy()
     mean_short = prev.rolling(spec.short, min_periods=1).mean().to_numpy()
     level = s.rolling(spec.level, min_periods=1).mean().to_numpy()
@@ -127,23 +129,16 @@ def compute_features(ts: np.ndarray, values: np.ndarray, spec: FeatureSpec, *,
     if spec.volatility:
         recent = s.rolling(spec.short, min_periods=2).std().to_numpy()
         cols.append(np.nan_to_num(np.log((recent + floor) / (spread + floor))))
-    if spec.gap:
-        dt = np.diff(t, prepend=t[0] - step)
-        cols.append(np.log(np.maximum(dt, step) / step))
     if spec.trend:
         w, b = spec.trend_points(step)
-        recent = s.rolling(w, min_periods=1).mean()
-        past = s.shift(w).rolling(b, min_periods=2)
-        cols.append(np.nan_to_num(((recent - past.mean()) / np.fmax(past.std(), floor))
+        now = s.rolling(w, min_periods=1).mean()
+        before = s.shift(w).rolling(b, min_periods=2)
+        cols.append(np.nan_to_num(((now - before.mean()) / np.fmax(before.std(), floor))
                                   .to_numpy()))
-    for k in range(1, spec.diffs + 1):
-        d = s.diff().shift(k - 1).to_numpy()
-        cols.append(np.nan_to_num(d / spread))
     for period in spec.seasonal_periods(step):
-        base = _seasonal_baseline(t, x, period, spec.lags(period, step), tolerance=step)
-        cols.append((x - base) / spread)  # NaN until a period of history exists
-    out = np.column_stack(cols)[start:]
-    return np.ascontiguousarray(out)
+        seasonal = _seasonal_baseline(t, x, period, spec.lags(period, step), tolerance=step)
+        cols.append((x - seasonal) / spread)  # NaN until a period of history exists
+    return np.ascontiguousarray(np.column_stack(cols)[start:])
 
 
 def _lagged(t: np.ndarray, x: np.ndarray, lag: float, tolerance: float) -> np.ndarray:
@@ -157,11 +152,7 @@ def _lagged(t: np.ndarray, x: np.ndarray, lag: float, tolerance: float) -> np.nd
 
 def _seasonal_baseline(t: np.ndarray, x: np.ndarray, period: float, lags: int,
                        tolerance: float) -> np.ndarray:
-    """Median of the values one, two, ... ``lags`` periods earlier (those that exist).
-
-    A median of several past periods, not just the last one, so the week after a
-    holiday is not flagged for differing from the holiday ("echo").
-    """
+    """Median of the values one, two, ... ``lags`` periods earlier (those that exist)."""
     past = np.column_stack([_lagged(t, x, k * period, tolerance) for k in range(1, lags + 1)])
     out = np.full(len(x), np.nan)
     some = np.isfinite(past).any(axis=1)

@@ -54,9 +54,12 @@ class MetricDetector:
                  severity: str = "warning", alertname: str = "MetricAnomaly",
                  max_series: int = 10000, warmup: int = 750, n_estimators: int = 100,
                  max_samples: int = 256, max_train: int = 4096, max_refit_interval: int = 8640,
-                 smooth: float | str = "1h", short: int = 12, long: int = 288, level: int = 3,
-                 volatility: bool = True, seasonal: tuple | list = ("1d", "1w"),
-                 periods_back: int = 3, seasonal_ratio: float = 1.0, floor: float = 0.05, normalize: str = "trailing", random_state: int = 0) -> None:
+                 smooth: float | str = "2h", spike_sigmas: float | None = 1.75, short: int = 12,
+                 long: int = 288, level: int = 3, volatility: bool = True,
+                 trend: tuple | list | None = ("6h", "7d"),
+                 seasonal: tuple | list = ("1d", "1w"), periods_back: int = 3,
+                 seasonal_ratio: float = 1.0, floor: float = 0.02,
+                 random_state: int = 0) -> None:
         if not 0 < budget < 0.5:
             raise TypeError(f"budget must be a fraction in (0, 0.5), got {budget!r}")
         if not 0 <= low_fraction <= 1:
@@ -74,10 +77,10 @@ class MetricDetector:
         self.scorer_params = dict(
             warmup=warmup, n_estimators=n_estimators, max_samples=max_samples,
             max_train=max_train, max_refit_interval=max_refit_interval, smooth=smooth,
-            short=short, long=long, level=level, volatility=volatility,
+            spike_sigmas=spike_sigmas, short=short, long=long, level=level,
+            volatility=volatility, trend=None if trend is None else tuple(trend),
             seasonal=tuple(seasonal), periods_back=periods_back,
-            seasonal_ratio=seasonal_ratio, floor=floor, normalize=normalize,
-            random_state=random_state)
+            seasonal_ratio=seasonal_ratio, floor=floor, random_state=random_state)
         MetricScorer(**self.scorer_params)  # validate now, not at the first sample
         self.episodes = Episodes(min_duration=seconds(min_duration, "min_duration"),
                                  resolve_after=seconds(resolve_after, "resolve_after"),

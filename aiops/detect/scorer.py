@@ -6,9 +6,13 @@ scores. The first ``warmup`` points only train (NAB's probation rule; their
 score is NaN). After that every point is scored by a forest fitted on strictly
 earlier points; the forest is refitted each time the history doubles (then at
 least every ``max_refit_interval`` points) on an evenly strided sample of the
-whole history, so memory stays bounded. Scores are ``-score_samples`` (higher =
-more anomalous) averaged over the trailing ``smooth`` seconds of event time,
-because one anomaly lasts several samples while noise does not.
+whole history, so memory stays bounded.
+
+The score (higher = more anomalous) is the forest's ``-score_samples`` averaged
+over the trailing ``smooth`` seconds of event time, because a real anomaly lasts
+while noise does not; a single point still counts on its own when it exceeds
+that average by ``spike_sigmas`` times the usual point-to-average wobble
+(measured on the warm-up), so a one-sample spike is not averaged away.
 
 Batch (:meth:`fit_score` on a whole file) and streaming (many small calls) run
 the same code on the same points, so they give the same scores.
@@ -23,37 +27,38 @@ from aiops.detect.alerting import seconds
 from aiops.detect.features import (FeatureSpec, compute_features, floor_scale, sampling_step,
                                    smooth_scores)
 
+_PARAMS = ("warmup", "n_estimators", "max_samples", "max_train", "max_refit_interval",
+           "smooth", "spike_sigmas", "short", "long", "level", "volatility", "trend",
+           "seasonal", "periods_back", "seasonal_ratio", "floor", "random_state")
+
 
 class MetricScorer:
     """Causal IsolationForest scorer for one series (value + time)."""
 
     def __init__(self, warmup: int = 750, n_estimators: int = 100, max_samples: int = 256,
                  max_train: int = 4096, max_refit_interval: int = 8640,
-                 smooth: float | str = "1h", short: int = 12, long: int = 288, level: int = 3,
-                 volatility: bool = True, seasonal: tuple = ("1d", "1w"), periods_back: int = 3,
-                 seasonal_ratio: float = 1.0, gap: bool = False, diffs: int = 0,
-                 trend: tuple | None = None, spike_margin: float | None = None,
-                 floor: float = 0.05,
-                 normalize: str = "trailing", random_state: int = 0) -> None:
+                 smooth: float | str = "2h", spike_sigmas: float | None = 1.75,
+                 short: int = 12, long: int = 288, level: int = 3, volatility: bool = True,
+                 trend: tuple | list | None = ("6h", "7d"),
+                 seasonal: tuple | list = ("1d", "1w"), periods_back: int = 3,
+                 seasonal_ratio: float = 1.0, floor: float = 0.02,
+                 random_state: int = 0) -> None:
         self.warmup = warmup
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.max_train = max_train
         self.max_refit_interval = max_refit_interval
         self.smooth = smooth
+        self.spike_sigmas = spike_sigmas
         self.short = short
         self.long = long
         self.level = level
         self.volatility = volatility
+        self.trend = trend
         self.seasonal = seasonal
         self.periods_back = periods_back
         self.seasonal_ratio = seasonal_ratio
-        self.gap = gap
-        self.diffs = diffs
-        self.trend = trend
-        self.spike_margin = spike_margin
         self.floor = floor
-        self.normalize = normalize
         self.random_state = random_state
         self._validate()
         self.reset()
@@ -69,22 +74,21 @@ class MetricScorer:
             raise TypeError(f"warmup must be at least 16 points, got {self.warmup}")
         if not 0 < float(self.floor) < 10:
             raise TypeError(f"floor must be a small positive fraction, got {self.floor!r}")
+        if self.spike_sigmas is not None and not float(self.spike_sigmas) > 0:
+            raise TypeError(f"spike_sigmas must be positive or None, got {self.spike_sigmas!r}")
+        if self.trend is not None and len(self.trend) != 2:
+            raise TypeError(f"trend must be (window, baseline), e.g. ['6h', '7d'], "
+                            f"got {self.trend!r}")
         self._smooth_s = seconds(self.smooth, "smooth")
-        self._seasonal_s = tuple(seconds(p, "seasonal") for p in self.seasonal)
-        self._spec = FeatureSpec(short=self.short, long=self.long, level=self.level,
-                                 volatility=bool(self.volatility), seasonal=self._seasonal_s,
-                                 periods_back=self.periods_back, gap=bool(self.gap),
-                                 diffs=int(self.diffs),
-                                 trend=None if not self.trend else tuple(
-                                     seconds(v, "trend") for v in self.trend),
-                                 normalize=self.normalize)
+        self._spec = FeatureSpec(
+            short=self.short, long=self.long, level=self.level,
+            volatility=bool(self.volatility),
+            trend=None if not self.trend else tuple(seconds(v, "trend") for v in self.trend),
+            seasonal=tuple(seconds(p, "seasonal") for p in self.seasonal),
+            periods_back=self.periods_back)
 
     def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in (
-            "warmup", "n_estimators", "max_samples", "max_train", "max_refit_interval",
-            "smooth", "short", "long", "level", "volatility", "seasonal", "periods_back",
-            "seasonal_ratio", "gap", "diffs", "trend", "spike_margin", "floor",
-            "random_state")}
+        return {k: getattr(self, k) for k in _PARAMS}
 
     def reset(self) -> "MetricScorer":
         """Forget everything learned (a fresh series)."""
@@ -105,6 +109,7 @@ class MetricScorer:
         self.center_ = np.empty(0)
         self.spread_ = np.empty(0)
         self.warmup_scores_ = np.empty(0)
+        self.spike_margin_ = None
         self.active_ = np.empty(0, dtype=np.int64)
         return self
 
@@ -210,15 +215,19 @@ class MetricScorer:
         # in-sample raw scores of the warm-up let smoothing start right after it
         self._raw_t = self._tail_t.copy()
         self._raw = -self.forest_.score_samples(self._model_input(rows))
-        self.warmup_scores_ = self._combine(
-            smooth_scores(self._raw_t, self._raw, self._smooth_s), self._raw)
+        smoothed = smooth_scores(self._raw_t, self._raw, self._smooth_s)
+        # how far one point usually sits above the sustained score: a single point must
+        # beat that by ``spike_sigmas`` of it to count on its own
+        self.spike_margin_ = (None if self.spike_sigmas is None
+                              else self.spike_sigmas * float(np.std(self._raw - smoothed)))
+        self.warmup_scores_ = self._combine(smoothed, self._raw)
         self._keep_tail(np.empty(0), np.empty(0), self._raw_t, np.empty(0))
 
     def _combine(self, smoothed: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """Sustained evidence, unless one point alone is ``spike_margin`` more anomalous."""
-        if self.spike_margin is None:
+        """Sustained evidence, unless one point alone is ``spike_margin_`` more anomalous."""
+        if self.spike_margin_ is None:
             return smoothed
-        return np.maximum(smoothed, raw - self.spike_margin)
+        return np.maximum(smoothed, raw - self.spike_margin_)
 
     def _following_refit(self, n: int) -> int:
         return n + max(1, min(n, self.max_refit_interval))
@@ -274,7 +283,7 @@ class MetricScorer:
             if horizon:  # enough event time for the seasonal baselines, within a cap
                 mono = np.maximum.accumulate(tail_t)
                 keep = min(keep, int(np.searchsorted(mono, mono[-1] - horizon)))
-                keep = max(keep, len(tail_t) - 2 * self._spec.max_seasonal_points)
+                keep = max(keep, len(tail_t) - 2 * self._spec.max_points)
             keep = max(keep, 0)
             self._tail_t = tail_t[keep:]
             self._tail_x = np.concatenate([self._tail_x, new_x])[keep:]
