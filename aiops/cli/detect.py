@@ -103,7 +103,7 @@ def run_metrics(args: argparse.Namespace) -> int:
         for t, v, s, f in zip(ts, values, scores, firing):
             rows.append((key, t, v, s, f))
 
-    for key, samples in series.items():
+    for samples in series.values():
         warmup = (min(int(0.15 * len(samples)), 750) if args.warmup == "auto"
                   else int(args.warmup))
         det = _build(MetricDetector, {"warmup": max(warmup, 16), **params})

@@ -80,7 +80,8 @@ class CountModel:
         folds = [np.arange(len(X))[i::2] for i in range(2)]
         oof = np.empty((len(X), len(self._parts)))
         for a, b in ((0, 1), (1, 0)):
-            half = CountModel(**self.get_params())
+            half = CountModel(**dict(self.get_params(),  # fewer trees: a threshold estimate
+                                     n_estimators=max(10, self.n_estimators // 2)))
             half.vocab_, half.idf_ = self.vocab_, self.idf_
             half._fit_parts(X[folds[a]])
             oof[folds[b]] = half._raw_parts(X[folds[b]])

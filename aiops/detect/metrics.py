@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 

@@ -24,8 +24,7 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 
 from aiops.detect.alerting import seconds
-from aiops.detect.features import (FeatureSpec, compute_features, floor_scale, sampling_step,
-                                   smooth_scores)
+from aiops.detect.features import FeatureSpec, compute_features, floor_scale, sampling_step, smooth_scores
 
 _PARAMS = ("warmup", "n_estimators", "max_samples", "max_train", "max_refit_interval",
            "smooth", "spike_sigmas", "short", "long", "level", "volatility", "trend",

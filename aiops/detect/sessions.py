@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 import numpy as np
+
 from aiops.detect import persist
 from aiops.detect.alerting import Episodes, seconds, to_datetime
 from aiops.detect.counts import CountModel, sequence_counts

@@ -68,7 +68,8 @@ def test_detect_logs_windows(tmp_path, capsysbinary):
     out = tmp_path / "windows.csv"
     code, _ = run_cli(["detect", "logs", str(src), "--log-format",
                        "<Date> <Time> <Pid> <Level> <Component>: <Content>",
-                       "--set", "warmup_windows=30", "--scores-out", str(out)], capsysbinary)
+                       "--set", "warmup_windows=30", "--set", "n_estimators=30",
+                       "--scores-out", str(out)], capsysbinary)
     assert code == 0
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["source", "window_start", "window_end", "lines", "score",

@@ -1,1 +1,0 @@
-"""Reproducible throughput, latency and quality measurements (python -m benchmarks.<name>)."""
