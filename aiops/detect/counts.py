@@ -25,6 +25,8 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 
+from aiops.detect.forest import PackedForest
+
 
 class CountModel:
     """IsolationForest + PCA residual over template-count vectors; thresholds from training."""
@@ -100,6 +102,7 @@ class CountModel:
             self.forest_ = IsolationForest(n_estimators=self.n_estimators,
                                            max_samples=min(256, len(X)),
                                            random_state=self.random_state).fit(X)
+            self._packed = PackedForest(self.forest_)
             self._parts.append("forest")
         if self.use_residual:
             n_comp = min(X.shape[0] - 1, X.shape[1])
@@ -113,7 +116,7 @@ class CountModel:
     def _raw_parts(self, X: np.ndarray) -> np.ndarray:
         parts = []
         if self.forest_ is not None:
-            parts.append(-self.forest_.score_samples(X))
+            parts.append(-self._packed.score_samples(X))
         if self.components_ is not None:
             parts.append(self._residual(X))
         return np.column_stack(parts)

@@ -112,10 +112,13 @@ def compute_features(ts: np.ndarray, values: np.ndarray, spec: FeatureSpec, *,
     """Feature rows for points ``start:``; earlier points are context only.
 
     ``ts`` are event-time seconds in arrival order; they are made monotone (running
-    max) so a stray out-of-order sample cannot look into the future.
+    max) so a stray out-of-order sample cannot look into the future. Only the
+    rows asked for are computed, so a streaming call costs what its new points do.
     """
     t = np.maximum.accumulate(np.asarray(ts, dtype=float))
-    x = np.asarray(values, dtype=float)
+    x_all = np.asarray(values, dtype=float)
+    lo = max(0, start - spec.lookback_points(step))
+    x = x_all[lo:]
     s = pd.Series(x)
     prev = s.shift(1)
     base = prev.rolling(spec.long, min_periods=2)
@@ -135,26 +138,32 @@ def compute_features(ts: np.ndarray, values: np.ndarray, spec: FeatureSpec, *,
         before = s.shift(w).rolling(b, min_periods=2)
         cols.append(np.nan_to_num(((now - before.mean()) / np.fmax(before.std(), floor))
                                   .to_numpy()))
+    k = start - lo
+    out = [c[k:] for c in cols]
+    rows = np.arange(start, len(x_all))
     for period in spec.seasonal_periods(step):
-        seasonal = _seasonal_baseline(t, x, period, spec.lags(period, step), tolerance=step)
-        cols.append((x - seasonal) / spread)  # NaN until a period of history exists
-    return np.ascontiguousarray(np.column_stack(cols)[start:])
+        seasonal = _seasonal_baseline(t, x_all, rows, period, spec.lags(period, step),
+                                      tolerance=step)
+        out.append((x_all[start:] - seasonal) / spread[k:])  # NaN until a period exists
+    return np.ascontiguousarray(np.column_stack(out)) if out else np.empty((0, 0))
 
 
-def _lagged(t: np.ndarray, x: np.ndarray, lag: float, tolerance: float) -> np.ndarray:
-    """Value at (about) ``t - lag``: the last sample at or before it, within tolerance."""
-    target = t - lag
+def _lagged(t: np.ndarray, x: np.ndarray, rows: np.ndarray, lag: float,
+            tolerance: float) -> np.ndarray:
+    """Value at (about) ``t - lag`` for each row: the last sample at or before it."""
+    target = t[rows] - lag
     j = np.searchsorted(t, target, side="right") - 1
     jj = np.maximum(j, 0)
     ok = (j >= 0) & (target - t[jj] <= tolerance)
     return np.where(ok, x[jj], np.nan)
 
 
-def _seasonal_baseline(t: np.ndarray, x: np.ndarray, period: float, lags: int,
-                       tolerance: float) -> np.ndarray:
+def _seasonal_baseline(t: np.ndarray, x: np.ndarray, rows: np.ndarray, period: float,
+                       lags: int, tolerance: float) -> np.ndarray:
     """Median of the values one, two, ... ``lags`` periods earlier (those that exist)."""
-    past = np.column_stack([_lagged(t, x, k * period, tolerance) for k in range(1, lags + 1)])
-    out = np.full(len(x), np.nan)
+    past = np.column_stack([_lagged(t, x, rows, k * period, tolerance)
+                            for k in range(1, lags + 1)])
+    out = np.full(len(rows), np.nan)
     some = np.isfinite(past).any(axis=1)
     if some.any():
         out[some] = np.nanmedian(past[some], axis=1)

@@ -24,7 +24,9 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 
 from aiops.detect.alerting import seconds
-from aiops.detect.features import FeatureSpec, compute_features, floor_scale, sampling_step, smooth_scores
+from aiops.detect.features import (FeatureSpec, compute_features, floor_scale, sampling_step,
+                                   smooth_scores)
+from aiops.detect.forest import PackedForest
 
 _PARAMS = ("warmup", "n_estimators", "max_samples", "max_train", "max_refit_interval",
            "smooth", "spike_sigmas", "short", "long", "level", "volatility", "trend",
@@ -168,7 +170,7 @@ class MetricScorer:
         while pos < n - done:
             # the current forest scores up to the next refit point, then it is refitted
             end = min(n - done, pos + self.next_refit_ - self.n_seen_)
-            raw[pos:end] = -self.forest_.score_samples(self._model_input(rows[pos:end]))
+            raw[pos:end] = -self._packed.score_samples(self._model_input(rows[pos:end]))
             self._remember(rows[pos:end], self.n_seen_)
             self.n_seen_ += end - pos
             pos = end
@@ -255,6 +257,7 @@ class MetricScorer:
                                  random_state=self.random_state + self.n_fits_)
         forest.fit(rows)
         self.forest_ = forest
+        self._packed = PackedForest(forest)
         self.n_fits_ += 1
         self.center_ = np.median(rows, axis=0)
         q75, q25 = np.percentile(rows, [75, 25], axis=0)

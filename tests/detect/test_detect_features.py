@@ -41,7 +41,7 @@ def test_seasonal_baseline_is_median_of_past_periods():
     t = np.arange(0, 5 * DAY, 3600.0)
     x = np.tile(np.arange(24.0), 5)
     x[24 + 5] = 100.0  # day 1, 05:00 was odd: day 3 still sees the usual 5 (median of 3)
-    base = _seasonal_baseline(t, x, DAY, 3, tolerance=3600.0)
+    base = _seasonal_baseline(t, x, np.arange(len(x)), DAY, 3, tolerance=3600.0)
     assert np.isnan(base[:24]).all()  # no history yet
     assert base[24 + 5] == 5.0
     assert base[3 * 24 + 5] == 5.0

@@ -67,3 +67,18 @@ def test_seasonal_features_only_where_the_series_repeats():
     flat = MetricScorer(warmup=750)
     flat.fit_score(*_series("machine_temperature_system_failure"))
     assert not any(f.startswith("seasonal") for f in flat.active_features_)
+
+
+def test_packed_forest_scores_exactly_like_scikit_learn():
+    from sklearn.ensemble import IsolationForest
+
+    from aiops.detect.forest import PackedForest
+    t, x = _series()
+    scorer = MetricScorer().fit(t[:2000], x[:2000])
+    rows = scorer._model_input(scorer.partial_score(t[2000:2400], x[2000:2400])[1])
+    packed = PackedForest(scorer.forest_)
+    np.testing.assert_allclose(packed.score_samples(rows), scorer.forest_.score_samples(rows),
+                               rtol=0, atol=1e-12)
+    sub = IsolationForest(max_features=0.5, random_state=3).fit(rows)  # per-tree columns
+    np.testing.assert_allclose(PackedForest(sub).score_samples(rows[:100]),
+                               sub.score_samples(rows[:100]), rtol=0, atol=1e-12)
