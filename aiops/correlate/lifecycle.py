@@ -1,0 +1,157 @@
+"""Incident lifecycle: pending -> open -> acknowledged -> resolved (-> reopened).
+
+A group of alerts stays *pending* (not shown, not counted) until one of:
+  * an alert at/above ``immediate_severity`` (not from a detector) is in it;
+  * two distinct alerts corroborate each other (the second one's start);
+  * a change event (deploy, config change, drift...) on one of its entities lies within
+    ``change_window`` before an alert (or up to ``hold_time`` after it);
+  * a non-detector alert is still firing ``hold_time`` after it started.
+The incident opens at the earliest of those times (event time). A pending group whose
+alerts all resolved first is dropped; its alerts are marked ``transient``.
+
+Members that join an open incident are tentative for ``join_hold`` (unless immediate):
+resolved before that, they leave it as ``transient``. An open incident auto-resolves
+(``resolved_at`` = its last alert's end) once every alert resolved and ``resolve_quiet``
+passed with nothing new; a confirmed alert of the same group key within
+``reopen_window`` reopens it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiops.correlate.dedup import resolve as resolve_alert
+from aiops.correlate.incident import confirm, drop_member, immediate, open_incident, refresh
+from aiops.correlate.rootcause import CHANGE_TYPES
+from aiops.correlate.stage import Context, Stage
+from aiops.correlate.state import Incident
+from aiops.schema import iso
+
+
+def open_time(ctx: Context, inc: Incident, upto: datetime) -> tuple[datetime, str] | None:
+    """Earliest time <= ``upto`` at which the pending ``inc`` qualifies to open, and why."""
+    cfg = ctx.cfg
+    members = sorted((ctx.alerts[m] for m in inc.members if m in ctx.alerts), key=lambda a: (a.starts_at, a.id))
+    cands: list[tuple[datetime, str]] = []
+    keys: list[str] = []
+    for a in members:
+        if immediate(ctx, a):
+            cands.append((a.starts_at, f"{a.severity} alert {a.name} on {a.entity or '?'}"))
+        if a.key not in keys:
+            keys.append(a.key)
+            if len(keys) == 2:
+                cands.append((a.starts_at, f"{a.name} on {a.entity or '?'} corroborates "
+                                           f"{members[0].name} on {members[0].entity or '?'}"))
+        for ev in ctx.events:
+            if ev["type"] in CHANGE_TYPES and a.entity and a.entity in (ev["entity"], ev.get("host")) \
+                    and a.starts_at - cfg.change_window <= ev["ts"] <= a.starts_at + cfg.hold_time:
+                cands.append((max(a.starts_at, ev["ts"]),
+                              f"{a.name} on {a.entity} follows {ev['type']} at {iso(ev['ts'])}"))
+        if not a.detector:
+            t = a.starts_at + cfg.hold_time
+            if a.firing_at(t):
+                cands.append((t, f"{a.name} on {a.entity or '?'} kept firing for "
+                                 f"{int(cfg.hold_time.total_seconds())}s"))
+    cands = [c for c in cands if c[0] <= upto]
+    return min(cands, key=lambda c: c[0]) if cands else None
+
+
+def try_open(ctx: Context, inc: Incident, upto: datetime) -> bool:
+    if inc.visible:
+        return False
+    hit = open_time(ctx, inc, upto)
+    if hit is None:
+        return False
+    open_incident(ctx, inc, hit[0], hit[1])
+    return True
+
+
+class LifecycleStage(Stage):
+    """Time-driven transitions, run when the watermark advances."""
+
+    name = "lifecycle"
+
+    def tick(self, ctx: Context, now: datetime) -> None:
+        cfg = ctx.cfg
+        for aid in sorted(ctx.firing):
+            a = ctx.alerts.get(aid)
+            if a is not None and a.ends_at is not None and a.ends_at <= now:
+                resolve_alert(ctx, a, a.ends_at)  # a firing alert past its endsAt expired
+        for inc in sorted(ctx.incidents.values(), key=lambda i: (i.created_at, i.id)):
+            if inc.status == "pending":
+                if not try_open(ctx, inc, now) and not any(
+                        ctx.alerts[m].firing_at(now) for m in inc.members if m in ctx.alerts):
+                    self._drop(ctx, inc)
+                    continue
+            if inc.status in ("pending",):
+                continue
+            for aid, m in sorted(inc.members.items(), key=lambda x: x[1].confirm_at):
+                if m.confirmed or m.confirm_at > now:
+                    continue
+                a = ctx.alerts[aid]
+                if a.firing_at(m.confirm_at):
+                    confirm(ctx, inc, m, m.confirm_at)
+                else:
+                    drop_member(ctx, inc, aid, "transient")
+                    inc.note(a.ends_at or now, "transient", f"{a.name} on {a.entity or '?'} resolved within "
+                             f"{int(cfg.join_hold.total_seconds())}s; held back", alert=aid)
+            if inc.status in ("open", "acknowledged") and not any(
+                    ctx.alerts[m].firing_at(now) for m in inc.members if m in ctx.alerts):
+                last = max((ctx.alerts[m].ends_at for m in inc.members
+                            if m in ctx.alerts and ctx.alerts[m].ends_at), default=inc.last_activity)
+                if last is not None and last + cfg.resolve_quiet <= now:
+                    inc.status = "resolved"
+                    inc.resolved_at = last
+                    inc.note(last, "resolved", f"all alerts resolved; auto-resolved after "
+                             f"{int(cfg.resolve_quiet.total_seconds())}s quiet")
+                    if cfg.learn_cooccurrence:
+                        ctx.graph.learn_cooccurrence(set(inc.entities))
+                    refresh(ctx, inc)
+        if ctx.pruned_at is None or now - ctx.pruned_at >= timedelta(minutes=1):
+            self._prune(ctx, now)
+            ctx.pruned_at = now
+
+    def _drop(self, ctx: Context, inc: Incident) -> None:
+        for aid in list(inc.members):
+            drop_member(ctx, inc, aid, "transient")
+        del ctx.incidents[inc.id]
+
+    def _prune(self, ctx: Context, now: datetime) -> None:
+        """Forget what can no longer change: resolved incidents past the reopen window and
+        resolved alerts outside every window (the store keeps their rows)."""
+        cfg = ctx.cfg
+        horizon = max(cfg.reopen_window, cfg.group_window, cfg.flap_window, cfg.change_window)
+        for iid in [i for i, inc in ctx.incidents.items()
+                    if inc.status == "resolved" and inc.resolved_at and inc.resolved_at + cfg.reopen_window < now]:
+            del ctx.incidents[iid]
+        for aid in [a for a, st in ctx.alerts.items()
+                    if st.status == "resolved" and st.ends_at and st.ends_at + horizon < now
+                    and (st.group_id is None or st.group_id not in ctx.incidents)]:
+            st = ctx.alerts.pop(aid)
+            ctx.forgotten[aid] = st.ends_at
+            if ctx.latest.get(st.key) == aid:
+                del ctx.latest[st.key]
+        for aid in [a for a, t in ctx.forgotten.items() if t + cfg.retention < now]:
+            del ctx.forgotten[aid]
+        for k in [k for k, hist in ctx.flaps.items() if not hist or hist[-1] + cfg.flap_window < now]:
+            del ctx.flaps[k]
+        ctx.events[:] = [e for e in ctx.events if e["ts"] + horizon >= now]
+        ctx.silences.prune(now - horizon)
+
+
+def user_action(ctx: Context, inc: Incident, action: str, by: str, at: datetime, note: str = "") -> None:
+    """Acknowledge or resolve on a person's behalf (``at`` is event time too)."""
+    who = f" by {by}" if by else ""
+    text = f"{action}{who}" + (f": {note}" if note else "")
+    if action == "acknowledged":
+        if inc.status == "resolved":
+            raise ValueError(f"incident {inc.id} is resolved; nothing to acknowledge")
+        inc.status = "acknowledged"
+        inc.acknowledged_at = at
+    elif action == "resolved":
+        inc.status = "resolved"
+        inc.resolved_at = at
+    else:
+        raise ValueError(f"unknown action {action!r}")
+    inc.note(at, action, text, by=by)
+    ctx.touch_incident(inc)
