@@ -209,3 +209,18 @@ def _service_of(labels: dict[str, str]) -> str:
         if value:
             return value
     return ""
+
+
+def record_to_dict(record: Record) -> dict[str, Any]:
+    """JSON-ready view of a record (ISO timestamps), as ``aiops parse`` prints it."""
+    out: dict[str, Any] = {"kind": record.kind}
+    for name in record.__dataclass_fields__:  # type: ignore[union-attr]
+        value = getattr(record, name)
+        if isinstance(value, datetime):
+            value = iso(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    if isinstance(record, Alert):
+        out["ts"] = iso(record.ts)
+    return out

@@ -1,0 +1,39 @@
+"""The ``aiops`` command: the composition root (the one place that wires ingest, engine and api).
+
+Each sub-command is a module here exposing ``register(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from aiops import __version__
+
+COMMANDS = ("replay", "parse")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aiops",
+        description="Self-hosted AIOps event correlation: logs, metrics, events and alerts in; "
+                    "a few explained incidents and MTTD/MTTR/noise-reduction KPIs out.")
+    parser.add_argument("--version", action="version", version=f"aiops {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"aiops.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Shared CLI plumbing: input options, merged event-time streams, progress, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn)
+
+from aiops.config import Config, ConfigError, load_config
+from aiops.schema import Record
+from ingest.errors import ErrorPolicy, ParseError
+from ingest.files import InputSpec, open_text, read_input
+from ingest.scenario import load_inputs
+
+stderr = Console(stderr=True)
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log-format", metavar="FMT",
+                   help="log layout for log inputs without one: auto (default), json, syslog, "
+                        "a header format like '<Date> <Time> <Level> <Content>', or a regex")
+    p.add_argument("--service", default="", help="service name for inputs that carry none")
+    p.add_argument("--timezone", metavar="TZ", help="zone of naive timestamps (default UTC)")
+    p.add_argument("--year", type=int, help="year for timestamps without one (syslog)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first bad line instead of skipping and counting it")
+    p.add_argument("--config", metavar="FILE", help="aiops TOML config (overrides a scenario's)")
+
+
+def emit_json(obj: Any, out=None) -> None:
+    data = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
+    (out or sys.stdout.buffer).write(data + b"\n")
+    (out or sys.stdout.buffer).flush()
+
+
+def fail(message: str, code: int = 2) -> int:
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
+    return code
+
+
+@dataclass
+class Inputs:
+    specs: list[InputSpec]
+    config: Config
+    policies: list[ErrorPolicy] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+
+    def stream(self, strict: bool) -> Iterator[Record]:
+        """All inputs merged in event-time order (each input is read lazily)."""
+        self.policies = [ErrorPolicy(strict=strict) for _ in self.specs]
+        self.counts = [0] * len(self.specs)
+
+        def counted(i: int) -> Iterator[Record]:
+            for record in read_input(self.specs[i], self.policies[i]):
+                self.counts[i] += 1
+                yield record
+
+        return heapq.merge(*(counted(i) for i in range(len(self.specs))), key=lambda r: r.ts)
+
+    def report(self) -> dict[str, Any]:
+        per_input = []
+        first: list[dict] = []
+        for spec, policy, count in zip(self.specs, self.policies, self.counts):
+            per_input.append({"path": str(spec.path), "kind": spec.kind, "format": spec.format,
+                              "records": count, "rejected": policy.count})
+            first.extend(e.to_dict() for e in policy.first)
+        return {"inputs": per_input,
+                "rejected": {"count": sum(p.count for p in self.policies),
+                             "first_errors": first[:20]}}
+
+    def total_lines(self) -> int:
+        total = 0
+        for spec in self.specs:
+            with open_text(spec.path) as fh:
+                total += sum(1 for _ in fh)
+        return total
+
+
+def resolve_inputs(args: argparse.Namespace) -> Inputs:
+    specs: list[InputSpec] = []
+    config = Config()
+    for path in args.paths:
+        found, sections = load_inputs(path)
+        if sections:
+            config = config.merged(Config.from_dict(sections, str(Path(path) / "scenario.toml")))
+        specs.extend(found)
+    if not specs:
+        raise ParseError("at least one input file", field="paths", got=" ".join(args.paths))
+    if getattr(args, "config", None):
+        config = config.merged(load_config(args.config))
+    for spec in specs:
+        if args.log_format and spec.format is None and spec.kind in (None, "log"):
+            spec.format = args.log_format
+        spec.service = spec.service or args.service
+        spec.timezone = spec.timezone or args.timezone
+        spec.year = spec.year or args.year
+        if spec.kind is None:
+            from ingest.files import sniff
+
+            spec.kind, sniffed = sniff(spec.path)
+            spec.format = spec.format or sniffed
+    return Inputs(specs, config)
+
+
+def progress(total: int | None, description: str) -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                    MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                    console=stderr, transient=False)
+
+
+def guarded(func):
+    """Turn expected user errors into one clear line and exit code 2, never a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (ParseError, ConfigError) as err:
+            return fail(str(err))
+        except FileNotFoundError as err:
+            return fail(f"{err.filename}: no such file")
+        except BrokenPipeError:
+            return 0
+
+    return run

@@ -1,0 +1,43 @@
+"""Where accepted records and everything derived from them live.
+
+The engine talks to the store through the small ``Store`` protocol below, so a
+PostgreSQL or log-backed (Kafka/JetStream) store is an adapter, not a rewrite.
+SQLite (``SQLiteStore``) is the embedded default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+
+from aiops.store.codec import decode_batch, encode_batch, from_us, to_us
+from aiops.store.sqlite import SQLiteStore
+
+
+class Store(Protocol):
+    def append_batch(self, kind: str, payload: bytes, n: int, ts_min: int | None,
+                     ts_max: int | None, idem_key: str | None = None) -> tuple[int, bool]: ...
+
+    def batches_after(self, offset: int, limit: int = 100) -> list[tuple[int, bytes]]: ...
+
+    def head_offset(self) -> int: ...
+
+    def load_checkpoint(self) -> tuple[int, dict[str, bytes]]: ...
+
+    def save_checkpoint(self, offset: int, states: dict[str, bytes], *,
+                        alerts: Iterable[dict[str, Any]] = (),
+                        incidents: Iterable[dict[str, Any]] = (),
+                        templates: Iterable[dict[str, Any]] = (),
+                        signals: dict[tuple[str, str, str], int] | None = None,
+                        silences: Iterable[dict[str, Any]] = ()) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(path: str | Path | None = None, **kwargs: Any) -> SQLiteStore:
+    """The default store: a SQLite file (``:memory:`` when no path is given)."""
+    return SQLiteStore(path or ":memory:", **kwargs)
+
+
+__all__ = ["Store", "SQLiteStore", "open_store", "encode_batch", "decode_batch", "to_us",
+           "from_us"]

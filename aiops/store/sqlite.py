@@ -1,0 +1,234 @@
+"""The embedded default store: one SQLite file in WAL mode.
+
+Two halves. The input log (``batches``) is append-only and is what makes a 2xx
+mean "durable": a batch is committed before anyone is told it was accepted, and
+a content/idempotency key makes re-deliveries no-ops. The derived half (alerts,
+incidents, templates, signal counts, engine checkpoint) is rewritten by the
+engine in one transaction per checkpoint, so a crash leaves either the old
+checkpoint or the new one, never a mix, and a restart re-processes the batches
+after the checkpoint's offset.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    offset INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    ts_min INTEGER,
+    ts_max INTEGER,
+    idem_key TEXT UNIQUE,
+    received_at REAL NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    status TEXT NOT NULL,
+    service TEXT,
+    severity TEXT,
+    source TEXT,
+    starts_at TEXT,
+    ends_at TEXT,
+    incident_id TEXT,
+    suppressed TEXT,
+    seq INTEGER NOT NULL,
+    doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);
+CREATE INDEX IF NOT EXISTS alerts_starts ON alerts(starts_at, id);
+CREATE INDEX IF NOT EXISTS alerts_fingerprint ON alerts(fingerprint);
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    severity TEXT,
+    owner_layer TEXT,
+    root_service TEXT,
+    services TEXT,
+    opened_at TEXT,
+    resolved_at TEXT,
+    seq INTEGER NOT NULL,
+    doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_opened ON incidents(opened_at, id);
+CREATE INDEX IF NOT EXISTS incidents_status ON incidents(status);
+CREATE TABLE IF NOT EXISTS templates (
+    source TEXT NOT NULL,
+    id TEXT NOT NULL,
+    template TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    first_seen TEXT,
+    last_seen TEXT,
+    PRIMARY KEY (source, id)
+);
+CREATE TABLE IF NOT EXISTS signals (
+    hour TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    service TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (hour, kind, service)
+);
+CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, doc BLOB NOT NULL);
+"""
+
+
+class SQLiteStore:
+    """Thread-safe: one writer connection behind a lock, one reader connection per thread."""
+
+    def __init__(self, path: str | Path = ":memory:", *, durability: str = "normal") -> None:
+        if durability not in ("normal", "full"):
+            raise ValueError("durability must be 'normal' (survives process crashes) or 'full' "
+                             "(also survives power loss)")
+        self.path = str(path)
+        self.memory = self.path == ":memory:"
+        if not self.memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._sync = "FULL" if durability == "full" else "NORMAL"
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._writer = self._connect()
+        self._writer.executescript(SCHEMA)
+        self._closed = False
+
+    # -- connections ----------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                               timeout=30.0)
+        if not self.memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._sync}")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def reader(self) -> sqlite3.Connection:
+        """A per-thread connection for queries; WAL lets readers run beside the writer."""
+        if self.memory:
+            return self._writer
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._writer.close()
+                self._closed = True
+
+    # -- the input log ----------------------------------------------------------------------
+    def append_batch(self, kind: str, payload: bytes, n: int, ts_min: int | None,
+                     ts_max: int | None, idem_key: str | None = None) -> tuple[int, bool]:
+        """Commit one batch; returns (offset, duplicate). A known key returns its first offset."""
+        with self._lock:
+            w = self._writer
+            if idem_key is not None:
+                row = w.execute("SELECT offset FROM batches WHERE idem_key=?",
+                                (idem_key,)).fetchone()
+                if row is not None:
+                    return row[0], True
+            cur = w.execute(
+                "INSERT INTO batches(kind, n, ts_min, ts_max, idem_key, received_at, payload) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (kind, n, ts_min, ts_max, idem_key, time.time(), payload))
+            return cur.lastrowid, False
+
+    def batches_after(self, offset: int, limit: int = 100) -> list[tuple[int, bytes]]:
+        with self._lock:
+            return self._writer.execute(
+                "SELECT offset, payload FROM batches WHERE offset > ? ORDER BY offset LIMIT ?",
+                (offset, limit)).fetchall()
+
+    def head_offset(self) -> int:
+        with self._lock:
+            row = self._writer.execute("SELECT MAX(offset) FROM batches").fetchone()
+        return row[0] or 0
+
+    def batch_stats(self) -> dict[str, int]:
+        rows = self.reader().execute("SELECT kind, COUNT(*), SUM(n) FROM batches GROUP BY kind")
+        return {kind: int(total or 0) for kind, _, total in rows}
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def load_checkpoint(self) -> tuple[int, dict[str, bytes]]:
+        with self._lock:
+            rows = self._writer.execute("SELECT key, value FROM state").fetchall()
+        states = {k: bytes(v) for k, v in rows}
+        offset = int(states.pop("offset", b"0") or 0)
+        return offset, states
+
+    def save_checkpoint(self, offset: int, states: dict[str, bytes], *,
+                        alerts: Iterable[dict[str, Any]] = (),
+                        incidents: Iterable[dict[str, Any]] = (),
+                        templates: Iterable[dict[str, Any]] = (),
+                        signals: dict[tuple[str, str, str], int] | None = None,
+                        silences: Iterable[dict[str, Any]] = ()) -> None:
+        """Everything derived from batches <= offset, in one transaction."""
+        with self._lock:
+            w = self._writer
+            w.execute("BEGIN IMMEDIATE")
+            try:
+                w.executemany("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)",
+                              [("offset", str(offset).encode()), *states.items()])
+                w.executemany(
+                    "INSERT OR REPLACE INTO alerts(id, fingerprint, status, service, severity, "
+                    "source, starts_at, ends_at, incident_id, suppressed, seq, doc) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(a["id"], a.get("fingerprint", ""), a.get("status", "firing"),
+                      a.get("service"), a.get("severity"), a.get("source"), a.get("starts_at"),
+                      a.get("ends_at"), a.get("incident_id"), a.get("suppressed"), offset,
+                      orjson.dumps(a)) for a in alerts])
+                w.executemany(
+                    "INSERT OR REPLACE INTO incidents(id, status, severity, owner_layer, "
+                    "root_service, services, opened_at, resolved_at, seq, doc) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [(i["id"], i.get("status", "open"), i.get("severity"),
+                      (i.get("owner") or {}).get("layer"),
+                      (i.get("root_cause") or {}).get("service"),
+                      "|" + "|".join(i.get("services") or []) + "|",
+                      i.get("opened_at"), i.get("resolved_at"), offset, orjson.dumps(i))
+                     for i in incidents])
+                w.executemany(
+                    "INSERT OR REPLACE INTO templates(source, id, template, count, first_seen, "
+                    "last_seen) VALUES (?,?,?,?,?,?)",
+                    [(t.get("source", ""), t["id"], t["template"], t.get("count", 0),
+                      t.get("first_seen"), t.get("last_seen")) for t in templates])
+                if signals:
+                    w.executemany(
+                        "INSERT INTO signals(hour, kind, service, n) VALUES (?,?,?,?) "
+                        "ON CONFLICT(hour, kind, service) DO UPDATE SET n = n + excluded.n",
+                        [(h, k, s, n) for (h, k, s), n in signals.items()])
+                w.executemany("INSERT OR REPLACE INTO silences(id, doc) VALUES (?, ?)",
+                              [(s["id"], orjson.dumps(s)) for s in silences])
+                w.execute("COMMIT")
+            except BaseException:
+                w.execute("ROLLBACK")
+                raise
+
+    # -- reads used by the CLI; the HTTP service has richer queries -------------------------
+    def documents(self, table: str, order: str = "id") -> Iterator[dict[str, Any]]:
+        if table not in ("alerts", "incidents", "silences"):
+            raise ValueError(table)
+        for (doc,) in self.reader().execute(f"SELECT doc FROM {table} ORDER BY {order}"):
+            yield orjson.loads(doc)
+
+    def template_rows(self) -> list[dict[str, Any]]:
+        cur = self.reader().execute(
+            "SELECT source, id, template, count, first_seen, last_seen FROM templates "
+            "ORDER BY count DESC, source, id")
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row)) for row in cur]
+
+    def signal_totals(self) -> dict[str, int]:
+        rows = self.reader().execute("SELECT kind, SUM(n) FROM signals GROUP BY kind")
+        return {kind: int(n) for kind, n in rows}

@@ -1,0 +1,145 @@
+"""Files on disk: plain or gzip, kind and format sniffed when not given, read into records."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import orjson
+
+from aiops.schema import Record
+from ingest.alerts import is_alertmanager_webhook, read_alerts
+from ingest.errors import ErrorPolicy, ParseError
+from ingest.events import read_events
+from ingest.logs import LogReader, describe_parser
+from ingest.metrics import read_metrics_csv, read_metrics_json, read_prometheus_text
+from ingest.timestamps import TimestampParser
+
+KINDS = ("log", "metric", "event", "alert")
+_DIR_HINTS = {"logs": "log", "log": "log", "metrics": "metric", "metric": "metric",
+              "events": "event", "event": "event", "alerts": "alert", "alert": "alert"}
+
+
+def open_text(path: str | os.PathLike) -> io.TextIOBase:
+    """Text lines of a plain or gzip file (by magic bytes, not the name); bad bytes become U+FFFD."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace",
+                                newline="")
+    return open(path, encoding="utf-8", errors="replace", newline="")
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".ndjson", ".jsonl", ".json", ".csv", ".prom", ".log", ".txt"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def sniff(path: str | os.PathLike) -> tuple[str, str | None]:
+    """Guess ``(kind, format)`` from the folder name, the extension, then the first record."""
+    p = Path(path)
+    name = p.name.removesuffix(".gz").lower()
+    hint = _DIR_HINTS.get(p.parent.name.lower())
+    if name.endswith(".prom"):
+        return "metric", "prom"
+    if name.endswith(".csv"):
+        return "metric", "csv"
+    with open_text(p) as fh:
+        head = fh.read(65536)
+    first = head.lstrip()
+    if first[:1] in "[{":
+        obj = _first_json_object(first)
+        if obj is not None:
+            if is_alertmanager_webhook(obj):
+                return "alert", "alertmanager"
+            if "labels" in obj and ("startsAt" in obj or "status" in obj):
+                return "alert", "generic"
+            if hint in ("event", "metric", "alert"):
+                return hint, "json"
+            if "value" in obj and ("name" in obj or "metric" in obj or "__name__" in obj):
+                return "metric", "json"
+            if "type" in obj and not any(k in obj for k in ("msg", "message", "log")):
+                return "event", "json"
+            return "log", "json"
+    return hint or "log", None
+
+
+def _first_json_object(text: str) -> dict | None:
+    candidates = [text, text.split("\n", 1)[0]]
+    for candidate in candidates:
+        try:
+            obj = orjson.loads(candidate)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(obj, list):
+            obj = obj[0] if obj else None
+        if isinstance(obj, dict):
+            return obj
+    return None
+
+
+@dataclass
+class InputSpec:
+    """One input of a replay: a file and how to read it (anything unset is sniffed)."""
+
+    path: Path
+    kind: str | None = None
+    format: str | None = None
+    service: str = ""
+    timezone: str | None = None
+    year: int | None = None
+    name: str = ""
+    options: dict = field(default_factory=dict)
+
+
+def read_input(spec: InputSpec, policy: ErrorPolicy,
+               default_ts: datetime | None = None) -> Iterator[Record]:
+    """All records of one input, through the reader its kind and format call for."""
+    kind, fmt = spec.kind, spec.format
+    if kind is None or (fmt is None and kind != "log"):
+        sniffed_kind, sniffed_fmt = sniff(spec.path)
+        kind = kind or sniffed_kind
+        fmt = fmt or (sniffed_fmt if sniffed_kind == kind else None)
+    if kind not in KINDS:
+        raise ParseError(f"an input kind: {', '.join(KINDS)}", source=str(spec.path),
+                         field="kind", got=kind)
+    source = str(spec.path)
+    if kind == "log":
+        reader = LogReader(fmt, service=spec.service, source=source, timezone=spec.timezone,
+                           year=spec.year, policy=policy, **spec.options)
+        spec.format = fmt
+        with open_text(spec.path) as fh:
+            yield from reader.read(fh)
+        spec.format = spec.format or describe_parser(reader.parser)
+        return
+    with open_text(spec.path) as fh:
+        if kind == "metric" and fmt == "csv":
+            yield from read_metrics_csv(fh, source=source, name=spec.name or _stem(spec.path),
+                                        timezone=spec.timezone, policy=policy)
+            return
+        if kind == "metric" and fmt == "prom":
+            if default_ts is None and "timestamp" in spec.options:
+                default_ts = TimestampParser(tz=spec.timezone).parse(spec.options["timestamp"])
+            if default_ts is None:
+                raise ParseError("a scrape time for samples without timestamps (give the input "
+                                 "a 'timestamp' or put timestamps on every sample)",
+                                 source=source, field="timestamp")
+            yield from read_prometheus_text(fh, default_ts=default_ts, source=source,
+                                            policy=policy)
+            return
+        data = fh.read()
+    if kind == "metric":
+        yield from read_metrics_json(data, source=source, name=spec.name, timezone=spec.timezone,
+                                     policy=policy)
+    elif kind == "event":
+        yield from read_events(data, source=source, timezone=spec.timezone, policy=policy)
+    else:
+        yield from read_alerts(data, source=source, timezone=spec.timezone, policy=policy)

@@ -1,0 +1,112 @@
+"""Structured (JSON) log records under the field names real shippers use.
+
+Covers plain app JSON (``ts``/``msg``/``level``), ECS (``@timestamp``,
+``log.level``, ``service.name``), Docker's json-file (``log``/``time``), bunyan's
+numeric levels, and syslog-ng's ``_raw`` wrapper for lines that were not JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import orjson
+
+from aiops.schema import LogRecord, normalize_level
+from ingest.errors import ParseError
+from ingest.jsondocs import Fields
+from ingest.timestamps import TimestampParser
+
+TS_KEYS = ("ts", "time", "timestamp", "@timestamp", "datetime", "date", "t", "asctime",
+           "timeUnixNano", "_received", "received_at", "observedTimestamp")
+MSG_KEYS = ("msg", "message", "log", "body", "text", "event", "_raw")
+LEVEL_KEYS = ("level", "severity", "lvl", "loglevel", "log.level", "levelname", "severityText")
+SERVICE_KEYS = ("service", "app", "service.name", "application", "logger", "name", "program",
+                "tag")
+HOST_KEYS = ("host", "hostname", "host.name", "_host", "node")
+_BUNYAN = {10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL"}
+
+
+def _level(value: Any) -> str:
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        return _BUNYAN.get(value, "")
+    if isinstance(value, str):
+        return normalize_level(value)
+    return ""
+
+
+def record_from_object(obj: Any, *, location: str, source: str, service: str,
+                       timestamps: TimestampParser,
+                       raw_fallback: Callable[[str, int], LogRecord | None] | None = None,
+                       raw: str = "") -> LogRecord:
+    """One JSON log object to a LogRecord; unknown fields are kept in ``attributes``."""
+    f = Fields(obj, location, source)
+    lineno = f.line or 0
+    key, message = f.first(*MSG_KEYS)
+    if key == "_raw" and isinstance(message, str) and raw_fallback is not None:
+        # syslog-ng forwards a line it could not parse as JSON with only _raw: parse the raw text
+        inner = raw_fallback(message, lineno)
+        if inner is not None:
+            inner.attributes.update(f.rest())
+            return inner
+    if message is None:
+        raise f.error(MSG_KEYS[0], f"a message (one of: {', '.join(MSG_KEYS)})", None)
+    if isinstance(message, dict) and key == "log":  # ECS {"log": {"level": ...}} is not a body
+        f.used.discard("log")
+        key, message = f.first(*MSG_KEYS[:2], *MSG_KEYS[3:])
+        if message is None:
+            raise f.error("message", "a message string", None)
+    if not isinstance(message, str):
+        message = orjson.dumps(message).decode()
+    ts = f.timestamp(timestamps, *TS_KEYS)
+    _, level_value = f.first(*LEVEL_KEYS)
+    if isinstance(level_value, dict):
+        level_value = level_value.get("level")
+    return LogRecord(
+        ts=ts,
+        message=message.rstrip("\n"),
+        service=service or _name(f, SERVICE_KEYS),
+        host=_name(f, HOST_KEYS),
+        level=_level(level_value),
+        attributes=f.rest(),
+        raw=raw,
+        source=source,
+        line=lineno,
+    )
+
+
+def _name(f: Fields, keys: tuple[str, ...]) -> str:
+    key, value = f.first(*keys)
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("hostname")
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return str(value)
+    if key is not None:
+        f.used.discard(key)  # not a name after all: keep it in attributes
+    return ""
+
+
+class JsonLineParser:
+    """One JSON object per line; a non-JSON line is not a record (None)."""
+
+    def __init__(self, *, service: str = "", source: str = "",
+                 timestamps: TimestampParser | None = None,
+                 raw_fallback: Callable[[str, int], LogRecord | None] | None = None) -> None:
+        self.service = service
+        self.source = source
+        self.timestamps = timestamps or TimestampParser()
+        self.raw_fallback = raw_fallback
+
+    def parse(self, line: str, lineno: int = 0) -> LogRecord | None:
+        text = line.strip()
+        if not text.startswith("{"):
+            return None
+        try:
+            obj = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise ParseError(f"a JSON object ({exc.msg})", source=self.source, line=lineno,
+                             got=text) from exc
+        return record_from_object(obj, location=f"line {lineno}", source=self.source,
+                                  service=self.service, timestamps=self.timestamps,
+                                  raw_fallback=self.raw_fallback, raw=line.rstrip("\r\n"))

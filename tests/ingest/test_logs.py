@@ -1,0 +1,156 @@
+"""Log readers: syslog, JSON lines, regexes, multi-line records, gzip, strict vs lenient."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime, timezone
+
+import pytest
+
+from ingest.errors import ErrorPolicy, ParseError
+from ingest.files import InputSpec, read_input
+from ingest.logs import LogReader
+
+UTC = timezone.utc
+
+
+def read(lines, fmt=None, **kw):
+    policy = kw.pop("policy", ErrorPolicy())
+    return list(LogReader(fmt, policy=policy, **kw).read(lines)), policy
+
+
+def test_rfc3164_with_and_without_pri():
+    recs, _ = read(["<34>Oct 11 22:14:15 mymachine su[123]: 'su root' failed for lonvick",
+                    "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure"],
+                   "syslog", year=2026)
+    a, b = recs
+    assert (a.host, a.service, a.level, a.message) == (
+        "mymachine", "su", "CRITICAL", "'su root' failed for lonvick")
+    assert a.attributes == {"facility": "auth", "severity": 2, "pid": "123", "tag": "su"}
+    assert a.ts == datetime(2026, 10, 11, 22, 14, 15, tzinfo=UTC)
+    assert (b.host, b.service, b.level, b.attributes["pid"]) == ("combo", "sshd(pam_unix)", "",
+                                                                "19939")
+
+
+def test_rfc5424_with_structured_data():
+    line = ('<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 '
+            '[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"] '
+            '\ufeffAn application event log entry')
+    (r,), _ = read([line], "syslog")
+    assert r.service == "evntslog" and r.host == "mymachine.example.com"
+    assert r.level == "NOTICE"
+    assert r.message == "An application event log entry"
+    assert r.attributes["structured_data"] == {
+        "exampleSDID@32473": {"iut": "3", "eventSource": "Application", "eventID": "1011"}}
+    assert r.attributes["msgid"] == "ID47"
+    assert r.ts == datetime(2003, 10, 11, 22, 14, 15, 3000, tzinfo=UTC)
+
+
+def test_json_lines_with_usual_field_names_keep_unknown_fields():
+    lines = [
+        '{"ts":"2026-11-28T17:00:01Z","level":"error","service":"checkout","msg":"db timeout",'
+        '"trace_id":"abc1"}',
+        '{"@timestamp":"2026-11-28T17:00:02Z","log.level":"warning","service":{"name":"pay"},'
+        '"message":"slow"}',
+        '{"time":1795888459585,"severity":"INFO","app":"api","log":"started\\n"}',
+        '{"timestamp":"2026-11-28T17:00:03Z","level":50,"name":"bunyan-app","msg":"boom"}',
+    ]
+    recs, _ = read(lines, "json")
+    assert [(r.service, r.level, r.message) for r in recs] == [
+        ("checkout", "ERROR", "db timeout"), ("pay", "WARN", "slow"), ("api", "INFO", "started"),
+        ("bunyan-app", "ERROR", "boom")]
+    assert recs[0].attributes == {"trace_id": "abc1"}
+
+
+def test_syslog_ng_raw_only_items_are_parsed_from_raw():
+    lines = ['{"_received":"2026-11-28T17:52:41+00:00","_raw":"plain text line not json",'
+             '"_host":"vm"}']
+    recs, _ = read(lines, "json")
+    assert recs[0].message == "plain text line not json"
+    assert recs[0].ts == datetime(2026, 11, 28, 17, 52, 41, tzinfo=UTC)
+
+
+def test_named_group_regex():
+    fmt = r"(?P<Timestamp>\S+ \S+) \[(?P<Level>\w+)\] (?P<Service>[\w-]+): (?P<Content>.*)"
+    (r,), _ = read(["2026-11-28 10:00:00 [WARN] api-gw: upstream slow 250ms"], fmt)
+    assert (r.service, r.level, r.message) == ("api-gw", "WARN", "upstream slow 250ms")
+
+
+def test_literal_header_format_needs_no_escaping():
+    (r,), _ = read(["[2026-11-28 10:00:00] ERROR|checkout|payment failed (code=7)"],
+                   "[<Timestamp>] <Level>|<Service>|<Content>")
+    assert (r.service, r.level, r.message) == ("checkout", "ERROR", "payment failed (code=7)")
+
+
+def test_stack_traces_join_the_record_they_continue():
+    lines = [
+        "2026-11-28 10:00:00 ERROR checkout: unhandled exception",
+        "java.lang.IllegalStateException: pool exhausted",
+        "    at com.shop.Db.get(Db.java:42)",
+        "    at com.shop.Checkout.run(Checkout.java:7)",
+        "Caused by: java.net.SocketTimeoutException: timeout",
+        "\t... 12 more",
+        "2026-11-28 10:00:01 INFO checkout: recovered",
+    ]
+    recs, policy = read(lines, "<Date> <Time> <Level> <Component>: <Content>")
+    assert len(recs) == 2 and policy.count == 0
+    assert recs[0].message.splitlines()[0] == "unhandled exception"
+    assert len(recs[0].message.splitlines()) == 6
+    assert recs[0].line == 1 and recs[1].line == 7
+
+
+def test_python_traceback_joins_json_free_records():
+    lines = [
+        "2026-11-28T10:00:00Z ERROR worker crashed",
+        "Traceback (most recent call last):",
+        '  File "app.py", line 3, in <module>',
+        "ValueError: bad",
+        "2026-11-28T10:00:02Z INFO worker restarted",
+    ]
+    recs, policy = read(lines)
+    assert len(recs) == 2 and policy.count == 0
+    assert recs[0].message.endswith("ValueError: bad")
+
+
+def test_gzip_and_plain_files_read_the_same(tmp_path):
+    lines = [f"2026-11-28T10:00:{i:02d}Z INFO svc: line {i}\n" for i in range(30)]
+    plain = tmp_path / "a.log"
+    plain.write_text("".join(lines))
+    packed = tmp_path / "a.log.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    a = list(read_input(InputSpec(path=plain, kind="log"), ErrorPolicy()))
+    b = list(read_input(InputSpec(path=packed, kind="log"), ErrorPolicy()))
+    assert [r.message for r in a] == [r.message for r in b] and len(a) == 30
+
+
+def test_strict_raises_with_line_and_lenient_counts_and_keeps_good_lines():
+    lines = ["2026-11-28 10:00:00 INFO a: ok", "garbage that is no record",
+             "2026-11-28 10:00:01 INFO a: ok again", "2026-99-99 10:00:01 INFO a: bad date"]
+    fmt = "<Date> <Time> <Level> <Component>: <Content>"
+    with pytest.raises(ParseError) as info:
+        read(lines, fmt)
+    assert info.value.line == 2 and "garbage" in str(info.value)
+    recs, policy = read(lines, fmt, policy=ErrorPolicy(strict=False))
+    assert [r.message for r in recs] == ["ok", "ok again"]
+    assert policy.count == 2
+    assert [e.line for e in policy.first] == [2, 4]
+    assert policy.first[1].field == "Date+Time"
+
+
+def test_overlong_line_is_rejected_by_name():
+    lines = ["2026-11-28T10:00:00Z INFO " + "x" * 2_000_000, "2026-11-28T10:00:01Z INFO fine"]
+    recs, policy = read(lines, policy=ErrorPolicy(strict=False))
+    assert [r.message for r in recs] == ["fine"]
+    assert policy.first[0].field == "line" and policy.first[0].line == 1
+
+
+def test_unrecognisable_file_in_auto_mode_names_the_problem():
+    with pytest.raises(ParseError, match="log layout"):
+        read(["no timestamp here", "nor here"])
+
+
+def test_bad_format_string_is_reported():
+    with pytest.raises(ParseError, match="log_format"):
+        read(["x"], "just words")
+    with pytest.raises(ParseError, match="Content"):
+        read(["2026-11-28 10:00:00 x"], "<Date> <Time> <Level>")

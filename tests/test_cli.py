@@ -1,0 +1,81 @@
+"""The aiops command: replay and parse on real files, JSON on stdout, clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from aiops.cli import main
+from tests.conftest import LOGHUB_FORMATS, shared
+
+
+@pytest.fixture
+def scenario(tmp_path):
+    d = tmp_path / "scn"
+    (d / "logs").mkdir(parents=True)
+    (d / "alerts").mkdir()
+    (d / "events").mkdir()
+    shutil.copy(shared("clients", "alertmanager_webhook_sample.json"), d / "alerts" / "a.json")
+    shutil.copy(shared("clients", "alertmanager_webhook_sample_resolved.json"),
+                d / "alerts" / "b.json")
+    lines = [f'{{"ts":"2026-11-28T17:{m:02d}:{s:02d}Z","level":"INFO","service":"checkout",'
+             f'"msg":"order {m * 60 + s} placed in {s + 3} ms"}}'
+             for m in range(45, 52) for s in range(0, 60, 5)]
+    (d / "logs" / "checkout.jsonl").write_text("\n".join(lines) + "\nnot json at all\n")
+    (d / "events" / "deploys.ndjson").write_text(
+        '{"ts":"2026-11-28T17:48:00Z","type":"deploy","service":"checkout","version":"2.1"}\n')
+    return d
+
+
+def replay(capsys, *args) -> dict:
+    code = main(["replay", *map(str, args), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_replay_prints_a_json_summary(scenario, tmp_path, capsys):
+    summary = replay(capsys, scenario, "--store", tmp_path / "s.db")
+    assert summary["records"] == {"log": 84, "metric": 0, "event": 1, "alert": 4}
+    assert summary["rejected"]["count"] == 1
+    assert summary["rejected"]["first_errors"][0]["line"] == 85
+    assert summary["templates"]["count"] >= 1
+    assert summary["alerts"]["notifications"] == 4 and summary["alerts"]["unique"] == 2
+    assert len(summary["incidents"]) >= 1
+    inc = summary["incidents"][0]
+    assert inc["services"] == ["checkout"] and inc["root_cause"]["service"] == "checkout"
+    assert summary["kpis"]["raw_signals"] == 89
+    assert (tmp_path / "s.db").exists()
+
+
+def test_replay_is_deterministic(scenario, tmp_path, capsys):
+    a = replay(capsys, scenario, "--store", tmp_path / "a.db")
+    b = replay(capsys, scenario, "--store", tmp_path / "b.db")
+    assert a["incidents"] == b["incidents"] and a["templates"] == b["templates"]
+
+
+def test_parse_prints_records_with_the_given_format(tmp_path, capsys):
+    path = shared("loghub_2k", "HDFS", "HDFS_2k.log")
+    code = main(["parse", str(path), "--log-format", LOGHUB_FORMATS["HDFS"], "--limit", "3"])
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["line"] for r in rows] == [1, 2, 3]
+    assert rows[0]["kind"] == "log" and rows[0]["ts"] == "2008-11-09T20:36:15Z"
+    assert rows[0]["message"].startswith("PacketResponder 1 for block blk_38865049064139660")
+    assert rows[0]["attributes"]["Component"] == "dfs.DataNode$PacketResponder"
+
+
+def test_parse_strict_reports_line_and_exits_2(tmp_path, capsys):
+    f = tmp_path / "bad.log"
+    f.write_text("2026-01-01 10:00:00 INFO a: fine\nthis is not a record\n")
+    code = main(["parse", str(f), "--log-format", "<Date> <Time> <Level> <Component>: <Content>",
+                 "--strict"])
+    err = capsys.readouterr().err
+    assert code == 2 and "bad.log:2" in err
+
+
+def test_missing_path_is_a_clear_error(capsys):
+    assert main(["replay", "/nonexistent/dir", "--no-progress"]) == 2
+    assert "/nonexistent/dir" in capsys.readouterr().err
