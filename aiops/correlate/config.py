@@ -48,6 +48,7 @@ class CorrelateConfig:
     similarity_threshold: float = 0.6
     max_hops: int = 2
     change_window: timedelta = timedelta(minutes=15)
+    root_cause_lead: timedelta = timedelta(minutes=2)
     learn_cooccurrence: bool = True
     cooccurrence_min: int = 2
     dedup_by: list[str] = field(default_factory=list)

@@ -131,6 +131,8 @@ class ServiceGraph:
                             break
                         q.append(y)
             result = seen.get(b)
+            if result is not None and result > 1 and (a in self.hosts_ or b in self.hosts_):
+                result = None  # a host relates only to what runs on it
         self._dist_cache[key] = result
         return result
 

@@ -2,17 +2,21 @@
 
 * ``group_key``  — it shares the ``group_by`` label values (``service`` = its entity) with a member;
 * ``topology``   — its entity is within ``max_hops`` of a member's in the dependency graph
-  (score 0.9 at one hop, 0.7 at two);
+  (score 0.9 at one hop, 0.7 at two; 0.95 for the same entity); a node-level alert starting
+  more than ``root_cause_lead`` after the trouble of the services on it began is not
+  linked to them (it would be an effect of them, which nodes rarely are, or coincidence);
 * ``cooccurrence`` — its entity alerted together with a member's in ``cooccurrence_min``
   earlier incidents;
-* ``mention``    — its text names a member's entity (or a member's text names its entity);
+* ``mention``    — its text names a member's service (or a member's text names its service),
+  for services the graph does not already relate (hosts are never linked by mention: service
+  alerts name their instance's host all the time);
 * ``similarity`` — TF-IDF cosine of the texts >= ``similarity_threshold`` (only when the
   operator's graph does not already say the two entities are unrelated).
 
 "Active" means not resolved and with a member firing, or one that ended within
-``group_window``. With no match it may *reopen* a recently resolved incident of the
-same group key (``reopen_window``) — a resolved incident never absorbs unrelated
-alerts — or else it starts a new pending incident. Alerts below ``min_severity``
+``group_window``. With no match it may *reopen* a recently resolved incident in which the same
+alert (name and group key) fired (``reopen_window``) — a resolved incident never
+absorbs unrelated alerts — or else it starts a new pending incident. Alerts below ``min_severity``
 are recorded but never grouped.
 """
 
@@ -63,7 +67,8 @@ class GroupStage(Stage):
         else:
             inc = self._reopenable(a, ctx)
             if inc is not None:
-                m = next(iter(x for x in inc.members if ctx.alerts.get(x) and ctx.alerts[x].group_key == a.group_key))
+                m = next(iter(x for x in inc.members if ctx.alerts.get(x) and ctx.alerts[x].group_key == a.group_key
+                              and ctx.alerts[x].name == a.name))
                 join(ctx, inc, a, "group_key", 1.0, m, f"same {a.group_key} as the resolved incident (reopen)")
             else:
                 inc = new_incident(ctx, a)
@@ -88,6 +93,9 @@ class GroupStage(Stage):
         for inc in ctx.incidents.values():
             if inc.status != "resolved" or a.group_key not in inc.keys or inc.resolved_at is None:
                 continue
+            if not any(ctx.alerts[m].group_key == a.group_key and ctx.alerts[m].name == a.name
+                       for m in inc.members if m in ctx.alerts):
+                continue  # the same alert of the same group must come back, not any alert there
             if inc.resolved_at <= a.starts_at <= inc.resolved_at + ctx.cfg.reopen_window:
                 if best is None or inc.resolved_at > best.resolved_at:
                     best = inc
@@ -111,6 +119,8 @@ class GroupStage(Stage):
                 return "topology", 0.95, m.id, f"same service {a.entity}"
             for e, _t in sorted(inc.entities.items(), key=lambda x: x[1]):
                 d = g.distance(a.entity, e)
+                if d == 1 and g.is_host(a.entity) and not g.is_host(e) and a.starts_at > _t + cfg.root_cause_lead:
+                    continue  # a node alert long after its services' trouble began is no cause of it
                 if d is not None and d > 0:
                     score = 0.9 if d == 1 else 0.7
                     if best is None or score > best[1]:
@@ -126,7 +136,8 @@ class GroupStage(Stage):
                                 f"{a.entity} and {e} alerted together in {c} earlier incidents")
             if best is not None and best[1] >= 0.9:
                 return best
-        mention = self._mention(a, members)
+        mention = self._mention(a, [m for m in members if not g.is_host(m.entity)], g) \
+            if not g.is_host(a.entity) else None
         if mention is not None and (best is None or mention[1] > best[1]):
             best = mention
         if best is not None:
@@ -140,9 +151,11 @@ class GroupStage(Stage):
                 sim = ("similarity", s, m.id, f"text similarity {s:.2f} with {m.name or m.id} on {m.entity or '?'}")
         return sim
 
-    def _mention(self, a: AlertState, members: list[AlertState]) -> tuple | None:
+    def _mention(self, a: AlertState, members: list[AlertState], g) -> tuple | None:
         text_a = " ".join(a.annotations.get(k, "") for k in ("summary", "description", "message")).lower()
         for m in members:
+            if g.declared(a.entity) and g.declared(m.entity):
+                continue  # the graph knows both: topology decides
             if m.entity and m.entity != a.entity and len(m.entity) >= 4 and _names(text_a, m.entity):
                 return "mention", 0.8, m.id, f"{a.name or a.id} mentions {m.entity}"
             text_m = " ".join(m.annotations.get(k, "") for k in ("summary", "description", "message")).lower()

@@ -2,7 +2,9 @@
 
 Root cause: among the entities with (non-inhibited) alerts, the one the most
 *other* alerting entities depend on (transitively, through calls or by running
-on it) — the most upstream in the graph. Ties go to an entity with a change
+on it) — the most upstream in the graph. A dependent only counts when its first
+alert did not start more than ``root_cause_lead`` before the candidate's: a cause
+comes before (or with) its effects, so a late upstream alert is not the root. Ties go to an entity with a change
 event (deploy, config change, drift...) shortly before its first signal, then to
 the earliest first signal.
 
@@ -49,8 +51,11 @@ def explain(ctx: Context, inc: Incident, members: list[AlertState]) -> tuple[dic
                 owner(ctx, "", a, inc), a.name or "incident")
     ents = sorted(first)
     best = None
+    lead = ctx.cfg.root_cause_lead
     for e in ents:
-        covered = [o for o in ents if o != e and g.depends_on(o, e)]
+        # e explains o when o depends on e and o's trouble did not start well before e's
+        covered = [o for o in ents if o != e and g.depends_on(o, e)
+                   and first[o].starts_at >= first[e].starts_at - lead]
         changes = change_events(ctx, e, first[e].starts_at, ctx.cfg.change_window, timedelta(seconds=60))
         rank = (len(covered), bool(changes), -first[e].starts_at.timestamp(), e)
         if best is None or rank > best[0]:

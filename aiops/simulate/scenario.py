@@ -95,8 +95,8 @@ def generate(spec: Spec, out: Path) -> dict:
     correlate = {**topo.correlate_config(), **spec.extra_correlate}
     if silences:
         correlate["silences"] = silences
-    doc = {"name": spec.name, "description": spec.description, "seed": spec.seed,
-           "start": iso(t0), "end": iso(t0 + timedelta(seconds=spec.duration)),
+    doc = {"scenario": {"name": spec.name, "description": spec.description, "seed": spec.seed,
+                        "start": iso(t0), "end": iso(t0 + timedelta(seconds=spec.duration))},
            "inputs": inputs, "correlate": correlate}
     (out / "scenario.toml").write_text(toml_dumps(doc))
     return truth
