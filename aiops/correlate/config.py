@@ -46,6 +46,7 @@ class CorrelateConfig:
     flap_window: timedelta = timedelta(minutes=15)
     flap_count: int = 3
     similarity_threshold: float = 0.6
+    burst_window: timedelta = timedelta(seconds=60)
     max_hops: int = 2
     change_window: timedelta = timedelta(minutes=15)
     root_cause_lead: timedelta = timedelta(minutes=2)

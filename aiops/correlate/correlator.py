@@ -22,7 +22,7 @@ from aiops.correlate.silence import SilenceStage, SilenceStore, maintenance_wind
 from aiops.correlate.similarity import TfIdf
 from aiops.correlate.stage import Context, Pipeline, parse_time
 from aiops.correlate.state import Changes
-from aiops.schema import Alert, Event, iso, to_utc
+from aiops.schema import Alert, Event, iso, normalize_severity, severity_rank, to_utc
 
 _TICK = timedelta(seconds=1)
 
@@ -48,10 +48,13 @@ class Correlator:
     # -- the engine's calls -------------------------------------------------------
     def observe(self, alerts: list[Alert], events: list[Event], watermark: datetime) -> Changes:
         watermark = to_utc(watermark)
-        items = [(to_utc(e.ts), 0, i, e) for i, e in enumerate(events or [])]
-        items += [(to_utc(a.ts), 1, i, a) for i, a in enumerate(alerts or [])]
-        items.sort(key=lambda x: (x[0], x[1], x[2]))
-        for ts, kind, _, rec in items:
+        # at one instant: events first, then the most severe alerts (so they seed incidents)
+        items = [(to_utc(e.ts), 0, 0, i, e) for i, e in enumerate(events or [])]
+        items += [(to_utc(a.ts), 1, -severity_rank(normalize_severity(a.labels.get("severity")) if
+                                                     a.labels.get("severity") else a.severity), i, a)
+                  for i, a in enumerate(alerts or [])]
+        items.sort(key=lambda x: x[:4])
+        for ts, kind, _, _, rec in items:
             self._tick(min(ts, watermark))
             if kind == 0:
                 self._event(rec)

@@ -11,7 +11,9 @@
   for services the graph does not already relate (hosts are never linked by mention: service
   alerts name their instance's host all the time);
 * ``similarity`` — TF-IDF cosine of the texts >= ``similarity_threshold`` (only when the
-  operator's graph does not already say the two entities are unrelated).
+  operator's graph does not already say the two entities are unrelated);
+* ``burst``      — for services the graph does not know at all: it started within
+  ``burst_window`` of a member (score 0.5), the time-clustering fallback.
 
 "Active" means not resolved and with a member firing, or one that ended within
 ``group_window``. With no match it may *reopen* a recently resolved incident in which the same
@@ -149,7 +151,14 @@ class GroupStage(Stage):
             s = ctx.tfidf.cosine(a.tokens, m.tokens)
             if s >= cfg.similarity_threshold and (sim is None or s > sim[1]):
                 sim = ("similarity", s, m.id, f"text similarity {s:.2f} with {m.name or m.id} on {m.entity or '?'}")
-        return sim
+        if sim is not None or not a.entity or g.declared(a.entity):
+            return sim
+        for m in members:  # nothing known about either service: alerts that start together belong together
+            gap = abs((a.starts_at - m.starts_at).total_seconds())
+            if m.entity and not g.declared(m.entity) and gap <= cfg.burst_window.total_seconds():
+                return ("burst", 0.5, m.id, f"started {int(gap)}s after {m.name or m.id} on {m.entity} "
+                        "(no graph relation known)")
+        return None
 
     def _mention(self, a: AlertState, members: list[AlertState], g) -> tuple | None:
         text_a = " ".join(a.annotations.get(k, "") for k in ("summary", "description", "message")).lower()

@@ -27,7 +27,9 @@ def new_incident(ctx: Context, a: AlertState) -> Incident:
 
 def join(ctx: Context, inc: Incident, a: AlertState, rule: str, score: float, matched: str | None,
          detail: str, confirm_now: bool = False) -> Member:
-    hold = ctx.cfg.join_hold if not (confirm_now or immediate(ctx, a)) else None
+    known = inc.visible and a.entity and any(
+        m.confirmed and ctx.alerts[x].entity == a.entity for x, m in inc.members.items() if x in ctx.alerts)
+    hold = ctx.cfg.join_hold if not (confirm_now or known or immediate(ctx, a)) else None
     confirm_at = a.starts_at + hold if hold else a.starts_at
     m = Member(a.id, rule, score, matched, detail, a.starts_at, confirm_at)
     inc.members[a.id] = m

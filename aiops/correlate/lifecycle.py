@@ -9,8 +9,9 @@ A group of alerts stays *pending* (not shown, not counted) until one of:
 The incident opens at the earliest of those times (event time). A pending group whose
 alerts all resolved first is dropped; its alerts are marked ``transient``.
 
-Members that join an open incident are tentative for ``join_hold`` (unless immediate):
-resolved before that, they leave it as ``transient``. An open incident auto-resolves
+Members that join an open incident are tentative for ``join_hold`` (unless immediate, or
+their service already has confirmed alerts in it: more evidence of known trouble): resolved
+before that, they leave it as ``transient``. An open incident auto-resolves
 (``resolved_at`` = its last alert's end) once every alert resolved and ``resolve_quiet``
 passed with nothing new; a confirmed alert of the same group key within
 ``reopen_window`` reopens it.
