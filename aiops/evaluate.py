@@ -9,28 +9,13 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from aiops.kpis import parse_ts
 
 TARGETS = {"pair_f1": 0.90, "noise_reduction": 0.95, "root_cause_accuracy": 0.80, "median_mttd_s": 60.0}
 NOISE_MIN_ALERTS = 20
-
-
-def parse_ts(value: Any) -> datetime | None:
-    """ISO 8601 (any fraction length, ``Z`` or offset) -> aware UTC; None stays None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    s = str(value).strip()
-    if s.endswith("Z"):
-        s = s[:-1] + "+00:00"
-    if "." in s:
-        head, rest = s.split(".", 1)
-        n = len(rest) - len(rest.lstrip("0123456789"))
-        s = f"{head}.{rest[:min(n, 6)]}{rest[n:]}"
-    dt = datetime.fromisoformat(s)
-    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def _ms(ts: datetime) -> int:
@@ -94,8 +79,14 @@ def pair_scores(assign: list[tuple[str | None, str | None]]) -> dict:
     precision = tp / n_pred if n_pred else (1.0 if n_true == 0 else 0.0)
     recall = tp / n_true if n_true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-            "true_pairs": n_true, "predicted_pairs": n_pred, "correct_pairs": tp}
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "true_pairs": n_true,
+        "predicted_pairs": n_pred,
+        "correct_pairs": tp,
+    }
 
 
 def score(alerts: list[dict], incidents: list[dict], truth_doc: dict, raw_signals: int | None = None) -> dict:
@@ -116,10 +107,13 @@ def score(alerts: list[dict], incidents: list[dict], truth_doc: dict, raw_signal
     pairs = pair_scores(assign)
 
     n_alerts, n_inc = len(alerts), len(incidents)
-    noise = {"alerts": n_alerts, "incidents": n_inc,
-             "alerts_to_incidents": round(1 - n_inc / n_alerts, 4) if n_alerts else None,
-             "raw_signals": raw_signals,
-             "signals_to_alerts": round(1 - n_alerts / raw_signals, 4) if raw_signals else None}
+    noise = {
+        "alerts": n_alerts,
+        "incidents": n_inc,
+        "alerts_to_incidents": round(1 - n_inc / n_alerts, 4) if n_alerts else None,
+        "raw_signals": raw_signals,
+        "signals_to_alerts": round(1 - n_alerts / raw_signals, 4) if raw_signals else None,
+    }
 
     by_inc: dict[str, list[str | None]] = defaultdict(list)
     for row in alerts:
@@ -128,8 +122,11 @@ def score(alerts: list[dict], incidents: list[dict], truth_doc: dict, raw_signal
     inc_by_id = {i["id"]: i for i in incidents}
     mttd: dict[str, float | None] = {}
     for fid, f in truth.faults.items():
-        opened = [parse_ts(inc_by_id[i]["opened_at"]) for i, labs in by_inc.items()
-                  if fid in labs and i in inc_by_id and inc_by_id[i].get("opened_at")]
+        opened = [
+            parse_ts(inc_by_id[i]["opened_at"])
+            for i, labs in by_inc.items()
+            if fid in labs and i in inc_by_id and inc_by_id[i].get("opened_at")
+        ]
         mttd[fid] = round((min(opened) - f["_start"]).total_seconds(), 3) if opened else None
     detected = [v for v in mttd.values() if v is not None]
 
@@ -142,12 +139,21 @@ def score(alerts: list[dict], incidents: list[dict], truth_doc: dict, raw_signal
         f = truth.faults[fid]
         got = normalize_entity((inc.get("root_cause") or {}).get("service"))
         layer = (inc.get("owner") or {}).get("layer")
-        per_incident.append({
-            "incident": inc["id"], "fault": fid, "alerts": len(by_inc[inc["id"]]),
-            "root_cause": got, "expected_root_cause": f["root_cause"],
-            "root_cause_correct": got == normalize_entity(f["root_cause"]),
-            "layer": layer, "expected_layer": f.get("layer"), "layer_correct": layer == f.get("layer"),
-            "team": (inc.get("owner") or {}).get("team"), "expected_team": f.get("team")})
+        per_incident.append(
+            {
+                "incident": inc["id"],
+                "fault": fid,
+                "alerts": len(by_inc[inc["id"]]),
+                "root_cause": got,
+                "expected_root_cause": f["root_cause"],
+                "root_cause_correct": got == normalize_entity(f["root_cause"]),
+                "layer": layer,
+                "expected_layer": f.get("layer"),
+                "layer_correct": layer == f.get("layer"),
+                "team": (inc.get("owner") or {}).get("team"),
+                "expected_team": f.get("team"),
+            }
+        )
     rc = [p["root_cause_correct"] for p in per_incident]
     lc = [p["layer_correct"] for p in per_incident]
     out = {
@@ -156,8 +162,11 @@ def score(alerts: list[dict], incidents: list[dict], truth_doc: dict, raw_signal
         "faults_detected": len(detected),
         "pairs": pairs,
         "noise_reduction": noise,
-        "mttd_s": {"median": round(statistics.median(detected), 3) if detected else None,
-                   "max": max(detected) if detected else None, "per_fault": mttd},
+        "mttd_s": {
+            "median": round(statistics.median(detected), 3) if detected else None,
+            "max": max(detected) if detected else None,
+            "per_fault": mttd,
+        },
         "root_cause_accuracy": round(sum(rc) / len(rc), 4) if rc else None,
         "layer_accuracy": round(sum(lc) / len(lc), 4) if lc else None,
         "incidents_mapped": per_incident,
@@ -173,7 +182,8 @@ def check_targets(r: dict) -> dict:
     t = {
         "pair_f1": r["pairs"]["f1"] >= TARGETS["pair_f1"],
         "root_cause_accuracy": (r["root_cause_accuracy"] or 0) >= TARGETS["root_cause_accuracy"],
-        "median_mttd_s": r["mttd_s"]["median"] is not None and r["mttd_s"]["median"] <= TARGETS["median_mttd_s"],
+        "median_mttd_s": r["mttd_s"]["median"] is not None
+        and r["mttd_s"]["median"] <= TARGETS["median_mttd_s"],
     }
     nr = r["noise_reduction"]
     if nr["alerts"] >= NOISE_MIN_ALERTS:

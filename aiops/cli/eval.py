@@ -20,10 +20,13 @@ from aiops.store import open_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="score correlation on scenario directories against truth.json",
-                       description="Replay each scenario through the engine and print JSON scores: "
-                                   "pair precision/recall/F1 of alert->incident grouping, noise "
-                                   "reduction, MTTD vs fault start, root-cause and owning-layer accuracy.")
+    p = sub.add_parser(
+        "eval",
+        help="score correlation on scenario directories against truth.json",
+        description="Replay each scenario through the engine and print JSON scores: "
+        "pair precision/recall/F1 of alert->incident grouping, noise "
+        "reduction, MTTD vs fault start, root-cause and owning-layer accuracy.",
+    )
     p.add_argument("paths", nargs="+", metavar="SCENARIO_DIR", help="directories with truth.json")
     p.add_argument("--config", metavar="FILE", help="aiops TOML config (overrides a scenario's)")
     p.add_argument("--store", metavar="PATH", help="keep the SQLite store here (one scenario only)")
@@ -38,8 +41,9 @@ def evaluate_dir(path: str | Path, config: str | None = None, store: str | None 
     if not truth_path.exists():
         raise FileNotFoundError(2, "no truth.json in scenario directory", str(truth_path))
     truth = json.loads(truth_path.read_text())
-    args = SimpleNamespace(paths=[str(path)], config=config, log_format=None, service="",
-                           timezone=None, year=None)
+    args = SimpleNamespace(
+        paths=[str(path)], config=config, log_format=None, service="", timezone=None, year=None
+    )
     inputs = resolve_inputs(args)
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(inputs.config, open_store(store or Path(tmp) / "eval.db"))

@@ -14,7 +14,11 @@ _DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 LAYERS = ("infrastructure", "application", "model serving")
-DEFAULT_TEAMS = {"infrastructure": "SRE", "application": "application team", "model serving": "ML engineering"}
+DEFAULT_TEAMS = {
+    "infrastructure": "SRE",
+    "application": "application team",
+    "model serving": "ML engineering",
+}
 
 
 def duration(value, key: str = "duration") -> timedelta:
@@ -55,7 +59,9 @@ class CorrelateConfig:
     dedup_by: list[str] = field(default_factory=list)
     retention: timedelta = timedelta(hours=24)
     detector_prefix: str = "detector:"
-    host_labels: list[str] = field(default_factory=lambda: ["host", "hostname", "node", "nodename", "instance"])
+    host_labels: list[str] = field(
+        default_factory=lambda: ["host", "hostname", "node", "nodename", "instance"]
+    )
     host_jobs: list[str] = field(default_factory=lambda: ["node", "node-exporter", "node_exporter", "nodes"])
     graph: dict[str, list[str]] = field(default_factory=dict)
     hosts: dict[str, list[str]] = field(default_factory=dict)
@@ -102,7 +108,9 @@ class CorrelateConfig:
                 raise ValueError(f"correlate.{key}: expected one of {', '.join(SEVERITIES)}")
         for svc, layer in cfg.layers.items():
             if layer not in LAYERS:
-                raise ValueError(f"correlate.layers.{svc}: expected one of {', '.join(LAYERS)}, got {layer!r}")
+                raise ValueError(
+                    f"correlate.layers.{svc}: expected one of {', '.join(LAYERS)}, got {layer!r}"
+                )
         for name, deps in {**cfg.graph, **cfg.hosts}.items():
             if isinstance(deps, str):
                 deps = [deps]

@@ -22,7 +22,7 @@ from aiops.correlate.silence import SilenceStage, SilenceStore, maintenance_wind
 from aiops.correlate.similarity import TfIdf
 from aiops.correlate.stage import Context, Pipeline, parse_time
 from aiops.correlate.state import Changes
-from aiops.schema import Alert, Event, iso, normalize_severity, severity_rank, to_utc
+from aiops.schema import Alert, Event, iso, to_utc
 
 _TICK = timedelta(seconds=1)
 
@@ -36,25 +36,37 @@ class Correlator:
         self.ctx = Context(cfg, ServiceGraph(cfg), TfIdf(), SilenceStore())
         for s in cfg.silences:
             try:
-                self.ctx.silences.add(s["matchers"], parse_time(s["starts_at"]), parse_time(s["ends_at"]),
-                                      s.get("created_by", ""), s.get("comment", ""))
+                self.ctx.silences.add(
+                    s["matchers"],
+                    parse_time(s["starts_at"]),
+                    parse_time(s["ends_at"]),
+                    s.get("created_by", ""),
+                    s.get("comment", ""),
+                )
             except (KeyError, ValueError) as e:
                 raise ValueError(f"correlate.silences: {e} in {s!r}") from None
         rules = [InhibitRule.from_dict(d) for d in cfg.inhibit_rules]
-        self.pipeline = Pipeline([DedupStage(), SilenceStage(), InhibitStage(rules), FlappingStage(),
-                                  GroupStage(), LifecycleStage()])
+        self.pipeline = Pipeline(
+            [
+                DedupStage(),
+                SilenceStage(),
+                InhibitStage(rules),
+                FlappingStage(),
+                GroupStage(),
+                LifecycleStage(),
+            ]
+        )
         self._ticked: datetime | None = None
 
     # -- the engine's calls -------------------------------------------------------
     def observe(self, alerts: list[Alert], events: list[Event], watermark: datetime) -> Changes:
         watermark = to_utc(watermark)
-        # at one instant: events first, then the most severe alerts (so they seed incidents)
-        items = [(to_utc(e.ts), 0, 0, i, e) for i, e in enumerate(events or [])]
-        items += [(to_utc(a.ts), 1, -severity_rank(normalize_severity(a.labels.get("severity")) if
-                                                     a.labels.get("severity") else a.severity), i, a)
-                  for i, a in enumerate(alerts or [])]
-        items.sort(key=lambda x: x[:4])
-        for ts, kind, _, _, rec in items:
+        # at one instant: events first, then alerts by fingerprint (the engine's order, so the
+        # result is the same however records are split into calls)
+        items = [(to_utc(e.ts), 0, "", "", i, e) for i, e in enumerate(events or [])]
+        items += [(to_utc(a.ts), 1, a.fingerprint, a.status, i, a) for i, a in enumerate(alerts or [])]
+        items.sort(key=lambda x: x[:5])
+        for ts, kind, _, _, _, rec in items:
             self._tick(min(ts, watermark))
             if kind == 0:
                 self._event(rec)
@@ -114,28 +126,38 @@ class Correlator:
         return ch
 
     # -- people -------------------------------------------------------------------
-    def ack(self, incident_id: str, by: str = "", at: datetime | None = None, note: str = "") -> Changes:
+    def ack(self, incident_id: str, by: str = "", at: datetime | None = None, note: str = "") -> dict:
+        """Acknowledge; returns the incident's new row. ``KeyError`` if unknown, ``ValueError``
+        if it is resolved."""
         return self._act(incident_id, "acknowledged", by, at, note)
 
-    def resolve(self, incident_id: str, by: str = "", at: datetime | None = None, note: str = "") -> Changes:
+    def resolve(self, incident_id: str, by: str = "", at: datetime | None = None, note: str = "") -> dict:
+        """Resolve by hand; returns the incident's new row. Its alerts firing again within
+        ``reopen_window`` reopen it."""
         return self._act(incident_id, "resolved", by, at, note)
 
-    def _act(self, incident_id: str, action: str, by: str, at: datetime | None, note: str) -> Changes:
+    def _act(self, incident_id: str, action: str, by: str, at: datetime | None, note: str) -> dict:
         inc = self.ctx.incidents.get(incident_id)
         if inc is None or not inc.visible:
-            raise KeyError(f"no open incident {incident_id!r} (resolved incidents are forgotten after "
-                           f"reopen_window)")
+            raise KeyError(
+                f"no incident {incident_id!r} in memory (resolved incidents are forgotten "
+                f"after reopen_window)"
+            )
         at = to_utc(at) if at else (self.ctx.watermark or inc.opened_at)
         user_action(self.ctx, inc, action, by, at, note)
-        return self._changes()
+        self.ctx.dirty_incidents.discard(inc.id)
+        return inc.row(services(self.ctx, inc))
 
     # -- silences -----------------------------------------------------------------
-    def add_silence(self, matchers, starts_at: datetime, ends_at: datetime, created_by: str = "",
-                    comment: str = "") -> dict:
+    def add_silence(
+        self, matchers, starts_at: datetime, ends_at: datetime, created_by: str = "", comment: str = ""
+    ) -> dict:
         return self.ctx.silences.add(matchers, to_utc(starts_at), to_utc(ends_at), created_by, comment).row()
 
     def list_silences(self) -> list[dict]:
-        return [s.row() for s in sorted(self.ctx.silences.silences.values(), key=lambda s: (s.starts_at, s.id))]
+        return [
+            s.row() for s in sorted(self.ctx.silences.silences.values(), key=lambda s: (s.starts_at, s.id))
+        ]
 
     def expire_silence(self, silence_id: str, at: datetime | None = None) -> dict:
         return self.ctx.silences.expire(silence_id, to_utc(at) if at else self.ctx.watermark).row()
@@ -144,8 +166,11 @@ class Correlator:
     def incidents(self) -> list[dict]:
         """Rows of the incidents still in memory (open ones and recently resolved)."""
         ctx = self.ctx
-        return [i.row(services(ctx, i)) for i in sorted(ctx.incidents.values(), key=lambda i: (i.created_at, i.id))
-                if i.visible]
+        return [
+            i.row(services(ctx, i))
+            for i in sorted(ctx.incidents.values(), key=lambda i: (i.created_at, i.id))
+            if i.visible
+        ]
 
     def get_state(self) -> bytes:
         return persist.dumps(self.ctx)

@@ -55,20 +55,42 @@ class DedupStage(Stage):
                 st.ends_at = ends  # Prometheus-style "valid until"; expiry is checked on tick
             ctx.touch(st)
             return None
-        sev = normalize_severity(a.labels["severity"]) if a.labels.get("severity") else (a.severity or "warning")
+        sev = (
+            normalize_severity(a.labels["severity"])
+            if a.labels.get("severity")
+            else (a.severity or "warning")
+        )
         entity, is_host = ctx.graph.entity_of(a.labels)
         entity = entity or a.service
         ctx.graph.learn(a.labels, entity, is_host)
         key = dedup_key(a.labels, ctx.cfg.dedup_by, fp)
         drop = {p for e in (entity, *ctx.graph.deps_) for p in e.lower().replace("_", "-").split("-")}
         toks = tokens(alert_text(a.labels, a.annotations), drop)
-        st = AlertState(aid, fp, key, dict(a.labels), dict(a.annotations), "firing", starts, None, a.source,
-                        sev, entity, is_host, tokens=toks, seen_at=to_utc(a.ts))
+        st = AlertState(
+            aid,
+            fp,
+            key,
+            dict(a.labels),
+            dict(a.annotations),
+            "firing",
+            starts,
+            None,
+            a.source,
+            sev,
+            entity,
+            is_host,
+            tokens=toks,
+            seen_at=to_utc(a.ts),
+        )
         ctx.alerts[aid] = st
         ctx.tfidf.add(toks)
         prev = ctx.latest.get(key)
-        if prev and prev in ctx.alerts and ctx.alerts[prev].status == "firing" \
-                and ctx.alerts[prev].starts_at < starts:
+        if (
+            prev
+            and prev in ctx.alerts
+            and ctx.alerts[prev].status == "firing"
+            and ctx.alerts[prev].starts_at < starts
+        ):
             resolve(ctx, ctx.alerts[prev], starts)  # a new instance replaces a still-firing older one
         if prev is None or prev not in ctx.alerts or ctx.alerts[prev].starts_at <= starts:
             ctx.latest[key] = aid

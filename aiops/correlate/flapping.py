@@ -29,15 +29,22 @@ class FlappingStage(Stage):
             if len(recent) < ctx.cfg.flap_count:
                 out.append(a)
                 continue
-            a.suppressed = f"flapping ({len(recent)} starts in {int(ctx.cfg.flap_window.total_seconds() // 60)}m)"
+            a.suppressed = (
+                f"flapping ({len(recent)} starts in {int(ctx.cfg.flap_window.total_seconds() // 60)}m)"
+            )
             ctx.touch(a)
             self._collapse(a, ctx, cutoff)
         return out
 
     def _collapse(self, a: AlertState, ctx: Context, cutoff) -> None:
-        earlier = sorted((x for x in ctx.alerts.values()
-                          if x.key == a.key and x.id != a.id and cutoff <= x.starts_at <= a.starts_at),
-                         key=lambda x: x.starts_at)
+        earlier = sorted(
+            (
+                x
+                for x in ctx.alerts.values()
+                if x.key == a.key and x.id != a.id and cutoff <= x.starts_at <= a.starts_at
+            ),
+            key=lambda x: x.starts_at,
+        )
         home = None
         for x in earlier:
             inc = ctx.incidents.get(x.group_id) if x.group_id else None
@@ -53,5 +60,13 @@ class FlappingStage(Stage):
                 x.suppressed = a.suppressed
                 ctx.touch(x)
         if home is not None and home.active:
-            join(ctx, home, a, "flapping", 1.0, earlier[-1].id,
-                 f"{a.name} keeps firing and resolving ({a.suppressed})", confirm_now=True)
+            join(
+                ctx,
+                home,
+                a,
+                "flapping",
+                1.0,
+                earlier[-1].id,
+                f"{a.name} keeps firing and resolving ({a.suppressed})",
+                confirm_now=True,
+            )

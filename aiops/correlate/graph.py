@@ -22,7 +22,7 @@ def host_part(value: str) -> str:
     if not v or "/" in v:
         return ""
     if v.startswith("["):  # [::1]:9100
-        return v[1:v.find("]")] if "]" in v else ""
+        return v[1 : v.find("]")] if "]" in v else ""
     if v.count(":") == 1:
         v = v.split(":", 1)[0]
     return v
@@ -97,7 +97,7 @@ class ServiceGraph:
     def learn_cooccurrence(self, entities: set[str]) -> None:
         ents = sorted(e for e in entities if e)
         for i, a in enumerate(ents):
-            for b in ents[i + 1:]:
+            for b in ents[i + 1 :]:
                 k = f"{a}\x00{b}"
                 self.cooc_[k] = self.cooc_.get(k, 0) + 1
 

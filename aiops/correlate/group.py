@@ -69,9 +69,18 @@ class GroupStage(Stage):
         else:
             inc = self._reopenable(a, ctx)
             if inc is not None:
-                m = next(iter(x for x in inc.members if ctx.alerts.get(x) and ctx.alerts[x].group_key == a.group_key
-                              and ctx.alerts[x].name == a.name))
-                join(ctx, inc, a, "group_key", 1.0, m, f"same {a.group_key} as the resolved incident (reopen)")
+                m = next(
+                    iter(
+                        x
+                        for x in inc.members
+                        if ctx.alerts.get(x)
+                        and ctx.alerts[x].group_key == a.group_key
+                        and ctx.alerts[x].name == a.name
+                    )
+                )
+                join(
+                    ctx, inc, a, "group_key", 1.0, m, f"same {a.group_key} as the resolved incident (reopen)"
+                )
             else:
                 inc = new_incident(ctx, a)
         if not inc.visible:
@@ -84,7 +93,9 @@ class GroupStage(Stage):
         for inc in ctx.incidents.values():
             if not inc.active or inc.created_at - w > a.starts_at:
                 continue
-            if any(m in ctx.firing for m in inc.members) or (inc.last_activity and inc.last_activity + w >= a.starts_at):
+            if any(m in ctx.firing for m in inc.members) or (
+                inc.last_activity and inc.last_activity + w >= a.starts_at
+            ):
                 out.append(inc)
         return out
 
@@ -95,8 +106,11 @@ class GroupStage(Stage):
         for inc in ctx.incidents.values():
             if inc.status != "resolved" or a.group_key not in inc.keys or inc.resolved_at is None:
                 continue
-            if not any(ctx.alerts[m].group_key == a.group_key and ctx.alerts[m].name == a.name
-                       for m in inc.members if m in ctx.alerts):
+            if not any(
+                ctx.alerts[m].group_key == a.group_key and ctx.alerts[m].name == a.name
+                for m in inc.members
+                if m in ctx.alerts
+            ):
                 continue  # the same alert of the same group must come back, not any alert there
             if inc.resolved_at <= a.starts_at <= inc.resolved_at + ctx.cfg.reopen_window:
                 if best is None or inc.resolved_at > best.resolved_at:
@@ -106,7 +120,9 @@ class GroupStage(Stage):
     def evidence(self, a: AlertState, inc: Incident, ctx: Context) -> tuple[str, float, str, str] | None:
         """The strongest (rule, score, matched alert id, detail) linking ``a`` to ``inc``."""
         members = [ctx.alerts[m] for m in inc.members if m in ctx.alerts]
-        members = [m for m in members if not (m.suppressed or "").startswith(("inhibited", "flapping"))] or members
+        members = [
+            m for m in members if not (m.suppressed or "").startswith(("inhibited", "flapping"))
+        ] or members
         if not members:
             return None
         members.sort(key=lambda m: (m.starts_at, m.id))
@@ -121,25 +137,42 @@ class GroupStage(Stage):
                 return "topology", 0.95, m.id, f"same service {a.entity}"
             for e, _t in sorted(inc.entities.items(), key=lambda x: x[1]):
                 d = g.distance(a.entity, e)
-                if d == 1 and g.is_host(a.entity) and not g.is_host(e) and a.starts_at > _t + cfg.root_cause_lead:
+                if (
+                    d == 1
+                    and g.is_host(a.entity)
+                    and not g.is_host(e)
+                    and a.starts_at > _t + cfg.root_cause_lead
+                ):
                     continue  # a node alert long after its services' trouble began is no cause of it
                 if d is not None and d > 0:
                     score = 0.9 if d == 1 else 0.7
                     if best is None or score > best[1]:
                         m = next((m for m in members if m.entity == e), members[0])
                         path = "runs on" if g.is_host(e) or g.is_host(a.entity) else "depends on"
-                        best = ("topology", score, m.id, f"{a.entity} - {e} ({d} hop{'s' if d > 1 else ''}, "
-                                f"{path} edge{'s' if d > 1 else ''} in the service graph)")
+                        best = (
+                            "topology",
+                            score,
+                            m.id,
+                            f"{a.entity} - {e} ({d} hop{'s' if d > 1 else ''}, "
+                            f"{path} edge{'s' if d > 1 else ''} in the service graph)",
+                        )
                 if best is None and cfg.learn_cooccurrence:
                     c = g.cooccurrence(a.entity, e)
                     if c >= cfg.cooccurrence_min:
                         m = next((m for m in members if m.entity == e), members[0])
-                        best = ("cooccurrence", min(0.85, 0.5 + 0.05 * c), m.id,
-                                f"{a.entity} and {e} alerted together in {c} earlier incidents")
+                        best = (
+                            "cooccurrence",
+                            min(0.85, 0.5 + 0.05 * c),
+                            m.id,
+                            f"{a.entity} and {e} alerted together in {c} earlier incidents",
+                        )
             if best is not None and best[1] >= 0.9:
                 return best
-        mention = self._mention(a, [m for m in members if not g.is_host(m.entity)], g) \
-            if not g.is_host(a.entity) else None
+        mention = (
+            self._mention(a, [m for m in members if not g.is_host(m.entity)], g)
+            if not g.is_host(a.entity)
+            else None
+        )
         if mention is not None and (best is None or mention[1] > best[1]):
             best = mention
         if best is not None:
@@ -150,14 +183,23 @@ class GroupStage(Stage):
                 continue  # the graph knows both and did not connect them
             s = ctx.tfidf.cosine(a.tokens, m.tokens)
             if s >= cfg.similarity_threshold and (sim is None or s > sim[1]):
-                sim = ("similarity", s, m.id, f"text similarity {s:.2f} with {m.name or m.id} on {m.entity or '?'}")
+                sim = (
+                    "similarity",
+                    s,
+                    m.id,
+                    f"text similarity {s:.2f} with {m.name or m.id} on {m.entity or '?'}",
+                )
         if sim is not None or not a.entity or g.declared(a.entity):
             return sim
         for m in members:  # nothing known about either service: alerts that start together belong together
             gap = abs((a.starts_at - m.starts_at).total_seconds())
             if m.entity and not g.declared(m.entity) and gap <= cfg.burst_window.total_seconds():
-                return ("burst", 0.5, m.id, f"started {int(gap)}s after {m.name or m.id} on {m.entity} "
-                        "(no graph relation known)")
+                return (
+                    "burst",
+                    0.5,
+                    m.id,
+                    f"started {int(gap)}s after {m.name or m.id} on {m.entity} (no graph relation known)",
+                )
         return None
 
     def _mention(self, a: AlertState, members: list[AlertState], g) -> tuple | None:

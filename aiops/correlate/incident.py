@@ -25,10 +25,25 @@ def new_incident(ctx: Context, a: AlertState) -> Incident:
     return inc
 
 
-def join(ctx: Context, inc: Incident, a: AlertState, rule: str, score: float, matched: str | None,
-         detail: str, confirm_now: bool = False) -> Member:
-    known = inc.visible and a.entity and any(
-        m.confirmed and ctx.alerts[x].entity == a.entity for x, m in inc.members.items() if x in ctx.alerts)
+def join(
+    ctx: Context,
+    inc: Incident,
+    a: AlertState,
+    rule: str,
+    score: float,
+    matched: str | None,
+    detail: str,
+    confirm_now: bool = False,
+) -> Member:
+    known = (
+        inc.visible
+        and a.entity
+        and any(
+            m.confirmed and ctx.alerts[x].entity == a.entity
+            for x, m in inc.members.items()
+            if x in ctx.alerts
+        )
+    )
     hold = ctx.cfg.join_hold if not (confirm_now or known or immediate(ctx, a)) else None
     confirm_at = a.starts_at + hold if hold else a.starts_at
     m = Member(a.id, rule, score, matched, detail, a.starts_at, confirm_at)
@@ -58,8 +73,14 @@ def confirm(ctx: Context, inc: Incident, m: Member, at: datetime) -> None:
     ctx.touch(a)
     inc.bump_severity(a.severity) if not a.suppressed else None
     if inc.visible:
-        inc.note(max(at, a.starts_at), "alert", f"{a.name or a.id} on {a.entity or '?'} joined ({m.rule}"
-                 + (f" {m.score:.2f}" if m.rule == "similarity" else "") + f"): {m.detail}", alert=a.id)
+        inc.note(
+            max(at, a.starts_at),
+            "alert",
+            f"{a.name or a.id} on {a.entity or '?'} joined ({m.rule}"
+            + (f" {m.score:.2f}" if m.rule == "similarity" else "")
+            + f"): {m.detail}",
+            alert=a.id,
+        )
         refresh(ctx, inc)
 
 
@@ -93,8 +114,12 @@ def open_incident(ctx: Context, inc: Incident, at: datetime, why: str) -> None:
             ctx.touch(a)
             if not a.suppressed:
                 inc.bump_severity(a.severity)
-            inc.note(max(a.starts_at, inc.created_at), "alert",
-                     f"{a.name or a.id} on {a.entity or '?'} ({m.rule}): {m.detail}", alert=aid)
+            inc.note(
+                max(a.starts_at, inc.created_at),
+                "alert",
+                f"{a.name or a.id} on {a.entity or '?'} ({m.rule}): {m.detail}",
+                alert=aid,
+            )
     inc.timeline.sort(key=lambda e: e["at"])
     attach_events(ctx, inc)
     refresh(ctx, inc)
@@ -102,8 +127,12 @@ def open_incident(ctx: Context, inc: Incident, at: datetime, why: str) -> None:
 
 def reopen(ctx: Context, inc: Incident, at: datetime, a: AlertState) -> None:
     inc.status = "open"
-    inc.note(at, "reopened", f"{a.name or a.id} on {a.entity or '?'} fired again "
-             f"{int((at - inc.resolved_at).total_seconds()) if inc.resolved_at else 0}s after resolution")
+    inc.note(
+        at,
+        "reopened",
+        f"{a.name or a.id} on {a.entity or '?'} fired again "
+        f"{int((at - inc.resolved_at).total_seconds()) if inc.resolved_at else 0}s after resolution",
+    )
     inc.resolved_at = None
     inc.acknowledged_at = None
     ctx.touch_incident(inc)
@@ -117,14 +146,23 @@ def attach_events(ctx: Context, inc: Incident) -> None:
             continue
         if ev["entity"] and ev["entity"] in inc.entities or ev.get("host") and ev["host"] in inc.entities:
             inc.event_ids.append(ev["id"])
-            inc.note(ev["ts"], "event", f"{ev['type']} {ev['entity'] or ev.get('host')}: {ev['message']}",
-                     event=ev["id"])
+            inc.note(
+                ev["ts"],
+                "event",
+                f"{ev['type']} {ev['entity'] or ev.get('host')}: {ev['message']}",
+                event=ev["id"],
+            )
     inc.timeline.sort(key=lambda e: e["at"])
 
 
 def services(ctx: Context, inc: Incident) -> list[str]:
-    return sorted({ctx.alerts[a].entity for a, m in inc.members.items()
-                   if m.confirmed and a in ctx.alerts and ctx.alerts[a].entity})
+    return sorted(
+        {
+            ctx.alerts[a].entity
+            for a, m in inc.members.items()
+            if m.confirmed and a in ctx.alerts and ctx.alerts[a].entity
+        }
+    )
 
 
 def refresh(ctx: Context, inc: Incident) -> None:

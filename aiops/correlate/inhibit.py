@@ -39,8 +39,11 @@ class InhibitRule:
         if source.fingerprint == target.fingerprint:
             return False
         sl, tl = match_labels(source), match_labels(target)
-        return (all(m.matches(sl) for m in self.source) and all(m.matches(tl) for m in self.target)
-                and all(sl.get(k, "") == tl.get(k, "") for k in self.equal))
+        return (
+            all(m.matches(sl) for m in self.source)
+            and all(m.matches(tl) for m in self.target)
+            and all(sl.get(k, "") == tl.get(k, "") for k in self.equal)
+        )
 
 
 class InhibitStage(Stage):
@@ -61,8 +64,16 @@ class InhibitStage(Stage):
             a.suppressed = f"inhibited by {src.id}"
             ctx.touch(a)
             if src.group_id and src.group_id in ctx.incidents:
-                join(ctx, ctx.incidents[src.group_id], a, "inhibited", 1.0, src.id,
-                     f"inhibited by {src.name} on {src.entity}", confirm_now=True)
+                join(
+                    ctx,
+                    ctx.incidents[src.group_id],
+                    a,
+                    "inhibited",
+                    1.0,
+                    src.id,
+                    f"inhibited by {src.name} on {src.entity}",
+                    confirm_now=True,
+                )
         return out
 
     def _source(self, a: AlertState, ctx: Context) -> AlertState | None:

@@ -32,7 +32,9 @@ from aiops.schema import iso
 def open_time(ctx: Context, inc: Incident, upto: datetime) -> tuple[datetime, str] | None:
     """Earliest time <= ``upto`` at which the pending ``inc`` qualifies to open, and why."""
     cfg = ctx.cfg
-    members = sorted((ctx.alerts[m] for m in inc.members if m in ctx.alerts), key=lambda a: (a.starts_at, a.id))
+    members = sorted(
+        (ctx.alerts[m] for m in inc.members if m in ctx.alerts), key=lambda a: (a.starts_at, a.id)
+    )
     cands: list[tuple[datetime, str]] = []
     keys: list[str] = []
     for a in members:
@@ -41,18 +43,36 @@ def open_time(ctx: Context, inc: Incident, upto: datetime) -> tuple[datetime, st
         if a.key not in keys:
             keys.append(a.key)
             if len(keys) == 2:
-                cands.append((a.starts_at, f"{a.name} on {a.entity or '?'} corroborates "
-                                           f"{members[0].name} on {members[0].entity or '?'}"))
+                cands.append(
+                    (
+                        a.starts_at,
+                        f"{a.name} on {a.entity or '?'} corroborates "
+                        f"{members[0].name} on {members[0].entity or '?'}",
+                    )
+                )
         for ev in ctx.events:
-            if ev["type"] in CHANGE_TYPES and a.entity and a.entity in (ev["entity"], ev.get("host")) \
-                    and a.starts_at - cfg.change_window <= ev["ts"] <= a.starts_at + cfg.hold_time:
-                cands.append((max(a.starts_at, ev["ts"]),
-                              f"{a.name} on {a.entity} follows {ev['type']} at {iso(ev['ts'])}"))
+            if (
+                ev["type"] in CHANGE_TYPES
+                and a.entity
+                and a.entity in (ev["entity"], ev.get("host"))
+                and a.starts_at - cfg.change_window <= ev["ts"] <= a.starts_at + cfg.hold_time
+            ):
+                cands.append(
+                    (
+                        max(a.starts_at, ev["ts"]),
+                        f"{a.name} on {a.entity} follows {ev['type']} at {iso(ev['ts'])}",
+                    )
+                )
         if not a.detector:
             t = a.starts_at + cfg.hold_time
             if a.firing_at(t):
-                cands.append((t, f"{a.name} on {a.entity or '?'} kept firing for "
-                                 f"{int(cfg.hold_time.total_seconds())}s"))
+                cands.append(
+                    (
+                        t,
+                        f"{a.name} on {a.entity or '?'} kept firing for "
+                        f"{int(cfg.hold_time.total_seconds())}s",
+                    )
+                )
     cands = [c for c in cands if c[0] <= upto]
     return min(cands, key=lambda c: c[0]) if cands else None
 
@@ -81,7 +101,8 @@ class LifecycleStage(Stage):
         for inc in sorted(ctx.incidents.values(), key=lambda i: (i.created_at, i.id)):
             if inc.status == "pending":
                 if not try_open(ctx, inc, now) and not any(
-                        ctx.alerts[m].firing_at(now) for m in inc.members if m in ctx.alerts):
+                    ctx.alerts[m].firing_at(now) for m in inc.members if m in ctx.alerts
+                ):
                     self._drop(ctx, inc)
                     continue
             if inc.status in ("pending",):
@@ -94,17 +115,29 @@ class LifecycleStage(Stage):
                     confirm(ctx, inc, m, m.confirm_at)
                 else:
                     drop_member(ctx, inc, aid, "transient")
-                    inc.note(a.ends_at or now, "transient", f"{a.name} on {a.entity or '?'} resolved within "
-                             f"{int(cfg.join_hold.total_seconds())}s; held back", alert=aid)
+                    inc.note(
+                        a.ends_at or now,
+                        "transient",
+                        f"{a.name} on {a.entity or '?'} resolved within "
+                        f"{int(cfg.join_hold.total_seconds())}s; held back",
+                        alert=aid,
+                    )
             if inc.status in ("open", "acknowledged") and not any(
-                    ctx.alerts[m].firing_at(now) for m in inc.members if m in ctx.alerts):
-                last = max((ctx.alerts[m].ends_at for m in inc.members
-                            if m in ctx.alerts and ctx.alerts[m].ends_at), default=inc.last_activity)
+                ctx.alerts[m].firing_at(now) for m in inc.members if m in ctx.alerts
+            ):
+                last = max(
+                    (ctx.alerts[m].ends_at for m in inc.members if m in ctx.alerts and ctx.alerts[m].ends_at),
+                    default=inc.last_activity,
+                )
                 if last is not None and last + cfg.resolve_quiet <= now:
                     inc.status = "resolved"
                     inc.resolved_at = last
-                    inc.note(last, "resolved", f"all alerts resolved; auto-resolved after "
-                             f"{int(cfg.resolve_quiet.total_seconds())}s quiet")
+                    inc.note(
+                        last,
+                        "resolved",
+                        f"all alerts resolved; auto-resolved after "
+                        f"{int(cfg.resolve_quiet.total_seconds())}s quiet",
+                    )
                     if cfg.learn_cooccurrence:
                         ctx.graph.learn_cooccurrence(set(inc.entities))
                     refresh(ctx, inc)
@@ -122,12 +155,20 @@ class LifecycleStage(Stage):
         resolved alerts outside every window (the store keeps their rows)."""
         cfg = ctx.cfg
         horizon = max(cfg.reopen_window, cfg.group_window, cfg.flap_window, cfg.change_window)
-        for iid in [i for i, inc in ctx.incidents.items()
-                    if inc.status == "resolved" and inc.resolved_at and inc.resolved_at + cfg.reopen_window < now]:
+        for iid in [
+            i
+            for i, inc in ctx.incidents.items()
+            if inc.status == "resolved" and inc.resolved_at and inc.resolved_at + cfg.reopen_window < now
+        ]:
             del ctx.incidents[iid]
-        for aid in [a for a, st in ctx.alerts.items()
-                    if st.status == "resolved" and st.ends_at and st.ends_at + horizon < now
-                    and (st.group_id is None or st.group_id not in ctx.incidents)]:
+        for aid in [
+            a
+            for a, st in ctx.alerts.items()
+            if st.status == "resolved"
+            and st.ends_at
+            and st.ends_at + horizon < now
+            and (st.group_id is None or st.group_id not in ctx.incidents)
+        ]:
             st = ctx.alerts.pop(aid)
             ctx.forgotten[aid] = st.ends_at
             if ctx.latest.get(st.key) == aid:
@@ -147,11 +188,17 @@ def user_action(ctx: Context, inc: Incident, action: str, by: str, at: datetime,
     if action == "acknowledged":
         if inc.status == "resolved":
             raise ValueError(f"incident {inc.id} is resolved; nothing to acknowledge")
+        if inc.status == "acknowledged":
+            return  # idempotent: the first acknowledgement is what MTTA measures
         inc.status = "acknowledged"
         inc.acknowledged_at = at
     elif action == "resolved":
+        if inc.status == "resolved":
+            return
         inc.status = "resolved"
         inc.resolved_at = at
+        if ctx.cfg.learn_cooccurrence:
+            ctx.graph.learn_cooccurrence(set(inc.entities))
     else:
         raise ValueError(f"unknown action {action!r}")
     inc.note(at, action, text, by=by)

@@ -13,8 +13,19 @@ from aiops.correlate.stage import Context, parse_time
 from aiops.correlate.state import AlertState, Incident, Member
 
 FORMAT = 1
-_DT_FIELDS = {"starts_at", "ends_at", "seen_at", "joined_at", "confirm_at", "created_at", "opened_at",
-              "acknowledged_at", "resolved_at", "last_activity", "expired_at"}
+_DT_FIELDS = {
+    "starts_at",
+    "ends_at",
+    "seen_at",
+    "joined_at",
+    "confirm_at",
+    "created_at",
+    "opened_at",
+    "acknowledged_at",
+    "resolved_at",
+    "last_activity",
+    "expired_at",
+}
 
 
 def _enc(obj) -> dict:

@@ -4,9 +4,9 @@ Root cause: among the entities with (non-inhibited) alerts, the one the most
 *other* alerting entities depend on (transitively, through calls or by running
 on it) — the most upstream in the graph. A dependent only counts when its first
 alert did not start more than ``root_cause_lead`` before the candidate's: a cause
-comes before (or with) its effects, so a late upstream alert is not the root. Ties go to an entity with a change
-event (deploy, config change, drift...) shortly before its first signal, then to
-the earliest first signal.
+comes before (or with) its effects, so a late upstream alert is not the root.
+Ties go to an entity with a change event (deploy, config change, drift...) shortly
+before its first signal, then to the earliest first signal.
 
 Owner: the layer of the root cause — infrastructure (a host/node, or a node-level
 alert), model serving (a declared model endpoint, or drift/prediction-quality
@@ -22,18 +22,24 @@ from aiops.correlate.stage import Context
 from aiops.correlate.state import AlertState, Incident
 from aiops.schema import iso
 
-CHANGE_TYPES = frozenset({"deploy", "rollback", "config_change", "restart", "scale", "drift",
-                          "prediction_quality", "other"})
+CHANGE_TYPES = frozenset(
+    {"deploy", "rollback", "config_change", "restart", "scale", "drift", "prediction_quality", "other"}
+)
 MODEL_EVENTS = frozenset({"drift", "prediction_quality"})
 _INFRA = re.compile(r"^(node|host|kube_?node|disk|filesystem|kernel|network|nic|cpu|machine)", re.I)
 _MODEL = re.compile(r"(model|drift|prediction|inference)", re.I)
 
 
-def change_events(ctx: Context, entity: str, first: object, before: timedelta, after: timedelta) -> list[dict]:
+def change_events(
+    ctx: Context, entity: str, first: object, before: timedelta, after: timedelta
+) -> list[dict]:
     out = []
     for ev in ctx.events:
-        if ev["type"] in CHANGE_TYPES and entity in (ev["entity"], ev.get("host")) \
-                and first - before <= ev["ts"] <= first + after:
+        if (
+            ev["type"] in CHANGE_TYPES
+            and entity in (ev["entity"], ev.get("host"))
+            and first - before <= ev["ts"] <= first + after
+        ):
             out.append(ev)
     return out
 
@@ -47,15 +53,21 @@ def explain(ctx: Context, inc: Incident, members: list[AlertState]) -> tuple[dic
             first.setdefault(a.entity, a)
     if not first:
         a = min(members, key=lambda a: (a.starts_at, a.id))
-        return ({"service": "", "alert_id": a.id, "reason": "no alert names a service or host"},
-                owner(ctx, "", a, inc), a.name or "incident")
+        return (
+            {"service": "", "alert_id": a.id, "reason": "no alert names a service or host"},
+            owner(ctx, "", a, inc),
+            a.name or "incident",
+        )
     ents = sorted(first)
     best = None
     lead = ctx.cfg.root_cause_lead
     for e in ents:
         # e explains o when o depends on e and o's trouble did not start well before e's
-        covered = [o for o in ents if o != e and g.depends_on(o, e)
-                   and first[o].starts_at >= first[e].starts_at - lead]
+        covered = [
+            o
+            for o in ents
+            if o != e and g.depends_on(o, e) and first[o].starts_at >= first[e].starts_at - lead
+        ]
         changes = change_events(ctx, e, first[e].starts_at, ctx.cfg.change_window, timedelta(seconds=60))
         rank = (len(covered), bool(changes), -first[e].starts_at.timestamp(), e)
         if best is None or rank > best[0]:
@@ -64,8 +76,10 @@ def explain(ctx: Context, inc: Incident, members: list[AlertState]) -> tuple[dic
     ra = first[root]
     parts = []
     if covered:
-        parts.append(f"{len(covered)} of the {len(ents) - 1} other alerting services depend on {root} "
-                     f"({', '.join(sorted(covered, key=lambda x: first[x].starts_at))})")
+        parts.append(
+            f"{len(covered)} of the {len(ents) - 1} other alerting services depend on {root} "
+            f"({', '.join(sorted(covered, key=lambda x: first[x].starts_at))})"
+        )
     elif len(ents) > 1:
         parts.append(f"no dependency between the {len(ents)} alerting services is known")
     if changes:
@@ -79,8 +93,11 @@ def explain(ctx: Context, inc: Incident, members: list[AlertState]) -> tuple[dic
     title = f"{ra.name or 'alert'} on {root}"
     if n > 1:
         others = [e for e in ents if e != root]
-        title += f" (+{n - 1} alert{'s' if n > 2 else ''}" + (f" on {', '.join(others[:4])}"
-                                                                + ("…" if len(others) > 4 else "") if others else "") + ")"
+        title += (
+            f" (+{n - 1} alert{'s' if n > 2 else ''}"
+            + (f" on {', '.join(others[:4])}" + ("…" if len(others) > 4 else "") if others else "")
+            + ")"
+        )
     return root_cause, owner(ctx, root, ra, inc), title
 
 
@@ -97,8 +114,13 @@ def layer_of(ctx: Context, entity: str, a: AlertState, inc: Incident) -> tuple[s
         return "infrastructure", f"{entity} is a host"
     if entity in cfg.model_endpoints:
         return "model serving", f"{entity} is a model endpoint"
-    drift = [ev for ev in ctx.events if ev["type"] in MODEL_EVENTS and ev["entity"] == entity
-             and inc.created_at - cfg.change_window <= ev["ts"]]
+    drift = [
+        ev
+        for ev in ctx.events
+        if ev["type"] in MODEL_EVENTS
+        and ev["entity"] == entity
+        and inc.created_at - cfg.change_window <= ev["ts"]
+    ]
     if drift:
         return "model serving", f"{drift[0]['type']} event on {entity} from ML tooling"
     if _MODEL.search(a.name) or any(k in a.labels for k in ("model", "model_name", "model_version")):

@@ -28,12 +28,15 @@ class Matcher:
     @classmethod
     def parse(cls, text) -> "Matcher":
         if isinstance(text, dict):  # {name, value, isRegex, isEqual} as in Alertmanager's API
-            op = ("=~" if text.get("isRegex") else "=") if text.get("isEqual", True) else \
-                 ("!~" if text.get("isRegex") else "!=")
+            op = (
+                ("=~" if text.get("isRegex") else "=")
+                if text.get("isEqual", True)
+                else ("!~" if text.get("isRegex") else "!=")
+            )
             return cls(str(text["name"]), op, str(text.get("value", "")))
         m = _MATCHER.match(str(text))
         if not m:
-            raise ValueError(f"bad matcher {text!r}: expected name=\"value\" (ops = != =~ !~)")
+            raise ValueError(f'bad matcher {text!r}: expected name="value" (ops = != =~ !~)')
         value = m.group(3) if m.group(3) is not None else (m.group(4) or "")
         value = re.sub(r"\\(.)", r"\1", value)
         if m.group(2) in ("=~", "!~"):
@@ -60,7 +63,9 @@ def parse_matchers(items) -> list[Matcher]:
     if isinstance(items, dict):  # legacy ``match: {label: value}``
         return [Matcher(k, "=", str(v)) for k, v in items.items()]
     if isinstance(items, str):
-        items = [s for s in re.split(r",(?=\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=|!))", items.strip("{} ")) if s.strip()]
+        items = [
+            s for s in re.split(r",(?=\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=|!))", items.strip("{} ")) if s.strip()
+        ]
     return [Matcher.parse(x) for x in items or []]
 
 
@@ -90,17 +95,24 @@ class Silence:
         return bool(self.matchers) and all(m.matches(labels) for m in self.matchers)
 
     def row(self) -> dict:
-        return {"id": self.id, "matchers": [str(m) for m in self.matchers], "starts_at": iso(self.starts_at),
-                "ends_at": iso(self.ends_at), "created_by": self.created_by, "comment": self.comment,
-                "expired_at": iso(self.expired_at)}
+        return {
+            "id": self.id,
+            "matchers": [str(m) for m in self.matchers],
+            "starts_at": iso(self.starts_at),
+            "ends_at": iso(self.ends_at),
+            "created_by": self.created_by,
+            "comment": self.comment,
+            "expired_at": iso(self.expired_at),
+        }
 
 
 @dataclass
 class SilenceStore:
     silences: dict[str, Silence] = field(default_factory=dict)
 
-    def add(self, matchers, starts_at: datetime, ends_at: datetime, created_by: str = "",
-            comment: str = "") -> Silence:
+    def add(
+        self, matchers, starts_at: datetime, ends_at: datetime, created_by: str = "", comment: str = ""
+    ) -> Silence:
         ms = parse_matchers(matchers)
         if not ms:
             raise ValueError("a silence needs at least one matcher")
@@ -129,7 +141,9 @@ class SilenceStore:
             del self.silences[sid]
 
 
-def maintenance_window(event, default: timedelta = timedelta(hours=1)) -> tuple[list[str], datetime, datetime] | None:
+def maintenance_window(
+    event, default: timedelta = timedelta(hours=1)
+) -> tuple[list[str], datetime, datetime] | None:
     """A ``maintenance`` event becomes a silence on its service (or host) until ``until``/``ends_at``
     or for ``duration`` seconds."""
     who = event.service or event.host  # matchers see a host-level alert's host as its service

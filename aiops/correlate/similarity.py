@@ -13,8 +13,10 @@ import re
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z]+")
-_STOP = frozenset("""a an the of on in at to for from by is are was be been has have had and or not no
-with this that it its as than above below over under per within into out more less""".split())
+_STOP = frozenset(
+    """a an the of on in at to for from by is are was be been has have had and or not no
+with this that it its as than above below over under per within into out more less""".split()
+)
 TEXT_ANNOTATIONS = ("summary", "description", "message", "template", "title")
 
 

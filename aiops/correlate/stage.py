@@ -29,7 +29,7 @@ def parse_time(value) -> datetime:
     if "." in s:  # Go writes nanoseconds; Python takes at most microseconds
         head, rest = s.split(".", 1)
         digits = len(rest) - len(rest.lstrip("0123456789"))
-        s = head + "." + rest[:min(digits, 6)].ljust(1, "0") + rest[digits:]
+        s = head + "." + rest[: min(digits, 6)].ljust(1, "0") + rest[digits:]
     return to_utc(datetime.fromisoformat(s))
 
 

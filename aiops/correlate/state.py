@@ -65,11 +65,19 @@ class AlertState:
 
     def row(self) -> dict:
         return {
-            "id": self.id, "fingerprint": self.fingerprint, "labels": self.labels,
-            "annotations": self.annotations, "status": self.status,
-            "starts_at": iso(self.starts_at), "ends_at": iso(self.ends_at), "source": self.source,
-            "severity": self.severity, "service": self.entity, "incident_id": self.incident_id,
-            "suppressed": self.suppressed, "repeats": self.repeats,
+            "id": self.id,
+            "fingerprint": self.fingerprint,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "status": self.status,
+            "starts_at": iso(self.starts_at),
+            "ends_at": iso(self.ends_at),
+            "source": self.source,
+            "severity": self.severity,
+            "service": self.entity,
+            "incident_id": self.incident_id,
+            "suppressed": self.suppressed,
+            "repeats": self.repeats,
         }
 
 
@@ -87,8 +95,14 @@ class Member:
     confirmed: bool = False
 
     def row(self) -> dict:
-        return {"id": self.alert_id, "rule": self.rule, "score": round(self.score, 3),
-                "matched": self.matched, "detail": self.detail, "joined_at": iso(self.joined_at)}
+        return {
+            "id": self.alert_id,
+            "rule": self.rule,
+            "score": round(self.score, 3),
+            "matched": self.matched,
+            "detail": self.detail,
+            "joined_at": iso(self.joined_at),
+        }
 
 
 @dataclass
@@ -132,9 +146,16 @@ class Incident:
     def row(self, services: list[str]) -> dict:
         members = [m for m in self.members.values() if m.confirmed]
         return {
-            "id": self.id, "status": self.status, "opened_at": iso(self.opened_at),
-            "acknowledged_at": iso(self.acknowledged_at), "resolved_at": iso(self.resolved_at),
-            "severity": self.severity, "services": services, "title": self.title,
-            "root_cause": self.root_cause, "owner": self.owner,
-            "alerts": [m.row() for m in members], "timeline": list(self.timeline),
+            "id": self.id,
+            "status": self.status,
+            "opened_at": iso(self.opened_at),
+            "acknowledged_at": iso(self.acknowledged_at),
+            "resolved_at": iso(self.resolved_at),
+            "severity": self.severity,
+            "services": services,
+            "title": self.title,
+            "root_cause": self.root_cause,
+            "owner": self.owner,
+            "alerts": [m.row() for m in members],
+            "timeline": list(self.timeline),
         }

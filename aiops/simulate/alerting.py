@@ -52,6 +52,7 @@ def below(th: float) -> Callable[[Series, float], bool]:
 
 def predict_below(th: float, span: float, horizon: float) -> Callable[[Series, float], bool]:
     """``predict_linear(metric[span], horizon) < th`` by least squares, as Prometheus does."""
+
     def cond(s: Series, t: float) -> bool:
         pts = s.window(t, span)
         if len(pts) < 3:
@@ -64,6 +65,7 @@ def predict_below(th: float, span: float, horizon: float) -> Callable[[Series, f
             return False
         slope = sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
         return my + slope * (t - mx + horizon) < th
+
     return cond
 
 
@@ -83,8 +85,13 @@ class AlertInstance:
         return fingerprint(self.labels)
 
 
-def evaluate_rules(rules: list[Rule], series: list[Series], duration: float,
-                   eval_interval: float = 15.0, offset: float = 7.558) -> list[AlertInstance]:
+def evaluate_rules(
+    rules: list[Rule],
+    series: list[Series],
+    duration: float,
+    eval_interval: float = 15.0,
+    offset: float = 7.558,
+) -> list[AlertInstance]:
     """Run each rule over each matching series like the Prometheus rule manager."""
     out: list[AlertInstance] = []
     by_metric: dict[str, list[Series]] = {}
@@ -126,11 +133,17 @@ def _cause(s: Series, start: float, end: float) -> str:
     return ""
 
 
-def alertmanager_bodies(instances: list[AlertInstance], t0: datetime, group_by: tuple[str, ...],
-                        group_wait: float = 30.0, group_interval: float = 300.0,
-                        repeat_interval: float = 1200.0, receiver: str = "aiops",
-                        external_url: str = "http://alertmanager.example:9093",
-                        generator: str = "http://prometheus.example:9090") -> list[tuple[float, dict]]:
+def alertmanager_bodies(
+    instances: list[AlertInstance],
+    t0: datetime,
+    group_by: tuple[str, ...],
+    group_wait: float = 30.0,
+    group_interval: float = 300.0,
+    repeat_interval: float = 1200.0,
+    receiver: str = "aiops",
+    external_url: str = "http://alertmanager.example:9093",
+    generator: str = "http://prometheus.example:9090",
+) -> list[tuple[float, dict]]:
     """Webhook bodies (send time in seconds, body) for every notification Alertmanager makes.
 
     Follows Alertmanager 0.25: one alert per fingerprint in a group (a re-fire replaces the
@@ -163,7 +176,9 @@ def alertmanager_bodies(instances: list[AlertInstance], t0: datetime, group_by: 
                 firing = frozenset(fp for fp, a in store.items() if a not in done)
                 resolved = frozenset(a.fingerprint for a in done)
                 if _needs_update(entry, firing, resolved, t, repeat_interval):
-                    sends.append((t, _body(key, list(store.values()), t, t0, receiver, external_url, generator)))
+                    sends.append(
+                        (t, _body(key, list(store.values()), t, t0, receiver, external_url, generator))
+                    )
                     for a in store.values():
                         a.visible = True
                     entry = (firing, resolved, t)
@@ -189,21 +204,30 @@ def _needs_update(entry, firing: frozenset, resolved: frozenset, now: float, rep
     return sent < now - repeat
 
 
-def _body(key: tuple, alerts: list[AlertInstance], t: float, t0: datetime, receiver: str,
-          external_url: str, generator: str) -> dict:
+def _body(
+    key: tuple,
+    alerts: list[AlertInstance],
+    t: float,
+    t0: datetime,
+    receiver: str,
+    external_url: str,
+    generator: str,
+) -> dict:
     alerts = sorted(alerts, key=lambda a: sorted(a.labels.items()))
     rows = []
     for a in alerts:
         firing = a.resolved_at is None or a.resolved_at + 0.9 > t
-        rows.append({
-            "status": "firing" if firing else "resolved",
-            "labels": dict(sorted(a.labels.items())),
-            "annotations": dict(sorted(a.annotations.items())),
-            "startsAt": go_time(t0 + timedelta(seconds=a.fired_at)),
-            "endsAt": GO_ZERO_TIME if firing else go_time(t0 + timedelta(seconds=a.resolved_at)),
-            "generatorURL": f"{generator}/graph?g0.expr={a.labels['alertname']}&g0.tab=1",
-            "fingerprint": a.fingerprint,
-        })
+        rows.append(
+            {
+                "status": "firing" if firing else "resolved",
+                "labels": dict(sorted(a.labels.items())),
+                "annotations": dict(sorted(a.annotations.items())),
+                "startsAt": go_time(t0 + timedelta(seconds=a.fired_at)),
+                "endsAt": GO_ZERO_TIME if firing else go_time(t0 + timedelta(seconds=a.resolved_at)),
+                "generatorURL": f"{generator}/graph?g0.expr={a.labels['alertname']}&g0.tab=1",
+                "fingerprint": a.fingerprint,
+            }
+        )
     common = dict(rows[0]["labels"])
     common_ann = dict(rows[0]["annotations"])
     for r in rows[1:]:
@@ -222,4 +246,3 @@ def _body(key: tuple, alerts: list[AlertInstance], t: float, t0: datetime, recei
         "groupKey": "{}:{" + inner + "}",
         "truncatedAlerts": 0,
     }
-

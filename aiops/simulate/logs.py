@@ -114,7 +114,7 @@ class Renderer:
                 return "".join(out)
             k = template.index("}", j)
             out.append(template[i:j])
-            out.append(self._param(template[j + 1:k], r, ctx))
+            out.append(self._param(template[j + 1 : k], r, ctx))
             i = k + 1
 
     def _param(self, name: str, r: random.Random, ctx: dict) -> str:
@@ -164,8 +164,18 @@ def iso_ms(ts: datetime) -> str:
 
 def json_line(ts: datetime, level: str, service: str, host: str, msg: str, trace: str) -> str:
     import json
-    return json.dumps({"ts": iso_ms(ts), "level": level.lower(), "service": service, "host": host,
-                       "msg": msg, "trace_id": trace}, separators=(",", ":"))
+
+    return json.dumps(
+        {
+            "ts": iso_ms(ts),
+            "level": level.lower(),
+            "service": service,
+            "host": host,
+            "msg": msg,
+            "trace_id": trace,
+        },
+        separators=(",", ":"),
+    )
 
 
 def header_line(ts: datetime, level: str, component: str, msg: str) -> str:

@@ -54,8 +54,10 @@ def generate(spec: Spec, out: Path) -> dict:
     attach(series, [imp for f in faults for imp in f.impacts])
     for s in series:
         s.render(spec.duration, rng)
-    instances = sorted(evaluate_rules(standard_rules(), series, spec.duration),
-                       key=lambda a: (a.fired_at, sorted(a.labels.items())))
+    instances = sorted(
+        evaluate_rules(standard_rules(), series, spec.duration),
+        key=lambda a: (a.fired_at, sorted(a.labels.items())),
+    )
     for a in instances:
         if not a.fault:
             a.noise = NOISE_KIND.get(a.labels["alertname"], "background")
@@ -77,27 +79,59 @@ def generate(spec: Spec, out: Path) -> dict:
     for a in direct:
         a.visible = True
     if direct:
-        _write_generic(out / "alerts" / "uptime.ndjson", t0,
-                       [(a.labels, a.annotations, a.fired_at, a.resolved_at or spec.duration + 600, 0) for a in direct])
+        _write_generic(
+            out / "alerts" / "uptime.ndjson",
+            t0,
+            [(a.labels, a.annotations, a.fired_at, a.resolved_at or spec.duration + 600, 0) for a in direct],
+        )
         inputs.append({"path": "alerts/uptime.ndjson", "kind": "alert", "format": "generic"})
-    ml = [(g["labels"], g["annotations"], g["t"], g["end"], 300.0, f.id) for f in faults for g in f.generic_alerts]
+    ml = [
+        (g["labels"], g["annotations"], g["t"], g["end"], 300.0, f.id)
+        for f in faults
+        for g in f.generic_alerts
+    ]
     generic = []
     if ml:
         _write_generic(out / "alerts" / "ml-monitor.ndjson", t0, [m[:5] for m in ml])
         inputs.append({"path": "alerts/ml-monitor.ndjson", "kind": "alert", "format": "generic"})
-        generic = [(m[5], {"fingerprint": fingerprint(m[0]), "startsAt": go_time(L.at(t0, m[2])),
-                           "alertname": m[0]["alertname"], "service": m[0].get("service", "")}) for m in ml]
+        generic = [
+            (
+                m[5],
+                {
+                    "fingerprint": fingerprint(m[0]),
+                    "startsAt": go_time(L.at(t0, m[2])),
+                    "alertname": m[0]["alertname"],
+                    "service": m[0].get("service", ""),
+                },
+            )
+            for m in ml
+        ]
     truth = _truth(spec, faults, instances, generic)
     (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
-    silences = [{"matchers": s["matchers"], "starts_at": iso(t0 + timedelta(seconds=round(s["start_s"]))),
-                 "ends_at": iso(t0 + timedelta(seconds=round(s["end_s"]))), "created_by": s["created_by"],
-                 "comment": s["comment"]} for s in (noise.silences if noise else [])]
+    silences = [
+        {
+            "matchers": s["matchers"],
+            "starts_at": iso(t0 + timedelta(seconds=round(s["start_s"]))),
+            "ends_at": iso(t0 + timedelta(seconds=round(s["end_s"]))),
+            "created_by": s["created_by"],
+            "comment": s["comment"],
+        }
+        for s in (noise.silences if noise else [])
+    ]
     correlate = {**topo.correlate_config(), **spec.extra_correlate}
     if silences:
         correlate["silences"] = silences
-    doc = {"scenario": {"name": spec.name, "description": spec.description, "seed": spec.seed,
-                        "start": iso(t0), "end": iso(t0 + timedelta(seconds=spec.duration))},
-           "inputs": inputs, "correlate": correlate}
+    doc = {
+        "scenario": {
+            "name": spec.name,
+            "description": spec.description,
+            "seed": spec.seed,
+            "start": iso(t0),
+            "end": iso(t0 + timedelta(seconds=spec.duration)),
+        },
+        "inputs": inputs,
+        "correlate": correlate,
+    }
     (out / "scenario.toml").write_text(toml_dumps(doc))
     return truth
 
@@ -112,17 +146,21 @@ def _write_logs(spec: Spec, faults: list[Fault], rng: random.Random, out: Path) 
     effects = [e for f in faults for e in f.logs]
     for s in topo.services.values():
         picker = L.ZipfPicker(rng.sample(lib, k=min(len(lib), max(15, len(lib) // 3))), rng)
-        for inst, host in s.instances():
+        for _inst, host in s.instances():
             lines = [(t, *picker.pick(rng)) for t in L.poisson_times(rng, 0, spec.duration, spec.log_rate)]
             for e in effects:
                 if e.entity == s.name:
-                    lines += [(t, *rng.choice(e.templates)) for t in L.poisson_times(rng, e.start, e.end, e.rate)]
+                    lines += [
+                        (t, *rng.choice(e.templates)) for t in L.poisson_times(rng, e.start, e.end, e.rate)
+                    ]
             lines.sort(key=lambda x: x[0])
             for t, level, tpl in lines:
                 ts = L.at(t0, t)
                 msg = render.fill(tpl)
                 if s.log_format == "json":
-                    json_lines.append((t, L.json_line(ts, level, s.name, host, msg, f"{rng.getrandbits(64):016x}")))
+                    json_lines.append(
+                        (t, L.json_line(ts, level, s.name, host, msg, f"{rng.getrandbits(64):016x}"))
+                    )
                 else:
                     comp = f"{s.name}.{rng.choice(('api', 'db', 'worker', 'main'))}"
                     header.setdefault(s.name, []).append((t, L.header_line(ts, level, comp, msg)))
@@ -143,8 +181,15 @@ def _write_logs(spec: Spec, faults: list[Fault], rng: random.Random, out: Path) 
     inputs.append({"path": "logs/app.jsonl", "kind": "log", "format": "json"})
     for svc in sorted(header):
         _dump(out / "logs" / f"{svc}.log", header[svc])
-        inputs.append({"path": f"logs/{svc}.log", "kind": "log", "format": L.HEADER_FORMAT,
-                       "service": svc, "timezone": "UTC"})
+        inputs.append(
+            {
+                "path": f"logs/{svc}.log",
+                "kind": "log",
+                "format": L.HEADER_FORMAT,
+                "service": svc,
+                "timezone": "UTC",
+            }
+        )
     _dump(out / "logs" / "syslog.log", syslog)
     inputs.append({"path": "logs/syslog.log", "kind": "log", "format": "syslog"})
     return inputs
@@ -180,8 +225,20 @@ def _write_metrics(series, t0: datetime, out: Path) -> list[dict]:
     for s in series:
         if s.fmt == "json":
             for t, v in zip(s.times, s.values):
-                samples.append((t, json.dumps({"ts": L.iso_ms(L.at(t0, t)), "name": s.metric,
-                                               "value": round(v, 6), "labels": s.labels}, separators=(",", ":"))))
+                samples.append(
+                    (
+                        t,
+                        json.dumps(
+                            {
+                                "ts": L.iso_ms(L.at(t0, t)),
+                                "name": s.metric,
+                                "value": round(v, 6),
+                                "labels": s.labels,
+                            },
+                            separators=(",", ":"),
+                        ),
+                    )
+                )
     if samples:
         _dump(out / "metrics" / "node.jsonl", samples)
         inputs.append({"path": "metrics/node.jsonl", "kind": "metric", "format": "json"})
@@ -207,16 +264,22 @@ def _write_generic(path: Path, t0: datetime, items: list) -> None:
     a firing post at start (re-posted every ``repeat`` seconds while firing when > 0), then a
     resolved post with ``endsAt``."""
     posts = []
-    for labels, annotations, start, end, repeat in items:
-        base = {"labels": labels, "annotations": annotations, "startsAt": go_time(L.at(t0, start))}
+    for labels, notes, start, end, repeat in items:
+        base = {"labels": labels, "annotations": notes, "startsAt": go_time(L.at(t0, start))}
         t = start
         while t < end:
             posts.append((t, json.dumps({**base, "status": "firing"}, separators=(",", ":"))))
             if repeat <= 0:
                 break
             t += repeat
-        posts.append((end, json.dumps({**base, "status": "resolved", "endsAt": go_time(L.at(t0, end))},
-                                      separators=(",", ":"))))
+        posts.append(
+            (
+                end,
+                json.dumps(
+                    {**base, "status": "resolved", "endsAt": go_time(L.at(t0, end))}, separators=(",", ":")
+                ),
+            )
+        )
     _dump(path, posts)
 
 
@@ -224,21 +287,39 @@ def _truth(spec: Spec, faults: list[Fault], instances, generic) -> dict:
     t0 = spec.start
 
     def ref(a) -> dict:
-        return {"fingerprint": a.fingerprint, "startsAt": go_time(L.at(t0, a.fired_at)),
-                "alertname": a.labels["alertname"],
-                "service": a.labels.get("service") or a.labels.get("instance", "").split(":")[0]}
+        return {
+            "fingerprint": a.fingerprint,
+            "startsAt": go_time(L.at(t0, a.fired_at)),
+            "alertname": a.labels["alertname"],
+            "service": a.labels.get("service") or a.labels.get("instance", "").split(":")[0],
+        }
 
     out_faults = []
     for f in faults:
         alerts = [ref(a) for a in instances if a.fault == f.id and a.visible]
         alerts += [r for fid, r in generic if fid == f.id]
-        out_faults.append({
-            "id": f.id, "kind": f.kind, "description": f.description,
-            "start": iso(L.at(t0, f.start)), "end": iso(L.at(t0, f.end)),
-            "root_cause": f.root, "layer": f.layer, "team": f.team,
-            "services": sorted(f.affected), "alerts": alerts,
-        })
+        out_faults.append(
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "description": f.description,
+                "start": iso(L.at(t0, f.start)),
+                "end": iso(L.at(t0, f.end)),
+                "root_cause": f.root,
+                "layer": f.layer,
+                "team": f.team,
+                "services": sorted(f.affected),
+                "alerts": alerts,
+            }
+        )
     noise = [{**ref(a), "kind": a.noise} for a in instances if not a.fault and a.visible]
-    return {"format": 1, "scenario": spec.name, "description": spec.description,
-            "start": iso(t0), "end": iso(t0 + timedelta(seconds=spec.duration)),
-            "detector_window": DETECTOR_WINDOW, "faults": out_faults, "noise": noise}
+    return {
+        "format": 1,
+        "scenario": spec.name,
+        "description": spec.description,
+        "start": iso(t0),
+        "end": iso(t0 + timedelta(seconds=spec.duration)),
+        "detector_window": DETECTOR_WINDOW,
+        "faults": out_faults,
+        "noise": noise,
+    }

@@ -104,8 +104,19 @@ def series_for(topo: Topology, rng: random.Random) -> list[Series]:
     out: list[Series] = []
 
     def add(metric, labels, entity, base, noise, **kw):
-        out.append(Series(metric, labels, entity, base, noise, offset=rng.uniform(0, SCRAPE),
-                          phase=rng.uniform(0, 6.28), period=rng.uniform(1200, 3600), **kw))
+        out.append(
+            Series(
+                metric,
+                labels,
+                entity,
+                base,
+                noise,
+                offset=rng.uniform(0, SCRAPE),
+                phase=rng.uniform(0, 6.28),
+                period=rng.uniform(1200, 3600),
+                **kw,
+            )
+        )
 
     for s in topo.services.values():
         for inst, _host in s.instances():
@@ -129,8 +140,17 @@ def series_for(topo: Topology, rng: random.Random) -> list[Series]:
         lab = {"host": h, "instance": f"{h}:9100"}
         add("node_cpu_utilisation", lab, h, rng.uniform(0.2, 0.45), 0.06, fmt="json", hi=1.0)
         add("node_memory_utilisation", lab, h, rng.uniform(0.45, 0.6), 0.02, fmt="json", hi=1.0)
-        add("node_filesystem_avail_ratio", {**lab, "mountpoint": "/"}, h, rng.uniform(0.45, 0.6),
-            0.002, fmt="json", hi=1.0, drift=-0.002, wobble=0.0)
+        add(
+            "node_filesystem_avail_ratio",
+            {**lab, "mountpoint": "/"},
+            h,
+            rng.uniform(0.45, 0.6),
+            0.002,
+            fmt="json",
+            hi=1.0,
+            drift=-0.002,
+            wobble=0.0,
+        )
     return out
 
 

@@ -95,8 +95,23 @@ def shop_topology(with_model: bool = False) -> Topology:
 _NAMES = {
     "web": ["frontend", "storefront", "admin-ui", "mobile-bff", "web"],
     "gateway": ["api-gateway", "edge-proxy", "graphql"],
-    "app": ["checkout", "payments", "orders", "catalog", "inventory", "shipping", "accounts",
-            "search", "pricing", "notifications", "cart", "reviews", "billing", "auth", "media"],
+    "app": [
+        "checkout",
+        "payments",
+        "orders",
+        "catalog",
+        "inventory",
+        "shipping",
+        "accounts",
+        "search",
+        "pricing",
+        "notifications",
+        "cart",
+        "reviews",
+        "billing",
+        "auth",
+        "media",
+    ],
     "db": ["postgres", "mysql", "orders-db", "accounts-db"],
     "cache": ["redis", "memcached"],
     "model": ["recommender", "fraud-model", "ranker", "embedder"],
@@ -116,8 +131,9 @@ def random_topology(rng: random.Random, n_services: int) -> Topology:
     names: dict[str, list[str]] = {}
     for kind, k in counts.items():
         pool = _NAMES[kind]
-        names[kind] = [pool[i] if i < len(pool) else f"{pool[i % len(pool)]}-{i // len(pool) + 1}"
-                       for i in range(k)]
+        names[kind] = [
+            pool[i] if i < len(pool) else f"{pool[i % len(pool)]}-{i // len(pool) + 1}" for i in range(k)
+        ]
     n_hosts = max(3, (n + 2) // 3)
     hosts = [f"host-{i + 1}" for i in range(n_hosts)]
     n_ml = max(1, n_model // 2)
