@@ -15,7 +15,7 @@ from aiops.correlate.dedup import DedupStage
 from aiops.correlate.flapping import FlappingStage
 from aiops.correlate.graph import ServiceGraph
 from aiops.correlate.group import GroupStage
-from aiops.correlate.incident import attach_events, refresh, services
+from aiops.correlate.incident import attach_events, refresh, services, stale
 from aiops.correlate.inhibit import InhibitRule, InhibitStage
 from aiops.correlate.lifecycle import LifecycleStage, try_open, user_action
 from aiops.correlate.silence import SilenceStage, SilenceStore, maintenance_window
@@ -107,12 +107,16 @@ class Correlator:
                 continue
             if inc.visible:
                 attach_events(ctx, inc)
-                refresh(ctx, inc)
+                stale(ctx, inc)
             else:
                 try_open(ctx, inc, ts)
 
     def _changes(self) -> Changes:
         ctx = self.ctx
+        for iid in sorted(ctx.stale):
+            if iid in ctx.incidents:
+                refresh(ctx, ctx.incidents[iid])
+        ctx.stale.clear()
         ch = Changes()
         for aid in sorted(ctx.dirty_alerts):
             if aid in ctx.alerts:
@@ -145,6 +149,7 @@ class Correlator:
             )
         at = to_utc(at) if at else (self.ctx.watermark or inc.opened_at)
         user_action(self.ctx, inc, action, by, at, note)
+        refresh(self.ctx, inc)
         self.ctx.dirty_incidents.discard(inc.id)
         return inc.row(services(self.ctx, inc))
 

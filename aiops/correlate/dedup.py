@@ -53,6 +53,7 @@ class DedupStage(Stage):
                 resolve(ctx, st, ends or to_utc(a.ts))
             elif a.status == "firing" and ends is not None and st.status == "firing":
                 st.ends_at = ends  # Prometheus-style "valid until"; expiry is checked on tick
+                ctx.expiring[st.id] = ends
             ctx.touch(st)
             return None
         sev = (
@@ -64,7 +65,7 @@ class DedupStage(Stage):
         entity = entity or a.service
         ctx.graph.learn(a.labels, entity, is_host)
         key = dedup_key(a.labels, ctx.cfg.dedup_by, fp)
-        drop = {p for e in (entity, *ctx.graph.deps_) for p in e.lower().replace("_", "-").split("-")}
+        drop = ctx.graph.name_parts() | set(entity.lower().replace("_", "-").split("-"))
         toks = tokens(alert_text(a.labels, a.annotations), drop)
         st = AlertState(
             aid,
@@ -99,6 +100,7 @@ class DedupStage(Stage):
             resolve(ctx, st, ends or to_utc(a.ts))
         elif ends is not None:
             st.ends_at = ends
+            ctx.expiring[st.id] = ends
         ctx.touch(st)
         return st
 
@@ -107,8 +109,12 @@ def resolve(ctx: Context, st: AlertState, at: datetime) -> None:
     st.status = "resolved"
     st.ends_at = max(at, st.starts_at)
     ctx.firing.discard(st.id)
+    ctx.expiring.pop(st.id, None)
     ctx.touch(st)
     if st.group_id and st.group_id in ctx.incidents:
         inc = ctx.incidents[st.group_id]
+        inc.live.discard(st.id)
         if inc.last_activity is None or st.ends_at > inc.last_activity:
             inc.last_activity = st.ends_at
+        if inc.last_end is None or st.ends_at > inc.last_end:
+            inc.last_end = st.ends_at

@@ -8,6 +8,8 @@ flapping alert cannot open an incident by outliving the hold once.
 
 from __future__ import annotations
 
+from bisect import insort
+
 from aiops.correlate.incident import drop_member, join
 from aiops.correlate.stage import Context, Stage
 from aiops.correlate.state import AlertState
@@ -20,33 +22,28 @@ class FlappingStage(Stage):
         out = []
         for a in batch:
             hist = ctx.flaps.setdefault(a.key, [])
-            hist.append(a.starts_at)
-            hist.sort()
+            insort(hist, (a.starts_at, a.id))
             cutoff = a.starts_at - ctx.cfg.flap_window
-            while hist and hist[0] < cutoff:
+            while hist and hist[0][0] < cutoff:
                 hist.pop(0)
-            recent = [t for t in hist if t <= a.starts_at]
+            recent = [x for x in hist if x[0] <= a.starts_at]
             if len(recent) < ctx.cfg.flap_count:
                 out.append(a)
                 continue
-            a.suppressed = (
-                f"flapping ({len(recent)} starts in {int(ctx.cfg.flap_window.total_seconds() // 60)}m)"
-            )
+            minutes = int(ctx.cfg.flap_window.total_seconds() // 60)
+            a.suppressed = f"flapping ({len(recent)} starts in {minutes}m)"
             ctx.touch(a)
-            self._collapse(a, ctx, cutoff)
+            self._collapse(a, ctx, [aid for _, aid in recent if aid != a.id])
         return out
 
-    def _collapse(self, a: AlertState, ctx: Context, cutoff) -> None:
-        earlier = sorted(
-            (
-                x
-                for x in ctx.alerts.values()
-                if x.key == a.key and x.id != a.id and cutoff <= x.starts_at <= a.starts_at
-            ),
-            key=lambda x: x.starts_at,
-        )
+    def _collapse(self, a: AlertState, ctx: Context, earlier_ids: list[str]) -> None:
         home = None
-        for x in earlier:
+        last = None
+        for xid in earlier_ids:
+            x = ctx.alerts.get(xid)
+            if x is None:
+                continue
+            last = x
             inc = ctx.incidents.get(x.group_id) if x.group_id else None
             if inc is not None and inc.visible:
                 home = inc
@@ -59,14 +56,6 @@ class FlappingStage(Stage):
             if not x.suppressed or x.suppressed == "transient":
                 x.suppressed = a.suppressed
                 ctx.touch(x)
-        if home is not None and home.active:
-            join(
-                ctx,
-                home,
-                a,
-                "flapping",
-                1.0,
-                earlier[-1].id,
-                f"{a.name} keeps firing and resolving ({a.suppressed})",
-                confirm_now=True,
-            )
+        if home is not None and home.active and last is not None:
+            join(ctx, home, a, "flapping", 1.0, last.id,
+                 f"{a.name} keeps firing and resolving ({a.suppressed})", confirm_now=True)

@@ -36,6 +36,7 @@ class ServiceGraph:
         self.deps_: dict[str, set[str]] = {}
         self.hosts_: set[str] = set()
         self.cooc_: dict[str, int] = {}
+        self.pending_: dict[str, set[str]] = {}  # instance host -> services seen on it (not yet a node)
         for caller, deps in cfg.graph.items():
             self.deps_.setdefault(caller, set()).update(deps)
             for d in deps:
@@ -48,6 +49,8 @@ class ServiceGraph:
         self._declared = set(self.deps_)
         self._dist_cache: dict[tuple[str, str], int | None] = {}
         self._adj: dict[str, set[str]] | None = None
+        self._closure: dict[str, frozenset[str]] = {}
+        self._parts: set[str] | None = None
 
     # -- entities -----------------------------------------------------------------
     def entity_of(self, labels: dict[str, str]) -> tuple[str, bool]:
@@ -71,19 +74,35 @@ class ServiceGraph:
         return "", False
 
     def learn(self, labels: dict[str, str], entity: str, is_host: bool) -> bool:
-        """Learn placement from a service alert's ``instance``/``host`` label; True if new."""
-        if is_host or not entity:
+        """Learn where a service runs from its alert's ``host``/``node`` label, or from the host
+        part of ``instance`` once that host is known as a node (pod IPs are not hosts). A node
+        alert makes its host known. Returns True when the graph changed."""
+        if not entity:
             return False
+        if is_host:
+            if entity in self.hosts_:
+                return False
+            self.hosts_.add(entity)
+            self.deps_.setdefault(entity, set())
+            for svc in sorted(self.pending_.pop(entity, ())):
+                self.deps_.setdefault(svc, set()).add(entity)
+            self._invalidate()
+            return True
         for key in self.cfg.host_labels:
             host = host_part(labels.get(key, ""))
-            if host and host != entity:
-                if host in self.deps_.get(entity, ()):
-                    return False
-                self.deps_.setdefault(entity, set()).add(host)
-                self.deps_.setdefault(host, set())
-                self.hosts_.add(host)
-                self._invalidate()
-                return True
+            if not host or host == entity:
+                continue
+            if key == "instance" and host not in self.hosts_:
+                if len(self.pending_) < 10_000:
+                    self.pending_.setdefault(host, set()).add(entity)
+                return False
+            if host in self.deps_.get(entity, ()):
+                return False
+            self.deps_.setdefault(entity, set()).add(host)
+            self.deps_.setdefault(host, set())
+            self.hosts_.add(host)
+            self._invalidate()
+            return True
         return False
 
     def is_host(self, entity: str) -> bool:
@@ -139,6 +158,14 @@ class ServiceGraph:
     def _invalidate(self) -> None:
         self._dist_cache.clear()
         self._adj = None
+        self._closure.clear()
+        self._parts = None
+
+    def name_parts(self) -> set[str]:
+        """Lower-cased pieces of every known entity name (dropped from alert texts)."""
+        if self._parts is None:
+            self._parts = {p for e in self.deps_ for p in e.lower().replace("_", "-").split("-") if p}
+        return self._parts
 
     def _undirected(self) -> dict[str, set[str]]:
         if self._adj is not None:
@@ -155,21 +182,23 @@ class ServiceGraph:
         """Whether ``a`` (transitively) depends on ``b``: calls it or runs on it."""
         if a == b or a not in self.deps_:
             return False
-        seen = {a}
-        q = deque([a])
-        while q:
-            for y in self.deps_.get(q.popleft(), ()):
-                if y == b:
-                    return True
+        closure = self._closure.get(a)
+        if closure is None:
+            seen: set[str] = set()
+            q = deque(self.deps_.get(a, ()))
+            while q:
+                y = q.popleft()
                 if y not in seen:
                     seen.add(y)
-                    q.append(y)
-        return False
+                    q.extend(self.deps_.get(y, ()))
+            closure = self._closure[a] = frozenset(seen)
+        return b in closure
 
     # -- persistence --------------------------------------------------------------
     def state(self) -> dict:
         learned = {k: sorted(v) for k, v in self.deps_.items() if v}
-        return {"deps": learned, "hosts": sorted(self.hosts_), "cooc": dict(self.cooc_)}
+        return {"deps": learned, "hosts": sorted(self.hosts_), "cooc": dict(self.cooc_),
+                "pending": {k: sorted(v) for k, v in self.pending_.items()}}
 
     def load(self, st: dict) -> None:
         for k, v in st.get("deps", {}).items():
@@ -178,4 +207,5 @@ class ServiceGraph:
                 self.deps_.setdefault(d, set())
         self.hosts_.update(st.get("hosts", ()))
         self.cooc_ = dict(st.get("cooc", {}))
+        self.pending_ = {k: set(v) for k, v in st.get("pending", {}).items()}
         self._invalidate()

@@ -25,6 +25,7 @@ are recorded but never grouped.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 
 from aiops.correlate.incident import join, new_incident
 from aiops.correlate.lifecycle import try_open
@@ -93,9 +94,7 @@ class GroupStage(Stage):
         for inc in ctx.incidents.values():
             if not inc.active or inc.created_at - w > a.starts_at:
                 continue
-            if any(m in ctx.firing for m in inc.members) or (
-                inc.last_activity and inc.last_activity + w >= a.starts_at
-            ):
+            if inc.live or (inc.last_activity and inc.last_activity + w >= a.starts_at):
                 out.append(inc)
         return out
 
@@ -103,15 +102,10 @@ class GroupStage(Stage):
         if not a.group_key:
             return None
         best = None
+        same = f"{a.group_key}\x00{a.name}"  # the same alert of the same group must come back
         for inc in ctx.incidents.values():
-            if inc.status != "resolved" or a.group_key not in inc.keys or inc.resolved_at is None:
+            if inc.status != "resolved" or same not in inc.keys or inc.resolved_at is None:
                 continue
-            if not any(
-                ctx.alerts[m].group_key == a.group_key and ctx.alerts[m].name == a.name
-                for m in inc.members
-                if m in ctx.alerts
-            ):
-                continue  # the same alert of the same group must come back, not any alert there
             if inc.resolved_at <= a.starts_at <= inc.resolved_at + ctx.cfg.reopen_window:
                 if best is None or inc.resolved_at > best.resolved_at:
                     best = inc
@@ -119,99 +113,78 @@ class GroupStage(Stage):
 
     def evidence(self, a: AlertState, inc: Incident, ctx: Context) -> tuple[str, float, str, str] | None:
         """The strongest (rule, score, matched alert id, detail) linking ``a`` to ``inc``."""
-        members = [ctx.alerts[m] for m in inc.members if m in ctx.alerts]
-        members = [
-            m for m in members if not (m.suppressed or "").startswith(("inhibited", "flapping"))
-        ] or members
-        if not members:
+        if not inc.first_entity and not inc.first_key and not inc.starts:
             return None
-        members.sort(key=lambda m: (m.starts_at, m.id))
-        if a.group_key and a.group_key in inc.keys:
-            m = next((m for m in members if m.group_key == a.group_key), members[0])
-            return "group_key", 1.0, m.id, f"same {a.group_key}"
+        if a.group_key and a.group_key in inc.first_key:
+            return "group_key", 1.0, inc.first_key[a.group_key], f"same {a.group_key}"
         g, cfg = ctx.graph, ctx.cfg
         best = None
         if a.entity:
-            if a.entity in inc.entities:
-                m = next((m for m in members if m.entity == a.entity), members[0])
-                return "topology", 0.95, m.id, f"same service {a.entity}"
-            for e, _t in sorted(inc.entities.items(), key=lambda x: x[1]):
+            if a.entity in inc.first_entity:
+                return "topology", 0.95, inc.first_entity[a.entity], f"same service {a.entity}"
+            for e, mid in sorted(inc.first_entity.items(), key=lambda x: (inc.entities.get(x[0]), x[0])):
                 d = g.distance(a.entity, e)
-                if (
-                    d == 1
-                    and g.is_host(a.entity)
-                    and not g.is_host(e)
-                    and a.starts_at > _t + cfg.root_cause_lead
-                ):
+                first = inc.entities.get(e)
+                if d == 1 and g.is_host(a.entity) and not g.is_host(e) and first is not None \
+                        and a.starts_at > first + cfg.root_cause_lead:
                     continue  # a node alert long after its services' trouble began is no cause of it
                 if d is not None and d > 0:
                     score = 0.9 if d == 1 else 0.7
                     if best is None or score > best[1]:
-                        m = next((m for m in members if m.entity == e), members[0])
                         path = "runs on" if g.is_host(e) or g.is_host(a.entity) else "depends on"
-                        best = (
-                            "topology",
-                            score,
-                            m.id,
-                            f"{a.entity} - {e} ({d} hop{'s' if d > 1 else ''}, "
-                            f"{path} edge{'s' if d > 1 else ''} in the service graph)",
-                        )
+                        plural = "s" if d > 1 else ""
+                        best = ("topology", score, mid,
+                                f"{a.entity} - {e} ({d} hop{plural}, {path} edge{plural} in the service graph)")
                 if best is None and cfg.learn_cooccurrence:
                     c = g.cooccurrence(a.entity, e)
                     if c >= cfg.cooccurrence_min:
-                        m = next((m for m in members if m.entity == e), members[0])
-                        best = (
-                            "cooccurrence",
-                            min(0.85, 0.5 + 0.05 * c),
-                            m.id,
-                            f"{a.entity} and {e} alerted together in {c} earlier incidents",
-                        )
+                        best = ("cooccurrence", min(0.85, 0.5 + 0.05 * c), mid,
+                                f"{a.entity} and {e} alerted together in {c} earlier incidents")
             if best is not None and best[1] >= 0.9:
                 return best
-        mention = (
-            self._mention(a, [m for m in members if not g.is_host(m.entity)], g)
-            if not g.is_host(a.entity)
-            else None
-        )
+        mention = self._mention(a, inc, ctx) if not g.is_host(a.entity) else None
         if mention is not None and (best is None or mention[1] > best[1]):
             best = mention
         if best is not None:
             return best
         sim = None
-        for m in members:
-            if a.entity and m.entity and g.declared(a.entity) and g.declared(m.entity):
+        for tok, mid in inc.toks.items():
+            m = ctx.alerts.get(mid)
+            if m is None or a.entity and m.entity and g.declared(a.entity) and g.declared(m.entity):
                 continue  # the graph knows both and did not connect them
-            s = ctx.tfidf.cosine(a.tokens, m.tokens)
+            s = ctx.tfidf.cosine(a.tokens, tok.split())
             if s >= cfg.similarity_threshold and (sim is None or s > sim[1]):
-                sim = (
-                    "similarity",
-                    s,
-                    m.id,
-                    f"text similarity {s:.2f} with {m.name or m.id} on {m.entity or '?'}",
-                )
+                sim = ("similarity", s, mid, f"text similarity {s:.2f} with {m.name or mid} on {m.entity or '?'}")
         if sim is not None or not a.entity or g.declared(a.entity):
             return sim
-        for m in members:  # nothing known about either service: alerts that start together belong together
-            gap = abs((a.starts_at - m.starts_at).total_seconds())
-            if m.entity and not g.declared(m.entity) and gap <= cfg.burst_window.total_seconds():
-                return (
-                    "burst",
-                    0.5,
-                    m.id,
-                    f"started {int(gap)}s after {m.name or m.id} on {m.entity} (no graph relation known)",
-                )
+        # nothing known about either service: alerts that start together belong together
+        w = cfg.burst_window.total_seconds()
+        ts = a.starts_at.timestamp()
+        lo = bisect_left(inc.starts, [ts - w, ""])
+        for start, mid in inc.starts[lo:bisect_right(inc.starts, [ts + w, "\uffff"])]:
+            m = ctx.alerts.get(mid)
+            if m is not None and m.entity and not g.declared(m.entity):
+                gap = abs(ts - start)
+                return ("burst", 0.5, mid,
+                        f"started {int(gap)}s from {m.name or mid} on {m.entity} (no graph relation known)")
         return None
 
-    def _mention(self, a: AlertState, members: list[AlertState], g) -> tuple | None:
+    def _mention(self, a: AlertState, inc: Incident, ctx: Context) -> tuple | None:
+        g = ctx.graph
         text_a = " ".join(a.annotations.get(k, "") for k in ("summary", "description", "message")).lower()
-        for m in members:
-            if g.declared(a.entity) and g.declared(m.entity):
-                continue  # the graph knows both: topology decides
-            if m.entity and m.entity != a.entity and len(m.entity) >= 4 and _names(text_a, m.entity):
-                return "mention", 0.8, m.id, f"{a.name or a.id} mentions {m.entity}"
-            text_m = " ".join(m.annotations.get(k, "") for k in ("summary", "description", "message")).lower()
-            if a.entity and a.entity != m.entity and len(a.entity) >= 4 and _names(text_m, a.entity):
-                return "mention", 0.8, m.id, f"{m.name or m.id} on {m.entity} mentions {a.entity}"
+        if text_a:
+            for e, mid in sorted(inc.first_entity.items()):
+                if e != a.entity and len(e) >= 4 and not g.is_host(e) \
+                        and not (g.declared(a.entity) and g.declared(e)) and _names(text_a, e):
+                    return "mention", 0.8, mid, f"{a.name or a.id} mentions {e}"
+        if a.entity and len(a.entity) >= 4:
+            for text, mid in inc.texts.items():
+                m = ctx.alerts.get(mid)
+                if m is None or m.entity == a.entity or g.is_host(m.entity) \
+                        or (g.declared(a.entity) and g.declared(m.entity)):
+                    continue  # the graph knows both: topology decides
+                if _names(text, a.entity):
+                    return "mention", 0.8, mid, f"{m.name or mid} on {m.entity} mentions {a.entity}"
         return None
 
 

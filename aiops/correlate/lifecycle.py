@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from aiops.correlate.dedup import resolve as resolve_alert
-from aiops.correlate.incident import confirm, drop_member, immediate, open_incident, refresh
+from aiops.correlate.incident import confirm, drop_member, immediate, open_incident, stale
 from aiops.correlate.rootcause import CHANGE_TYPES
 from aiops.correlate.stage import Context, Stage
 from aiops.correlate.state import Incident
@@ -94,60 +94,52 @@ class LifecycleStage(Stage):
 
     def tick(self, ctx: Context, now: datetime) -> None:
         cfg = ctx.cfg
-        for aid in sorted(ctx.firing):
+        for aid in sorted(a for a, end in ctx.expiring.items() if end <= now):
             a = ctx.alerts.get(aid)
-            if a is not None and a.ends_at is not None and a.ends_at <= now:
+            ctx.expiring.pop(aid, None)
+            if a is not None and a.status == "firing" and a.ends_at is not None:
                 resolve_alert(ctx, a, a.ends_at)  # a firing alert past its endsAt expired
         for inc in sorted(ctx.incidents.values(), key=lambda i: (i.created_at, i.id)):
             if inc.status == "pending":
-                if not try_open(ctx, inc, now) and not any(
-                    ctx.alerts[m].firing_at(now) for m in inc.members if m in ctx.alerts
-                ):
-                    self._drop(ctx, inc)
+                if not try_open(ctx, inc, now):
+                    if not inc.live:
+                        self._drop(ctx, inc)
                     continue
-            if inc.status in ("pending",):
-                continue
-            for aid, m in sorted(inc.members.items(), key=lambda x: x[1].confirm_at):
-                if m.confirmed or m.confirm_at > now:
-                    continue
-                a = ctx.alerts[aid]
-                if a.firing_at(m.confirm_at):
-                    confirm(ctx, inc, m, m.confirm_at)
-                else:
-                    drop_member(ctx, inc, aid, "transient")
-                    inc.note(
-                        a.ends_at or now,
-                        "transient",
-                        f"{a.name} on {a.entity or '?'} resolved within "
-                        f"{int(cfg.join_hold.total_seconds())}s; held back",
-                        alert=aid,
-                    )
-            if inc.status in ("open", "acknowledged") and not any(
-                ctx.alerts[m].firing_at(now) for m in inc.members if m in ctx.alerts
-            ):
-                last = max(
-                    (ctx.alerts[m].ends_at for m in inc.members if m in ctx.alerts and ctx.alerts[m].ends_at),
-                    default=inc.last_activity,
-                )
+            if inc.tentative:
+                due = sorted((inc.members[x].confirm_at, x) for x in inc.tentative if x in inc.members)
+                for at, aid in due:
+                    if at > now:
+                        break
+                    a, m = ctx.alerts[aid], inc.members[aid]
+                    if a.firing_at(at):
+                        confirm(ctx, inc, m, at)
+                    else:
+                        drop_member(ctx, inc, aid, "transient")
+                        inc.note(a.ends_at or now, "transient", f"{a.name} on {a.entity or '?'} resolved within "
+                                 f"{int(cfg.join_hold.total_seconds())}s; held back", alert=aid)
+                inc.tentative &= set(inc.members)
+            if inc.status in ("open", "acknowledged") and not inc.live:
+                last = inc.last_end or inc.last_activity
                 if last is not None and last + cfg.resolve_quiet <= now:
                     inc.status = "resolved"
                     inc.resolved_at = last
-                    inc.note(
-                        last,
-                        "resolved",
-                        f"all alerts resolved; auto-resolved after "
-                        f"{int(cfg.resolve_quiet.total_seconds())}s quiet",
-                    )
+                    inc.note(last, "resolved", f"all alerts resolved; auto-resolved after "
+                             f"{int(cfg.resolve_quiet.total_seconds())}s quiet")
                     if cfg.learn_cooccurrence:
-                        ctx.graph.learn_cooccurrence(set(inc.entities))
-                    refresh(ctx, inc)
+                        ctx.graph.learn_cooccurrence(set(inc.confirmed_entities))
+                    stale(ctx, inc)
         if ctx.pruned_at is None or now - ctx.pruned_at >= timedelta(minutes=1):
             self._prune(ctx, now)
             ctx.pruned_at = now
 
     def _drop(self, ctx: Context, inc: Incident) -> None:
-        for aid in list(inc.members):
-            drop_member(ctx, inc, aid, "transient")
+        for aid in inc.members:
+            a = ctx.alerts.get(aid)
+            if a is not None:
+                a.group_id = a.incident_id = None
+                if not a.suppressed:
+                    a.suppressed = "transient"
+                ctx.touch(a)
         del ctx.incidents[inc.id]
 
     def _prune(self, ctx: Context, now: datetime) -> None:
@@ -175,7 +167,7 @@ class LifecycleStage(Stage):
                 del ctx.latest[st.key]
         for aid in [a for a, t in ctx.forgotten.items() if t + cfg.retention < now]:
             del ctx.forgotten[aid]
-        for k in [k for k, hist in ctx.flaps.items() if not hist or hist[-1] + cfg.flap_window < now]:
+        for k in [k for k, hist in ctx.flaps.items() if not hist or hist[-1][0] + cfg.flap_window < now]:
             del ctx.flaps[k]
         ctx.events[:] = [e for e in ctx.events if e["ts"] + horizon >= now]
         ctx.silences.prune(now - horizon)
@@ -198,7 +190,7 @@ def user_action(ctx: Context, inc: Incident, action: str, by: str, at: datetime,
         inc.status = "resolved"
         inc.resolved_at = at
         if ctx.cfg.learn_cooccurrence:
-            ctx.graph.learn_cooccurrence(set(inc.entities))
+            ctx.graph.learn_cooccurrence(set(inc.confirmed_entities))
     else:
         raise ValueError(f"unknown action {action!r}")
     inc.note(at, action, text, by=by)

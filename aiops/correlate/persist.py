@@ -13,6 +13,7 @@ from aiops.correlate.stage import Context, parse_time
 from aiops.correlate.state import AlertState, Incident, Member
 
 FORMAT = 1
+_SET_FIELDS = {"keys", "live", "tentative", "confirmed_entities"}
 _DT_FIELDS = {
     "starts_at",
     "ends_at",
@@ -25,6 +26,7 @@ _DT_FIELDS = {
     "resolved_at",
     "last_activity",
     "expired_at",
+    "last_end",
 }
 
 
@@ -58,7 +60,7 @@ def _dec(cls, d: dict):
             v = {a: _dec(Member, m) for a, m in v.items()}
         elif k == "entities":
             v = {e: parse_time(t) for e, t in v.items()}
-        elif k == "keys":
+        elif k in _SET_FIELDS:
             v = set(v)
         elif k == "matchers":
             v = parse_matchers(v)
@@ -69,12 +71,15 @@ def _dec(cls, d: dict):
 def dumps(ctx: Context) -> bytes:
     doc = {
         "format": FORMAT,
+        "stale": sorted(ctx.stale),
         "watermark": ctx.watermark.isoformat() if ctx.watermark else None,
         "pruned_at": ctx.pruned_at.isoformat() if ctx.pruned_at else None,
         "alerts": [_enc(a) for a in ctx.alerts.values()],
         "incidents": [_enc(i) for i in ctx.incidents.values()],
         "events": [{**e, "ts": e["ts"].isoformat()} for e in ctx.events],
-        "flaps": {k: [t.isoformat() for t in v] for k, v in ctx.flaps.items()},
+        "flaps": {k: [[t.isoformat(), aid] for t, aid in v] for k, v in ctx.flaps.items()},
+        "expiring": {k: t.isoformat() for k, t in ctx.expiring.items()},
+        "sources": ctx.sources,
         "latest": ctx.latest,
         "firing": sorted(ctx.firing),
         "forgotten": {k: t.isoformat() for k, t in ctx.forgotten.items()},
@@ -94,8 +99,11 @@ def loads(ctx: Context, data: bytes) -> None:
     ctx.alerts = {a["id"]: _dec(AlertState, a) for a in doc["alerts"]}
     ctx.incidents = {i["id"]: _dec(Incident, i) for i in doc["incidents"]}
     ctx.events = [{**e, "ts": parse_time(e["ts"])} for e in doc["events"]]
-    ctx.flaps = {k: [parse_time(t) for t in v] for k, v in doc["flaps"].items()}
+    ctx.flaps = {k: [(parse_time(t), aid) for t, aid in v] for k, v in doc["flaps"].items()}
+    ctx.expiring = {k: parse_time(t) for k, t in doc.get("expiring", {}).items()}
+    ctx.sources = {k: list(v) for k, v in doc.get("sources", {}).items()}
     ctx.latest = dict(doc["latest"])
+    ctx.stale = set(doc.get("stale", []))
     ctx.firing = set(doc["firing"])
     ctx.forgotten = {k: parse_time(t) for k, t in doc.get("forgotten", {}).items()}
     ctx.silences.silences = {s["id"]: _dec(Silence, s) for s in doc["silences"]}

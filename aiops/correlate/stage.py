@@ -42,7 +42,7 @@ class Context:
     alerts: dict[str, AlertState] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
-    flaps: dict[str, list[datetime]] = field(default_factory=dict)  # dedup key -> recent starts
+    flaps: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)  # key -> recent (start, id)
     latest: dict[str, str] = field(default_factory=dict)  # dedup key -> latest instance id
     firing: set[str] = field(default_factory=set)
     watermark: datetime | None = None
@@ -50,6 +50,9 @@ class Context:
     forgotten: dict[str, datetime] = field(default_factory=dict)  # pruned alert id -> its end
     dirty_alerts: set[str] = field(default_factory=set)
     dirty_incidents: set[str] = field(default_factory=set)
+    stale: set[str] = field(default_factory=set)  # incidents whose root cause needs recomputing
+    expiring: dict[str, datetime] = field(default_factory=dict)  # firing alerts with an endsAt
+    sources: dict[str, list[str]] = field(default_factory=dict)  # inhibition source index
 
     def touch(self, alert: AlertState) -> None:
         self.dirty_alerts.add(alert.id)

@@ -95,14 +95,17 @@ class Member:
     confirmed: bool = False
 
     def row(self) -> dict:
-        return {
-            "id": self.alert_id,
-            "rule": self.rule,
-            "score": round(self.score, 3),
-            "matched": self.matched,
-            "detail": self.detail,
-            "joined_at": iso(self.joined_at),
-        }
+        cached = self.__dict__.get("_row")  # a member never changes once it joined
+        if cached is None:
+            cached = self.__dict__["_row"] = {
+                "id": self.alert_id,
+                "rule": self.rule,
+                "score": round(self.score, 3),
+                "matched": self.matched,
+                "detail": self.detail,
+                "joined_at": iso(self.joined_at),
+            }
+        return cached
 
 
 @dataclass
@@ -123,6 +126,16 @@ class Incident:
     title: str = ""
     timeline: list[dict] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
+    # indexes, so joining and ticking cost O(services), not O(alerts), in an alert storm
+    live: set[str] = field(default_factory=set)  # members still firing
+    tentative: set[str] = field(default_factory=set)  # members waiting out ``join_hold``
+    confirmed_entities: set[str] = field(default_factory=set)
+    first_entity: dict[str, str] = field(default_factory=dict)  # entity -> earliest linkable member
+    first_key: dict[str, str] = field(default_factory=dict)  # group key -> earliest linkable member
+    texts: dict[str, str] = field(default_factory=dict)  # lower-cased annotation text -> a member
+    toks: dict[str, str] = field(default_factory=dict)  # token string -> a member
+    starts: list[list] = field(default_factory=list)  # [epoch seconds, member id], sorted
+    last_end: datetime | None = None
 
     @staticmethod
     def make_id(seed_alert_id: str) -> str:
