@@ -44,7 +44,7 @@ class CorrelateConfig:
     hold_time: timedelta = timedelta(minutes=2)
     join_hold: timedelta = timedelta(seconds=30)
     min_severity: str = "warning"
-    immediate_severity: str = "critical"
+    immediate_severity: str = "error"
     resolve_quiet: timedelta = timedelta(minutes=5)
     reopen_window: timedelta = timedelta(minutes=30)
     flap_window: timedelta = timedelta(minutes=15)

@@ -63,7 +63,10 @@ class DedupStage(Stage):
         )
         entity, is_host = ctx.graph.entity_of(a.labels)
         entity = entity or a.service
-        ctx.graph.learn(a.labels, entity, is_host)
+        if ctx.graph.learn(a.labels, entity, is_host):
+            for inc in ctx.incidents.values():  # the graph changed: root causes may too
+                if inc.visible and inc.active:
+                    ctx.stale.add(inc.id)
         key = dedup_key(a.labels, ctx.cfg.dedup_by, fp)
         drop = ctx.graph.name_parts() | set(entity.lower().replace("_", "-").split("-"))
         toks = tokens(alert_text(a.labels, a.annotations), drop)

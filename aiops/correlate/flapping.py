@@ -57,5 +57,13 @@ class FlappingStage(Stage):
                 x.suppressed = a.suppressed
                 ctx.touch(x)
         if home is not None and home.active and last is not None:
-            join(ctx, home, a, "flapping", 1.0, last.id,
-                 f"{a.name} keeps firing and resolving ({a.suppressed})", confirm_now=True)
+            join(
+                ctx,
+                home,
+                a,
+                "flapping",
+                1.0,
+                last.id,
+                f"{a.name} keeps firing and resolving ({a.suppressed})",
+                confirm_now=True,
+            )

@@ -197,8 +197,12 @@ class ServiceGraph:
     # -- persistence --------------------------------------------------------------
     def state(self) -> dict:
         learned = {k: sorted(v) for k, v in self.deps_.items() if v}
-        return {"deps": learned, "hosts": sorted(self.hosts_), "cooc": dict(self.cooc_),
-                "pending": {k: sorted(v) for k, v in self.pending_.items()}}
+        return {
+            "deps": learned,
+            "hosts": sorted(self.hosts_),
+            "cooc": dict(self.cooc_),
+            "pending": {k: sorted(v) for k, v in self.pending_.items()},
+        }
 
     def load(self, st: dict) -> None:
         for k, v in st.get("deps", {}).items():

@@ -125,21 +125,34 @@ class GroupStage(Stage):
             for e, mid in sorted(inc.first_entity.items(), key=lambda x: (inc.entities.get(x[0]), x[0])):
                 d = g.distance(a.entity, e)
                 first = inc.entities.get(e)
-                if d == 1 and g.is_host(a.entity) and not g.is_host(e) and first is not None \
-                        and a.starts_at > first + cfg.root_cause_lead:
+                if (
+                    d == 1
+                    and g.is_host(a.entity)
+                    and not g.is_host(e)
+                    and first is not None
+                    and a.starts_at > first + cfg.root_cause_lead
+                ):
                     continue  # a node alert long after its services' trouble began is no cause of it
                 if d is not None and d > 0:
                     score = 0.9 if d == 1 else 0.7
                     if best is None or score > best[1]:
                         path = "runs on" if g.is_host(e) or g.is_host(a.entity) else "depends on"
                         plural = "s" if d > 1 else ""
-                        best = ("topology", score, mid,
-                                f"{a.entity} - {e} ({d} hop{plural}, {path} edge{plural} in the service graph)")
+                        best = (
+                            "topology",
+                            score,
+                            mid,
+                            f"{a.entity} - {e} ({d} hop{plural}, {path} edge{plural} in the service graph)",
+                        )
                 if best is None and cfg.learn_cooccurrence:
                     c = g.cooccurrence(a.entity, e)
                     if c >= cfg.cooccurrence_min:
-                        best = ("cooccurrence", min(0.85, 0.5 + 0.05 * c), mid,
-                                f"{a.entity} and {e} alerted together in {c} earlier incidents")
+                        best = (
+                            "cooccurrence",
+                            min(0.85, 0.5 + 0.05 * c),
+                            mid,
+                            f"{a.entity} and {e} alerted together in {c} earlier incidents",
+                        )
             if best is not None and best[1] >= 0.9:
                 return best
         mention = self._mention(a, inc, ctx) if not g.is_host(a.entity) else None
@@ -154,19 +167,28 @@ class GroupStage(Stage):
                 continue  # the graph knows both and did not connect them
             s = ctx.tfidf.cosine(a.tokens, tok.split())
             if s >= cfg.similarity_threshold and (sim is None or s > sim[1]):
-                sim = ("similarity", s, mid, f"text similarity {s:.2f} with {m.name or mid} on {m.entity or '?'}")
+                sim = (
+                    "similarity",
+                    s,
+                    mid,
+                    f"text similarity {s:.2f} with {m.name or mid} on {m.entity or '?'}",
+                )
         if sim is not None or not a.entity or g.declared(a.entity):
             return sim
         # nothing known about either service: alerts that start together belong together
         w = cfg.burst_window.total_seconds()
         ts = a.starts_at.timestamp()
         lo = bisect_left(inc.starts, [ts - w, ""])
-        for start, mid in inc.starts[lo:bisect_right(inc.starts, [ts + w, "\uffff"])]:
+        for start, mid in inc.starts[lo : bisect_right(inc.starts, [ts + w, "\uffff"])]:
             m = ctx.alerts.get(mid)
             if m is not None and m.entity and not g.declared(m.entity):
                 gap = abs(ts - start)
-                return ("burst", 0.5, mid,
-                        f"started {int(gap)}s from {m.name or mid} on {m.entity} (no graph relation known)")
+                return (
+                    "burst",
+                    0.5,
+                    mid,
+                    f"started {int(gap)}s from {m.name or mid} on {m.entity} (no graph relation known)",
+                )
         return None
 
     def _mention(self, a: AlertState, inc: Incident, ctx: Context) -> tuple | None:
@@ -174,14 +196,23 @@ class GroupStage(Stage):
         text_a = " ".join(a.annotations.get(k, "") for k in ("summary", "description", "message")).lower()
         if text_a:
             for e, mid in sorted(inc.first_entity.items()):
-                if e != a.entity and len(e) >= 4 and not g.is_host(e) \
-                        and not (g.declared(a.entity) and g.declared(e)) and _names(text_a, e):
+                if (
+                    e != a.entity
+                    and len(e) >= 4
+                    and not g.is_host(e)
+                    and not (g.declared(a.entity) and g.declared(e))
+                    and _names(text_a, e)
+                ):
                     return "mention", 0.8, mid, f"{a.name or a.id} mentions {e}"
         if a.entity and len(a.entity) >= 4:
             for text, mid in inc.texts.items():
                 m = ctx.alerts.get(mid)
-                if m is None or m.entity == a.entity or g.is_host(m.entity) \
-                        or (g.declared(a.entity) and g.declared(m.entity)):
+                if (
+                    m is None
+                    or m.entity == a.entity
+                    or g.is_host(m.entity)
+                    or (g.declared(a.entity) and g.declared(m.entity))
+                ):
                     continue  # the graph knows both: topology decides
                 if _names(text, a.entity):
                     return "mention", 0.8, mid, f"{m.name or mid} on {m.entity} mentions {a.entity}"

@@ -12,7 +12,7 @@ from datetime import datetime
 from aiops.correlate.rootcause import explain
 from aiops.correlate.stage import Context
 from aiops.correlate.state import AlertState, Incident, Member
-from aiops.schema import severity_rank
+from aiops.schema import iso, severity_rank
 
 MAX_TEXTS = 256  # distinct texts kept per incident for mention/similarity matching
 
@@ -108,10 +108,13 @@ def confirm(ctx: Context, inc: Incident, m: Member, at: datetime) -> None:
         reopen(ctx, inc, max(at, a.starts_at), a)
     a.incident_id = inc.id
     ctx.touch(a)
+    fresh = bool(a.entity) and a.entity not in inc.confirmed_entities
     if a.entity:
         inc.confirmed_entities.add(a.entity)
     if not a.suppressed:
         inc.bump_severity(a.severity)
+    if inc.visible and fresh:
+        attach_events(ctx, inc)
     if inc.visible:
         detail = f" {m.score:.2f}" if m.rule == "similarity" else ""
         inc.note(
@@ -185,6 +188,7 @@ def attach_events(ctx: Context, inc: Incident) -> None:
             continue
         if ev["entity"] and ev["entity"] in inc.entities or ev.get("host") and ev["host"] in inc.entities:
             inc.event_ids.append(ev["id"])
+            inc.events.append({**ev, "ts": iso(ev["ts"])})
             who = ev["entity"] or ev.get("host")
             inc.note(ev["ts"], "event", f"{ev['type']} {who}: {ev['message']}", event=ev["id"])
             added = True

@@ -19,7 +19,7 @@ passed with nothing new; a confirmed alert of the same group key within
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiops.correlate.dedup import resolve as resolve_alert
 from aiops.correlate.incident import confirm, drop_member, immediate, open_incident, stale
@@ -115,22 +115,32 @@ class LifecycleStage(Stage):
                         confirm(ctx, inc, m, at)
                     else:
                         drop_member(ctx, inc, aid, "transient")
-                        inc.note(a.ends_at or now, "transient", f"{a.name} on {a.entity or '?'} resolved within "
-                                 f"{int(cfg.join_hold.total_seconds())}s; held back", alert=aid)
+                        inc.note(
+                            a.ends_at or now,
+                            "transient",
+                            f"{a.name} on {a.entity or '?'} resolved within "
+                            f"{int(cfg.join_hold.total_seconds())}s; held back",
+                            alert=aid,
+                        )
                 inc.tentative &= set(inc.members)
             if inc.status in ("open", "acknowledged") and not inc.live:
                 last = inc.last_end or inc.last_activity
                 if last is not None and last + cfg.resolve_quiet <= now:
                     inc.status = "resolved"
                     inc.resolved_at = last
-                    inc.note(last, "resolved", f"all alerts resolved; auto-resolved after "
-                             f"{int(cfg.resolve_quiet.total_seconds())}s quiet")
+                    inc.note(
+                        last,
+                        "resolved",
+                        f"all alerts resolved; auto-resolved after "
+                        f"{int(cfg.resolve_quiet.total_seconds())}s quiet",
+                    )
                     if cfg.learn_cooccurrence:
                         ctx.graph.learn_cooccurrence(set(inc.confirmed_entities))
                     stale(ctx, inc)
-        if ctx.pruned_at is None or now - ctx.pruned_at >= timedelta(minutes=1):
-            self._prune(ctx, now)
-            ctx.pruned_at = now
+        cut = now.replace(second=0, microsecond=0)  # prune on a fixed grid: independent of call sizes
+        if ctx.pruned_at is None or cut > ctx.pruned_at:
+            self._prune(ctx, cut)
+            ctx.pruned_at = cut
 
     def _drop(self, ctx: Context, inc: Incident) -> None:
         for aid in inc.members:

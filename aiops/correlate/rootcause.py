@@ -16,9 +16,9 @@ events from ML tooling), otherwise application — and the team configured for i
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from aiops.correlate.stage import Context
+from aiops.correlate.stage import Context, parse_time
 from aiops.correlate.state import AlertState, Incident
 from aiops.schema import iso
 
@@ -31,16 +31,19 @@ _MODEL = re.compile(r"(model|drift|prediction|inference)", re.I)
 
 
 def change_events(
-    ctx: Context, entity: str, first: object, before: timedelta, after: timedelta
+    inc: Incident, entity: str, first: datetime, before: timedelta, after: timedelta
 ) -> list[dict]:
+    """Change events attached to the incident on ``entity`` within [first - before, first + after]
+    (the incident's own copy: the result must not depend on when it is computed)."""
     out = []
-    for ev in ctx.events:
+    for ev in inc.events:
+        ts = parse_time(ev["ts"])
         if (
             ev["type"] in CHANGE_TYPES
             and entity in (ev["entity"], ev.get("host"))
-            and first - before <= ev["ts"] <= first + after
+            and first - before <= ts <= first + after
         ):
-            out.append(ev)
+            out.append({**ev, "ts": ts})
     return out
 
 
@@ -68,7 +71,7 @@ def explain(ctx: Context, inc: Incident, members: list[AlertState]) -> tuple[dic
             for o in ents
             if o != e and g.depends_on(o, e) and first[o].starts_at >= first[e].starts_at - lead
         ]
-        changes = change_events(ctx, e, first[e].starts_at, ctx.cfg.change_window, timedelta(seconds=60))
+        changes = change_events(inc, e, first[e].starts_at, ctx.cfg.change_window, timedelta(seconds=60))
         rank = (len(covered), bool(changes), -first[e].starts_at.timestamp(), e)
         if best is None or rank > best[0]:
             best = (rank, e, covered, changes)
@@ -114,13 +117,7 @@ def layer_of(ctx: Context, entity: str, a: AlertState, inc: Incident) -> tuple[s
         return "infrastructure", f"{entity} is a host"
     if entity in cfg.model_endpoints:
         return "model serving", f"{entity} is a model endpoint"
-    drift = [
-        ev
-        for ev in ctx.events
-        if ev["type"] in MODEL_EVENTS
-        and ev["entity"] == entity
-        and inc.created_at - cfg.change_window <= ev["ts"]
-    ]
+    drift = [ev for ev in inc.events if ev["type"] in MODEL_EVENTS and ev["entity"] == entity]
     if drift:
         return "model serving", f"{drift[0]['type']} event on {entity} from ML tooling"
     if _MODEL.search(a.name) or any(k in a.labels for k in ("model", "model_name", "model_version")):

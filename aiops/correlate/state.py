@@ -126,6 +126,7 @@ class Incident:
     title: str = ""
     timeline: list[dict] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)  # attached change events (ts as ISO string)
     # indexes, so joining and ticking cost O(services), not O(alerts), in an alert storm
     live: set[str] = field(default_factory=set)  # members still firing
     tentative: set[str] = field(default_factory=set)  # members waiting out ``join_hold``
