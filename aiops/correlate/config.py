@@ -58,7 +58,7 @@ class CorrelateConfig:
     cooccurrence_min: int = 2
     dedup_by: list[str] = field(default_factory=list)
     retention: timedelta = timedelta(hours=24)
-    detector_prefix: str = "detector:"
+    detector_min_alerts: int = 3
     host_labels: list[str] = field(
         default_factory=lambda: ["host", "hostname", "node", "nodename", "instance"]
     )

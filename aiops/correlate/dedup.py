@@ -117,6 +117,9 @@ def resolve(ctx: Context, st: AlertState, at: datetime) -> None:
     if st.group_id and st.group_id in ctx.incidents:
         inc = ctx.incidents[st.group_id]
         inc.live.discard(st.id)
+        inc.ext_live.discard(st.id)
+        if not st.detector and (inc.ext_last is None or st.ends_at > inc.ext_last):
+            inc.ext_last = st.ends_at
         if inc.last_activity is None or st.ends_at > inc.last_activity:
             inc.last_activity = st.ends_at
         if inc.last_end is None or st.ends_at > inc.last_end:

@@ -56,9 +56,11 @@ class ServiceGraph:
     def entity_of(self, labels: dict[str, str]) -> tuple[str, bool]:
         """(entity, is_host): the service label wins, then node-level alerts name their host,
         then ``job``, then the host of ``instance``."""
+        placeholder = {labels.get("metric"), labels.get("__name__")} - {None, ""}
         for key in _SERVICE_LABELS:
-            if labels.get(key):
-                return labels[key], labels[key] in self.hosts_
+            value = labels.get(key)
+            if value and value not in placeholder:  # a detector names series without a service by metric
+                return value, value in self.hosts_
         host = ""
         for key in self.cfg.host_labels:
             if labels.get(key):

@@ -11,9 +11,16 @@
   for services the graph does not already relate (hosts are never linked by mention: service
   alerts name their instance's host all the time);
 * ``similarity`` — TF-IDF cosine of the texts >= ``similarity_threshold`` (only when the
-  operator's graph does not already say the two entities are unrelated);
+  operator's graph does not already say the two entities are unrelated, and not for detector
+  alerts, whose texts are generic);
 * ``burst``      — for services the graph does not know at all: it started within
   ``burst_window`` of a member (score 0.5), the time-clustering fallback.
+
+Detector alerts are weaker evidence: they join only by group key, same service, a direct
+graph edge or a mention, need ``join_hold`` even on a service already in the incident, join
+an incident with other alerts only while one of those fires, never pull other alerts in
+once the incident has non-detector alerts, and do not keep an incident open on their own.
+A group of detector alerts only takes alerts for ``group_window`` after it began.
 
 "Active" means not resolved and with a member firing, or one that ended within
 ``group_window``. With no match it may *reopen* a recently resolved incident in which the same
@@ -94,8 +101,17 @@ class GroupStage(Stage):
         for inc in ctx.incidents.values():
             if not inc.active or inc.created_at - w > a.starts_at:
                 continue
-            if inc.live or (inc.last_activity and inc.last_activity + w >= a.starts_at):
-                out.append(inc)
+            if inc.ext_count == 0:
+                # anomalies only: a burst of them is one group, for group_window from its start
+                if inc.created_at + w >= a.starts_at and (
+                    inc.live or (inc.last_activity and inc.last_activity + w >= a.starts_at)
+                ):
+                    out.append(inc)
+            elif a.detector:
+                if inc.ext_live:
+                    out.append(inc)  # an anomaly belongs to a problem while its alerts fire
+            elif inc.ext_live or (inc.ext_last and inc.ext_last + w >= a.starts_at):
+                out.append(inc)  # detector alerts alone do not keep an incident open to others
         return out
 
     def _reopenable(self, a: AlertState, ctx: Context) -> Incident | None:
@@ -124,6 +140,8 @@ class GroupStage(Stage):
                 return "topology", 0.95, inc.first_entity[a.entity], f"same service {a.entity}"
             for e, mid in sorted(inc.first_entity.items(), key=lambda x: (inc.entities.get(x[0]), x[0])):
                 d = g.distance(a.entity, e)
+                if a.detector and d != 1:
+                    continue  # a detector alert needs a direct edge
                 first = inc.entities.get(e)
                 if (
                     d == 1
@@ -144,7 +162,7 @@ class GroupStage(Stage):
                             mid,
                             f"{a.entity} - {e} ({d} hop{plural}, {path} edge{plural} in the service graph)",
                         )
-                if best is None and cfg.learn_cooccurrence:
+                if best is None and cfg.learn_cooccurrence and not a.detector:
                     c = g.cooccurrence(a.entity, e)
                     if c >= cfg.cooccurrence_min:
                         best = (
@@ -161,9 +179,11 @@ class GroupStage(Stage):
         if best is not None:
             return best
         sim = None
-        for tok, mid in inc.toks.items():
+        for tok, mid in [] if a.detector else inc.toks.items():
             m = ctx.alerts.get(mid)
-            if m is None or a.entity and m.entity and g.declared(a.entity) and g.declared(m.entity):
+            if m is None or m.detector:
+                continue  # detector alert texts are generic ("MetricAnomaly"): not evidence
+            if a.entity and m.entity and g.declared(a.entity) and g.declared(m.entity):
                 continue  # the graph knows both and did not connect them
             s = ctx.tfidf.cosine(a.tokens, tok.split())
             if s >= cfg.similarity_threshold and (sim is None or s > sim[1]):
@@ -173,7 +193,7 @@ class GroupStage(Stage):
                     mid,
                     f"text similarity {s:.2f} with {m.name or mid} on {m.entity or '?'}",
                 )
-        if sim is not None or not a.entity or g.declared(a.entity):
+        if sim is not None or not a.entity or g.declared(a.entity) or a.detector:
             return sim
         # nothing known about either service: alerts that start together belong together
         w = cfg.burst_window.total_seconds()
@@ -181,7 +201,7 @@ class GroupStage(Stage):
         lo = bisect_left(inc.starts, [ts - w, ""])
         for start, mid in inc.starts[lo : bisect_right(inc.starts, [ts + w, "\uffff"])]:
             m = ctx.alerts.get(mid)
-            if m is not None and m.entity and not g.declared(m.entity):
+            if m is not None and m.entity and not g.declared(m.entity) and not m.detector:
                 gap = abs(ts - start)
                 return (
                     "burst",

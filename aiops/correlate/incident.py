@@ -22,9 +22,13 @@ def immediate(ctx: Context, a: AlertState) -> bool:
     return not a.detector and severity_rank(a.severity) >= severity_rank(ctx.cfg.immediate_severity)
 
 
-def linkable(a: AlertState) -> bool:
-    """Inhibited and flapping alerts ride along; they don't pull others in."""
-    return not (a.suppressed or "").startswith(("inhibited", "flapping"))
+def linkable(inc: Incident, a: AlertState) -> bool:
+    """Inhibited and flapping alerts ride along; they don't pull others in. Nor do detector
+    alerts once the incident has others: anomaly detectors are noisy, and one stray anomaly
+    must not chain a whole neighbourhood into an incident."""
+    if (a.suppressed or "").startswith(("inhibited", "flapping")):
+        return False
+    return not a.detector or inc.ext_count == 0
 
 
 def new_incident(ctx: Context, a: AlertState) -> Incident:
@@ -40,7 +44,7 @@ def _index(inc: Incident, a: AlertState) -> None:
     if a.group_key:
         inc.keys.add(a.group_key)
         inc.keys.add(f"{a.group_key}\x00{a.name}")
-    if not linkable(a):
+    if not linkable(inc, a):
         return
     if a.entity and a.entity not in inc.first_entity:
         inc.first_entity[a.entity] = a.id
@@ -77,13 +81,24 @@ def join(
     detail: str,
     confirm_now: bool = False,
 ) -> Member:
-    known = inc.visible and bool(a.entity) and a.entity in inc.confirmed_entities
-    hold = ctx.cfg.join_hold if not (confirm_now or known or immediate(ctx, a)) else None
+    known = inc.visible and bool(a.entity) and a.entity in inc.confirmed_entities and not a.detector
+    # an anomaly on a service in (or next to) an incident whose alerts fire is part of it, however brief
+    backing = a.detector and inc.visible and bool(inc.ext_live) and rule in ("group_key", "topology")
+    hold = ctx.cfg.join_hold if not (confirm_now or known or backing or immediate(ctx, a)) else None
     confirm_at = a.starts_at + hold if hold else a.starts_at
     m = Member(a.id, rule, score, matched, detail, a.starts_at, confirm_at)
     inc.members[a.id] = m
     a.group_id = inc.id
-    _index(inc, a)
+    if not a.detector:
+        inc.ext_count += 1
+        end = a.ends_at if a.status == "resolved" and a.ends_at else a.starts_at
+        inc.ext_last = end if inc.ext_last is None or end > inc.ext_last else inc.ext_last
+        if a.status == "firing":
+            inc.ext_live.add(a.id)
+    if not a.detector and inc.ext_count == 1 and len(inc.members) > 1:
+        reindex(ctx, inc)  # the first non-detector member: detector members stop being linkable
+    else:
+        _index(inc, a)
     if a.status == "firing":
         inc.live.add(a.id)
     elif a.ends_at is not None and (inc.last_end is None or a.ends_at > inc.last_end):
@@ -92,7 +107,9 @@ def join(
     if inc.last_activity is None or end > inc.last_activity:
         inc.last_activity = end
     inc.tentative.add(a.id)
-    if inc.visible and confirm_at <= (ctx.watermark or confirm_at) and a.firing_at(confirm_at):
+    if inc.visible and (
+        hold is None or confirm_at <= (ctx.watermark or confirm_at) and a.firing_at(confirm_at)
+    ):
         confirm(ctx, inc, m, confirm_at)
     return m
 
@@ -127,10 +144,13 @@ def confirm(ctx: Context, inc: Incident, m: Member, at: datetime) -> None:
 
 
 def drop_member(ctx: Context, inc: Incident, alert_id: str, reason: str) -> None:
-    inc.members.pop(alert_id, None)
+    m = inc.members.pop(alert_id, None)
     inc.live.discard(alert_id)
+    inc.ext_live.discard(alert_id)
     inc.tentative.discard(alert_id)
     a = ctx.alerts.get(alert_id)
+    if m is not None and a is not None and not a.detector:
+        inc.ext_count -= 1
     if a is not None:
         a.group_id = None
         a.incident_id = None
@@ -148,7 +168,14 @@ def open_incident(ctx: Context, inc: Incident, at: datetime, why: str) -> None:
     inc.note(at, "opened", why)
     for aid, m in sorted(inc.members.items(), key=lambda x: (x[1].joined_at, x[0])):
         a = ctx.alerts[aid]
-        if a.status == "resolved" and a.ends_at is not None and a.ends_at <= m.confirm_at and a.ends_at <= at:
+        held = m.confirm_at > m.joined_at
+        if (
+            held
+            and a.status == "resolved"
+            and a.ends_at is not None
+            and a.ends_at < m.confirm_at
+            and a.ends_at <= at
+        ):
             drop_member(ctx, inc, aid, "transient")
             continue
         m.confirmed = True

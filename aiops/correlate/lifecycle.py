@@ -2,9 +2,11 @@
 
 A group of alerts stays *pending* (not shown, not counted) until one of:
   * an alert at/above ``immediate_severity`` (not from a detector) is in it;
-  * two distinct alerts corroborate each other (the second one's start);
+  * two distinct alerts fire at the same time (the second one's start); detector alerts count
+    only once they outlived ``join_hold``, and detector alerts alone need one at/above
+    ``immediate_severity`` or ``detector_min_alerts`` distinct ones of two kinds;
   * a change event (deploy, config change, drift...) on one of its entities lies within
-    ``change_window`` before an alert (or up to ``hold_time`` after it);
+    ``change_window`` before a non-detector alert (or up to ``hold_time`` after it);
   * a non-detector alert is still firing ``hold_time`` after it started.
 The incident opens at the earliest of those times (event time). A pending group whose
 alerts all resolved first is dropped; its alerts are marked ``transient``.
@@ -12,8 +14,8 @@ alerts all resolved first is dropped; its alerts are marked ``transient``.
 Members that join an open incident are tentative for ``join_hold`` (unless immediate, or
 their service already has confirmed alerts in it: more evidence of known trouble): resolved
 before that, they leave it as ``transient``. An open incident auto-resolves
-(``resolved_at`` = its last alert's end) once every alert resolved and ``resolve_quiet``
-passed with nothing new; a confirmed alert of the same group key within
+(``resolved_at`` = its last alert's end) once every alert resolved (detector alerts do not
+count when it has others) and ``resolve_quiet`` passed with nothing new; a confirmed alert of the same group key within
 ``reopen_window`` reopens it.
 """
 
@@ -26,55 +28,70 @@ from aiops.correlate.incident import confirm, drop_member, immediate, open_incid
 from aiops.correlate.rootcause import CHANGE_TYPES
 from aiops.correlate.stage import Context, Stage
 from aiops.correlate.state import Incident
-from aiops.schema import iso
+from aiops.schema import iso, severity_rank
+
+
+def _solid_from(ctx: Context, m) -> datetime:
+    """When an alert starts to count as evidence: detector alerts only once they outlived
+    ``join_hold`` (an anomaly that vanishes at once, e.g. a new log line, corroborates nothing)."""
+    return m.starts_at + ctx.cfg.join_hold if m.detector else m.starts_at
 
 
 def open_time(ctx: Context, inc: Incident, upto: datetime) -> tuple[datetime, str] | None:
     """Earliest time <= ``upto`` at which the pending ``inc`` qualifies to open, and why."""
+    memo = inc.__dict__.get("_memo")
+    key = (len(inc.members), len(inc.live))
+    if memo is not None and memo[0] == key and (memo[1] is None or upto < memo[1]):
+        return None  # nothing changed and no candidate time has come yet
     cfg = ctx.cfg
     members = sorted(
         (ctx.alerts[m] for m in inc.members if m in ctx.alerts), key=lambda a: (a.starts_at, a.id)
     )
+    members = members[:500]  # a group this big has long qualified or never will
     cands: list[tuple[datetime, str]] = []
-    keys: list[str] = []
+    solid = [(_solid_from(ctx, m), m) for m in members]
+    solid = [(t, m) for t, m in solid if m.firing_at(t)]
     for a in members:
         if immediate(ctx, a):
             cands.append((a.starts_at, f"{a.severity} alert {a.name} on {a.entity or '?'}"))
-        if a.key not in keys:
-            keys.append(a.key)
-            if len(keys) == 2:
-                cands.append(
-                    (
-                        a.starts_at,
-                        f"{a.name} on {a.entity or '?'} corroborates "
-                        f"{members[0].name} on {members[0].entity or '?'}",
-                    )
-                )
+    for t, a in solid:  # corroboration: distinct alerts counting as evidence at the same time
+        together = [m for tm, m in solid if tm <= t and m.firing_at(t)]
+        if len({m.key for m in together}) < 2:
+            continue
+        other = next(m for m in together if m.key != a.key)
+        ext = [m for m in together if not m.detector]
+        det = [m for m in together if m.detector]
+        strong = any(severity_rank(m.severity) >= severity_rank(cfg.immediate_severity) for m in det)
+        if (
+            ext
+            or strong
+            or (len({m.key for m in det}) >= cfg.detector_min_alerts and len({m.name for m in det}) >= 2)
+        ):
+            cands.append(
+                (t, f"{a.name} on {a.entity or '?'} corroborates {other.name} on {other.entity or '?'}")
+            )
+    for a in members:
+        if a.detector:
+            continue  # deploys bring new log lines: a change event corroborates only real alerts
         for ev in ctx.events:
             if (
                 ev["type"] in CHANGE_TYPES
                 and a.entity
                 and a.entity in (ev["entity"], ev.get("host"))
                 and a.starts_at - cfg.change_window <= ev["ts"] <= a.starts_at + cfg.hold_time
+                and a.firing_at(max(a.starts_at, ev["ts"]))
             ):
-                cands.append(
-                    (
-                        max(a.starts_at, ev["ts"]),
-                        f"{a.name} on {a.entity} follows {ev['type']} at {iso(ev['ts'])}",
-                    )
-                )
-        if not a.detector:
-            t = a.starts_at + cfg.hold_time
-            if a.firing_at(t):
-                cands.append(
-                    (
-                        t,
-                        f"{a.name} on {a.entity or '?'} kept firing for "
-                        f"{int(cfg.hold_time.total_seconds())}s",
-                    )
-                )
-    cands = [c for c in cands if c[0] <= upto]
-    return min(cands, key=lambda c: c[0]) if cands else None
+                at = max(a.starts_at, ev["ts"])
+                cands.append((at, f"{a.name} on {a.entity} follows {ev['type']} at {iso(ev['ts'])}"))
+        t = a.starts_at + cfg.hold_time
+        if a.firing_at(t):
+            cands.append(
+                (t, f"{a.name} on {a.entity or '?'} kept firing for {int(cfg.hold_time.total_seconds())}s")
+            )
+    due = [c for c in cands if c[0] <= upto]
+    later = [c[0] for c in cands if c[0] > upto]
+    inc.__dict__["_memo"] = (key, min(later) if later else None)
+    return min(due, key=lambda c: c[0]) if due else None
 
 
 def try_open(ctx: Context, inc: Incident, upto: datetime) -> bool:
@@ -123,8 +140,9 @@ class LifecycleStage(Stage):
                             alert=aid,
                         )
                 inc.tentative &= set(inc.members)
-            if inc.status in ("open", "acknowledged") and not inc.live:
-                last = inc.last_end or inc.last_activity
+            live, last = (inc.ext_live, inc.ext_last) if inc.ext_count else (inc.live, inc.last_end)
+            if inc.status in ("open", "acknowledged") and not live:
+                last = last or inc.last_activity
                 if last is not None and last + cfg.resolve_quiet <= now:
                     inc.status = "resolved"
                     inc.resolved_at = last

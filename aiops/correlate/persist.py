@@ -13,7 +13,7 @@ from aiops.correlate.stage import Context, parse_time
 from aiops.correlate.state import AlertState, Incident, Member
 
 FORMAT = 1
-_SET_FIELDS = {"keys", "live", "tentative", "confirmed_entities"}
+_SET_FIELDS = {"keys", "live", "tentative", "confirmed_entities", "ext_live"}
 _DT_FIELDS = {
     "starts_at",
     "ends_at",
@@ -27,6 +27,7 @@ _DT_FIELDS = {
     "last_activity",
     "expired_at",
     "last_end",
+    "ext_last",
 }
 
 

@@ -50,6 +50,7 @@ def change_events(
 def explain(ctx: Context, inc: Incident, members: list[AlertState]) -> tuple[dict, dict, str]:
     g = ctx.graph
     drivers = [a for a in members if not (a.suppressed or "").startswith("inhibited")] or members
+    drivers = [a for a in drivers if not a.detector] or drivers  # anomalies support, alerts decide
     first: dict[str, AlertState] = {}
     for a in sorted(drivers, key=lambda a: (a.starts_at, a.id)):
         if a.entity:

@@ -137,6 +137,9 @@ class Incident:
     toks: dict[str, str] = field(default_factory=dict)  # token string -> a member
     starts: list[list] = field(default_factory=list)  # [epoch seconds, member id], sorted
     last_end: datetime | None = None
+    ext_count: int = 0  # members from sources other than detectors
+    ext_live: set[str] = field(default_factory=set)
+    ext_last: datetime | None = None  # latest start/end among non-detector members
 
     @staticmethod
     def make_id(seed_alert_id: str) -> str:

@@ -146,3 +146,29 @@ def test_placement_is_learned_from_instance_labels():
     )
     ev = evidence(f, "WriteErrors")
     assert ev["rule"] == "topology" and "runs on" in ev["detail"]
+
+
+def test_detector_alert_on_a_node_metric_is_about_the_host():
+    from aiops.correlate.graph import ServiceGraph
+    from aiops.correlate.config import CorrelateConfig
+
+    g = ServiceGraph(CorrelateConfig.from_dict(SHOP))
+    labels = {
+        "alertname": "MetricAnomaly",
+        "service": "node_cpu_utilisation",
+        "metric": "node_cpu_utilisation",
+        "host": "host-3",
+        "instance": "host-3:9100",
+    }
+    assert g.entity_of(labels) == ("host-3", True)
+    assert g.entity_of(
+        {"alertname": "HighErrorRate", "service": "checkout", "instance": "10.0.0.5:8080"}
+    ) == ("checkout", False)
+    assert g.entity_of({"alertname": "NodeDown", "job": "node", "instance": "10.0.0.5:9100"}) == (
+        "10.0.0.5",
+        True,
+    )
+    assert g.entity_of({"alertname": "Up", "job": "checkout", "instance": "10.0.0.5:8080"}) == (
+        "checkout",
+        False,
+    )

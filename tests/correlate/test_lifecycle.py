@@ -56,13 +56,58 @@ def test_change_event_corroborates_a_warning():
 
 
 def test_detector_alerts_need_corroboration():
-    f = Feeder(SHOP).feed(
-        [alert("MetricAnomaly", 0, severity="critical", source="detector:metrics", service="checkout")],
-        until=900,
-    )
+    critical = alert("MetricAnomaly", 0, severity="critical", source="detector:metrics", service="checkout")
+    f = Feeder(SHOP).feed([critical], until=500)
     assert f.incidents == {}
-    f.feed([alert("LogErrorBurst", 950, severity="warning", source="detector:logs", service="checkout")])
-    assert len(f.incidents) == 1
+    f.feed([alert("LogErrorBurst", 550, severity="warning", source="detector:logs", service="checkout")])
+    assert f.incidents == {}  # detector evidence counts once it outlived join_hold (30 s)
+    f.advance(585)
+    (inc,) = f.incidents.values()
+    assert inc["opened_at"] == "2026-03-02T10:09:40Z"
+
+
+def test_detector_alerts_long_after_a_group_began_start_a_new_one():
+    f = Feeder(SHOP).feed(
+        [
+            alert("MetricAnomaly", 0, severity="critical", source="detector:metrics", service="checkout"),
+            alert("LogErrorBurst", 950, severity="warning", source="detector:logs", service="checkout"),
+        ],
+        until=1200,
+    )
+    assert f.incidents == {}  # the first group stopped taking alerts after group_window (15m)
+
+
+def test_brief_anomalies_on_services_of_a_firing_incident_join_it():
+    f = Feeder(SHOP).feed(
+        [
+            alert("HighErrorRate", 0, severity="critical", service="checkout"),
+            alert("NewLogTemplate", 20, 20, source="detector:logs", service="checkout", template_id="7"),
+            alert("NewLogTemplate", 30, 30, source="detector:logs", service="frontend", template_id="8"),
+        ],
+        until=200,
+    )
+    (inc,) = f.incidents.values()
+    ids = {m["id"] for m in inc["alerts"]}
+    assert f.alert_row("NewLogTemplate", template_id="7")["id"] in ids  # same service
+    assert f.alert_row("NewLogTemplate", template_id="8")["incident_id"] is None  # two hops away
+
+
+def test_flickering_detector_alerts_corroborate_nothing():
+    recs = []
+    for k in range(6):  # new-log-template style: instant alerts on one service
+        recs.append(
+            alert(
+                "NewLogTemplate",
+                10 * k,
+                10 * k,
+                source="detector:logs",
+                service="checkout",
+                template_id=str(k),
+            )
+        )
+    f = Feeder(SHOP).feed(recs, until=900)
+    assert f.incidents == {}
+    assert all(r["incident_id"] is None for r in f.alerts.values())
 
 
 def test_transient_joiner_leaves_the_incident():
