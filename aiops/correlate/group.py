@@ -23,7 +23,10 @@ once the incident has non-detector alerts, and do not keep an incident open on t
 A group of detector alerts only takes alerts for ``group_window`` after it began.
 
 "Active" means not resolved and with a member firing, or one that ended within
-``group_window``. With no match it may *reopen* a recently resolved incident in which the same
+``group_window``. An alert linked to several groups joins the best one (incidents with non-detector alerts
+first, then the strongest link); pending groups of detector alerts it links to by service or
+a direct edge come along (rule ``merged``: anomalies often precede the alerts). With no match
+it may *reopen* a recently resolved incident in which the same
 alert (name and group key) fired (``reopen_window``) — a resolved incident never
 absorbs unrelated alerts — or else it starts a new pending incident. Alerts below ``min_severity``
 are recorded but never grouped.
@@ -64,16 +67,23 @@ class GroupStage(Stage):
 
     def place(self, a: AlertState, ctx: Context) -> Incident:
         best = None
+        linked = []
         for inc in self._active(a, ctx):
             ev = self.evidence(a, inc, ctx)
             if ev is None:
                 continue
-            rank = (ev[1], inc.visible, -inc.created_at.timestamp(), inc.id)
+            linked.append((inc, ev))
+            # prefer incidents with real alerts over groups of anomalies, then the strongest link
+            rank = (inc.ext_count > 0, ev[1], inc.visible, -inc.created_at.timestamp(), inc.id)
             if best is None or rank > best[0]:
                 best = (rank, inc, ev)
         if best is not None:
             _, inc, (rule, score, matched, detail) = best
             join(ctx, inc, a, rule, score, matched, detail)
+            if not a.detector and inc.ext_count > 0:
+                for other, ev in linked:  # anomalies that were waiting on the same services come along
+                    if other is not inc and not other.visible and other.ext_count == 0 and ev[1] >= 0.9:
+                        self._merge(ctx, other, inc, a, ev)
         else:
             inc = self._reopenable(a, ctx)
             if inc is not None:
@@ -94,6 +104,25 @@ class GroupStage(Stage):
         if not inc.visible:
             try_open(ctx, inc, a.starts_at)
         return inc
+
+    def _merge(self, ctx: Context, src: Incident, dst: Incident, bridge: AlertState, ev: tuple) -> None:
+        """Move a pending group of detector alerts into ``dst``: ``bridge`` links to both."""
+        members = sorted(src.members.values(), key=lambda m: (m.joined_at, m.alert_id))
+        ctx.incidents.pop(src.id, None)
+        for m in members:
+            x = ctx.alerts.get(m.alert_id)
+            if x is not None:
+                join(
+                    ctx,
+                    dst,
+                    x,
+                    "merged",
+                    ev[1],
+                    bridge.id,
+                    f"anomaly waiting on {x.entity or '?'}; {bridge.name or bridge.id} on "
+                    f"{bridge.entity or '?'} links it ({ev[0]}: {ev[3]})",
+                    confirm_now=True,
+                )
 
     def _active(self, a: AlertState, ctx: Context) -> list[Incident]:
         out = []

@@ -15,8 +15,8 @@ Members that join an open incident are tentative for ``join_hold`` (unless immed
 their service already has confirmed alerts in it: more evidence of known trouble): resolved
 before that, they leave it as ``transient``. An open incident auto-resolves
 (``resolved_at`` = its last alert's end) once every alert resolved (detector alerts do not
-count when it has others) and ``resolve_quiet`` passed with nothing new; a confirmed alert of the same group key within
-``reopen_window`` reopens it.
+count when it has others) and ``resolve_quiet`` passed with nothing new; a confirmed alert
+of the same group key within ``reopen_window`` reopens it.
 """
 
 from __future__ import annotations
