@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS alerts (
     incident_id TEXT,
     suppressed TEXT,
     seq INTEGER NOT NULL,
-    doc BLOB NOT NULL
+    doc BLOB NOT NULL,
+    name TEXT,
+    repeats INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);
 CREATE INDEX IF NOT EXISTS alerts_starts ON alerts(starts_at, id);
@@ -58,7 +60,8 @@ CREATE TABLE IF NOT EXISTS incidents (
     opened_at TEXT,
     resolved_at TEXT,
     seq INTEGER NOT NULL,
-    doc BLOB NOT NULL
+    doc BLOB NOT NULL,
+    acknowledged_at TEXT
 );
 CREATE INDEX IF NOT EXISTS incidents_opened ON incidents(opened_at, id);
 CREATE INDEX IF NOT EXISTS incidents_status ON incidents(status);
@@ -81,6 +84,13 @@ CREATE TABLE IF NOT EXISTS signals (
 CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, doc BLOB NOT NULL);
 """
 
+#: Light columns the HTTP service's dashboards aggregate over (added to stores made before them).
+_ADDED_COLUMNS = (
+    ("alerts", "name", "TEXT"),
+    ("alerts", "repeats", "INTEGER NOT NULL DEFAULT 0"),
+    ("incidents", "acknowledged_at", "TEXT"),
+)
+
 
 class SQLiteStore:
     """Thread-safe: one writer connection behind a lock, one reader connection per thread."""
@@ -98,7 +108,14 @@ class SQLiteStore:
         self._local = threading.local()
         self._writer = self._connect()
         self._writer.executescript(SCHEMA)
+        self._migrate()
         self._closed = False
+
+    def _migrate(self) -> None:
+        for table, column, decl in _ADDED_COLUMNS:
+            cols = {row[1] for row in self._writer.execute(f"PRAGMA table_info({table})")}
+            if column not in cols:
+                self._writer.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     # -- connections ----------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -182,22 +199,23 @@ class SQLiteStore:
                               [("offset", str(offset).encode()), *states.items()])
                 w.executemany(
                     "INSERT OR REPLACE INTO alerts(id, fingerprint, status, service, severity, "
-                    "source, starts_at, ends_at, incident_id, suppressed, seq, doc) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "source, starts_at, ends_at, incident_id, suppressed, seq, doc, name, repeats) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     [(a["id"], a.get("fingerprint", ""), a.get("status", "firing"),
                       a.get("service"), a.get("severity"), a.get("source"), a.get("starts_at"),
                       a.get("ends_at"), a.get("incident_id"), a.get("suppressed"), offset,
-                      orjson.dumps(a)) for a in alerts])
+                      orjson.dumps(a), (a.get("labels") or {}).get("alertname"),
+                      a.get("repeats") or 0) for a in alerts])
                 w.executemany(
                     "INSERT OR REPLACE INTO incidents(id, status, severity, owner_layer, "
-                    "root_service, services, opened_at, resolved_at, seq, doc) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "root_service, services, opened_at, resolved_at, seq, doc, acknowledged_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     [(i["id"], i.get("status", "open"), i.get("severity"),
                       (i.get("owner") or {}).get("layer"),
                       (i.get("root_cause") or {}).get("service"),
                       "|" + "|".join(i.get("services") or []) + "|",
-                      i.get("opened_at"), i.get("resolved_at"), offset, orjson.dumps(i))
-                     for i in incidents])
+                      i.get("opened_at"), i.get("resolved_at"), offset, orjson.dumps(i),
+                      i.get("acknowledged_at")) for i in incidents])
                 w.executemany(
                     "INSERT OR REPLACE INTO templates(source, id, template, count, first_seen, "
                     "last_seen) VALUES (?,?,?,?,?,?)",

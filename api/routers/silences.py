@@ -1,0 +1,99 @@
+"""``/api/v1/silences``: create, list and expire silences (Alertmanager-style matchers).
+
+The correlator owns silences (they suppress alerts from incidents while
+active, in event time); this router only validates and forwards. A correlator
+without silence support answers 501.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import READ, WRITE
+from api.common import error_responses, parse_time
+from api.errors import ApiError, json_response
+
+router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
+
+
+class Matcher(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, examples=["service"])
+    value: str = Field(max_length=1000, examples=["checkout"])
+    isRegex: bool = False
+    isEqual: bool = True
+
+
+class SilenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "matchers": [{"name": "service", "value": "checkout"},
+                     {"name": "alertname", "value": "HighLatency.*", "isRegex": True}],
+        "startsAt": "2026-11-28T18:00:00Z", "endsAt": "2026-11-28T20:00:00Z",
+        "createdBy": "alice", "comment": "maintenance window"}]})
+    matchers: list[Matcher] = Field(min_length=1, max_length=50)
+    startsAt: str = Field(max_length=64)
+    endsAt: str = Field(max_length=64)
+    createdBy: str = Field(min_length=1, max_length=200)
+    comment: str = Field("", max_length=4000)
+
+
+class SilenceOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    matchers: list[dict[str, Any]]
+    startsAt: str | None = None
+    endsAt: str | None = None
+    createdBy: str | None = None
+    comment: str | None = None
+    status: dict[str, Any] | str | None = None
+
+
+def _support(engine: Any) -> Any:
+    for name in ("add_silence", "list_silences", "expire_silence"):
+        if not hasattr(engine, name):
+            raise ApiError(501, "not_implemented", "silences need a correlator with silence "
+                           "support (add/list/expire)")
+    return engine
+
+
+_ERRORS = error_responses(401, 403, 422, 501)
+
+
+@router.post("", status_code=201, response_model=SilenceOut, dependencies=[WRITE],
+             responses=_ERRORS, summary="Create a silence")
+async def create(request: Request, body: SilenceIn) -> Response:
+    starts = parse_time(body.startsAt, "startsAt")
+    ends = parse_time(body.endsAt, "endsAt")
+    if ends <= starts:
+        raise ApiError(422, "invalid_parameter", "endsAt must be after startsAt", field="endsAt",
+                       expected="a time after startsAt", got=body.endsAt)
+    engine = _support(request.app.state.engine)
+    doc = await run_in_threadpool(engine.add_silence,
+                                  [m.model_dump() for m in body.matchers], starts, ends,
+                                  body.createdBy, body.comment)
+    return json_response(doc, 201)
+
+
+@router.get("", response_model=list[SilenceOut], dependencies=[READ], responses=_ERRORS,
+            summary="List silences")
+async def list_all(request: Request) -> Response:
+    engine = _support(request.app.state.engine)
+    return json_response(await run_in_threadpool(engine.list_silences))
+
+
+@router.delete("/{silence_id}", response_model=SilenceOut, dependencies=[WRITE],
+               responses={**_ERRORS, **error_responses(404)}, summary="Expire a silence")
+async def expire(request: Request, silence_id: Annotated[str, Path(max_length=200)]
+                 ) -> Response:
+    engine = _support(request.app.state.engine)
+    try:
+        doc = await run_in_threadpool(engine.expire_silence, silence_id)
+    except KeyError:
+        raise ApiError(404, "not_found", f"no silence {silence_id!r}", field="id",
+                       got=silence_id) from None
+    return json_response(doc)
