@@ -1,17 +1,17 @@
 """The engine: the one place that knows the stage order.
 
-    records --(durable append)--> input log --(reorder by event time)-->
-        templates -> detectors -> (alerts reordered by event time) -> correlator -> store
+    records --(durable append)--> input log --> partition(s): reorder by event time,
+        templates, detectors --> alerts + events reordered by event time --> correlator --> store
 
-Event time drives everything. Records wait in a reorder buffer until the
-watermark (max event time seen minus ``lateness``) passes them, then flow in
+Event time drives everything. Records wait in a partition's reorder buffer until
+the watermark (max event time seen minus ``lateness``) passes them, then flow in
 timestamp order, so the same data gives the same incidents whether it is
 replayed from files in one go or posted over HTTP in any batching. Detector
 alerts surface when their window closes, later than the records behind them;
 alerts therefore wait ``alert_delay`` more before the correlator sees them, so it
 too gets every alert in event-time order.
 
-Checkpoints hold the input offset, both buffers and every component's state,
+Checkpoints hold the input offset, the buffers and every component's state,
 written in one store transaction with the rows they produced: a restart resumes
 from the last checkpoint and re-processes the batches after it.
 """
@@ -29,16 +29,13 @@ from typing import Any, Iterable, Sequence
 
 from aiops.config import Config, ConfigError, build_component
 from aiops.correlate import build_correlator
-from aiops.detect import build_detectors
-from aiops.schema import Alert, Event, LogRecord, Record, iso
+from aiops.partition import Emitted, Partition
+from aiops.schema import Alert, Event, Record, iso
 from aiops.store import Store, decode_batch, encode_batch, open_store, to_us
-from aiops.templates import build_miner
-
-_KIND_RANK = {"event": 0, "metric": 1, "log": 2, "alert": 3}
 
 
-def _order(r: Record) -> tuple[datetime, int]:
-    return (r.ts, _KIND_RANK[r.kind])
+def _alert_order(a: Alert) -> tuple[datetime, str, str]:
+    return (a.ts, a.fingerprint, a.status)
 
 
 @dataclass
@@ -90,22 +87,38 @@ class Engine:
         self.config = config or Config()
         self.params = EngineParams.from_dict(self.config.engine)
         self.store = store if store is not None else open_store()
-        self.miner = build_component(build_miner, "templates", self.config.templates)
-        self.detectors = build_component(build_detectors, "detect", self.config.detect)
-        self.correlator = build_component(build_correlator, "correlate", self.config.correlate)
         self.lateness = timedelta(seconds=self.params.lateness_s)
         self.alert_delay = timedelta(seconds=self.params.alert_delay_s)
+        self.partition = Partition(self.config.templates, self.config.detect, self.lateness)
+        self.correlator = build_component(build_correlator, "correlate", self.config.correlate)
         self._lock = threading.RLock()
         self._submit_lock = threading.Lock()
         self._inflight: dict[int, list[Record]] = {}
         self.offset = 0
-        self.max_ts: datetime | None = None
-        self._records: list[Record] = []
         self._alerts: list[Alert] = []
+        self._events: list[Event] = []
+        self._clock: datetime | None = None  # the correlator's event-time clock
         self.stats: Counter = Counter()
         self._out = _Outputs()
         self._since_checkpoint = 0
         self._restore()
+
+    # kept as attributes for callers that inspect components
+    @property
+    def miner(self) -> Any:
+        return self.partition.miner
+
+    @property
+    def detectors(self) -> list:
+        return self.partition.detectors
+
+    @property
+    def max_ts(self) -> datetime | None:
+        return self.partition.max_ts
+
+    @property
+    def watermark(self) -> datetime | None:
+        return self.partition.watermark
 
     # -- input ----------------------------------------------------------------------------
     def submit(self, records: Sequence[Record], *, idem_key: str | None = None,
@@ -123,16 +136,16 @@ class Engine:
                                                   max(stamps), key)
             if not dup:
                 self._inflight[offset] = list(records)  # catch_up need not decode what we hold
+        if dup:
+            self.stats["duplicate_batches"] += 1
         return SubmitResult(offset, dup, len(records))
 
     def ingest(self, records: Sequence[Record], *, idem_key: str | None = None) -> SubmitResult:
         """Append durably, then process everything up to and including this batch."""
         with self._lock:
             result = self.submit(records, idem_key=idem_key)
-            if result.duplicate or not records:
-                self.stats["duplicate_batches"] += int(result.duplicate)
-                return result
-            self.catch_up()
+            if not result.duplicate and records:
+                self.catch_up()
             return result
 
     def catch_up(self, limit: int = 100) -> int:
@@ -158,88 +171,44 @@ class Engine:
 
     # -- processing -------------------------------------------------------------------------
     def _process(self, records: list[Record], offset: int) -> None:
-        signals = self._out.signals
-        watermark = self.watermark
-        if watermark is not None:
-            self.stats["late"] += sum(1 for r in records if r.ts < watermark)
-        for r in records:
-            ts = r.ts
-            if self.max_ts is None or ts > self.max_ts:
-                self.max_ts = ts
-            signals[(ts.strftime("%Y-%m-%dT%H:00:00Z"), r.kind, r.service)] += 1
-        self.stats.update(r.kind for r in records)
-        self._records.extend(records)
+        emitted = self.partition.add(records)
         self.offset = offset
-        self._release(self.watermark)
+        self._correlate(emitted, final=False)
         self._since_checkpoint += len(records)
         if self._since_checkpoint >= self.params.checkpoint_records:
             self.checkpoint()
 
-    @property
-    def watermark(self) -> datetime | None:
-        return None if self.max_ts is None else self.max_ts - self.lateness
-
-    def _release(self, watermark: datetime | None, final: bool = False) -> None:
-        if watermark is None and not final:
-            return
-        buf = self._records
-        buf.sort(key=_order)
-        cut = len(buf) if final else bisect_right(buf, watermark, key=lambda r: r.ts)
-        ready, self._records = buf[:cut], buf[cut:]
-        if ready:
-            self._run_stages(ready, watermark if watermark is not None else ready[-1].ts)
-        self._release_alerts(watermark, final)
-
-    def _run_stages(self, records: list[Record], watermark: datetime) -> None:
-        logs = [r for r in records if type(r) is LogRecord]
-        if logs:
-            self.miner.mine(logs)
-        new_alerts = [r for r in records if type(r) is Alert]
-        self.stats["external_alerts"] += len(new_alerts)
-        for detector in self.detectors:
-            found = detector.observe(records, watermark)
-            self.stats["detector_alerts"] += len(found)
-            new_alerts.extend(found)
-        self._alerts.extend(new_alerts)
-        self._events_pending.extend(r for r in records if type(r) is Event)
-
-    def _release_alerts(self, watermark: datetime | None, final: bool) -> None:
-        horizon = None if watermark is None else watermark - self.alert_delay
-        buf = self._alerts
-        buf.sort(key=lambda a: a.ts)
-        events = self._events_pending
+    def _correlate(self, emitted: Emitted, final: bool) -> None:
+        """Hold alerts and events until ``alert_delay`` behind the watermark, then correlate."""
+        self._alerts.extend(emitted.alerts)
+        self._events.extend(emitted.events)
         if final:
-            alerts, self._alerts = buf, []
-            ev, self._events_pending = events, []
-        elif horizon is None:
+            horizon = self.partition.max_ts
+        elif emitted.watermark is None:
             return
         else:
-            cut = bisect_right(buf, horizon, key=lambda a: a.ts)
-            alerts, self._alerts = buf[:cut], buf[cut:]
-            events.sort(key=lambda e: e.ts)
-            ecut = bisect_right(events, horizon, key=lambda e: e.ts)
-            ev, self._events_pending = events[:ecut], events[ecut:]
-        if alerts or ev or horizon is not None:
-            clock = horizon if horizon is not None else (alerts[-1].ts if alerts else None)
-            if clock is None:
-                return
-            self._out.add(self.correlator.observe(alerts, ev, clock))
-
-    _events_pending: list[Event]
+            horizon = emitted.watermark - self.alert_delay
+        if horizon is None:
+            return
+        self._alerts.sort(key=_alert_order)
+        self._events.sort(key=lambda e: e.ts)
+        cut = len(self._alerts) if final else bisect_right(self._alerts, horizon, key=_alert_ts)
+        ecut = len(self._events) if final else bisect_right(self._events, horizon,
+                                                            key=lambda e: e.ts)
+        alerts, events = self._alerts[:cut], self._events[:ecut]
+        del self._alerts[:cut], self._events[:ecut]
+        if not alerts and not events and self._clock is not None and horizon <= self._clock:
+            return
+        self._clock = horizon if self._clock is None else max(self._clock, horizon)
+        self._out.add(self.correlator.observe(alerts, events, self._clock))
 
     def flush(self) -> None:
         """End of input: release everything, close open windows, checkpoint."""
         with self._lock:
             self.catch_up()
-            end = self.max_ts
-            self._release(end, final=True)
-            if end is not None:
-                for detector in self.detectors:
-                    found = detector.flush(end)
-                    self.stats["detector_alerts"] += len(found)
-                    self._alerts.extend(found)
-                self._release_alerts(end, final=True)
-                self._out.add(self.correlator.flush(end))
+            if self.partition.max_ts is not None:
+                self._correlate(self.partition.finish(), final=True)
+                self._out.add(self.correlator.flush(self._clock))
             self.checkpoint()
 
     # -- user actions -----------------------------------------------------------------------
@@ -259,62 +228,44 @@ class Engine:
 
     # -- durability -------------------------------------------------------------------------
     def _states(self) -> dict[str, bytes]:
-        engine_state = {
-            "version": self.params.state_version,
-            "max_ts": self.max_ts,
-            "records": self._records,
-            "alerts": self._alerts,
-            "events": self._events_pending,
-            "stats": dict(self.stats),
-        }
-        states = {
-            "engine": pickle.dumps(engine_state, protocol=pickle.HIGHEST_PROTOCOL),
-            "templates": self.miner.get_state(),
-            "correlate": self.correlator.get_state(),
-        }
-        for i, detector in enumerate(self.detectors):
-            states[f"detect.{i}"] = detector.get_state()
-        return states
+        own = {"version": self.params.state_version, "alerts": self._alerts,
+               "events": self._events, "clock": self._clock, "stats": dict(self.stats)}
+        return {"engine": pickle.dumps(own, protocol=pickle.HIGHEST_PROTOCOL),
+                "correlate": self.correlator.get_state(), **self.partition.get_state()}
 
     def checkpoint(self) -> None:
         with self._lock:
             out = self._out
             self.store.save_checkpoint(
                 self.offset, self._states(), alerts=out.alerts.values(),
-                incidents=out.incidents.values(), templates=self.miner.templates(),
-                signals=out.signals, silences=out.silences.values())
+                incidents=out.incidents.values(), templates=self.partition.templates(),
+                signals=self.partition.drain_signals(), silences=out.silences.values())
             self._out = _Outputs()
             self._since_checkpoint = 0
 
     def _restore(self) -> None:
-        self._events_pending = []
         offset, states = self.store.load_checkpoint()
         if "engine" not in states:
             return
-        state = pickle.loads(states["engine"])
-        if state.get("version") != self.params.state_version:
+        own = pickle.loads(states["engine"])
+        if own.get("version") != self.params.state_version:
             raise ConfigError("store was written by an incompatible engine version; "
                               "replay into a new store")
         self.offset = offset
-        self.max_ts = state["max_ts"]
-        self._records = state["records"]
-        self._alerts = state["alerts"]
-        self._events_pending = state["events"]
-        self.stats = Counter(state["stats"])
-        self.miner.set_state(states["templates"])
+        self._alerts = own["alerts"]
+        self._events = own["events"]
+        self._clock = own["clock"]
+        self.stats = Counter(own["stats"])
         self.correlator.set_state(states["correlate"])
-        for i, detector in enumerate(self.detectors):
-            key = f"detect.{i}"
-            if key in states:
-                detector.set_state(states[key])
+        self.partition.set_state(states)
 
     # -- reporting --------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        s = self.stats
+        s = self.partition.stats
         return {
             "records": {k: s.get(k, 0) for k in ("log", "metric", "event", "alert")},
             "late_records": s.get("late", 0),
-            "duplicate_batches": s.get("duplicate_batches", 0),
+            "duplicate_batches": self.stats.get("duplicate_batches", 0),
             "alerts_in": {"external": s.get("external_alerts", 0),
                           "detector": s.get("detector_alerts", 0)},
             "event_time": {"last": iso(self.max_ts), "watermark": iso(self.watermark)},
@@ -323,6 +274,10 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _alert_ts(a: Alert) -> datetime:
+    return a.ts
 
 
 def ingest_all(engine: Engine, records: Iterable[Record], batch_size: int = 5000) -> None:

@@ -64,6 +64,8 @@ def alert_from_object(obj: Any, *, location: str, source: str, timestamps: Times
     status = _status(f, "resolved" if ends is not None and origin == "generic" else "firing")
     if status == "resolved" and ends is None:
         ends = starts  # resolved without an end time: it ended no later than we heard of it
+    if ends is not None and ends < starts:
+        raise f.error("endsAt", "an end time not before startsAt", ends.isoformat())
     given_fp = f.string("fingerprint")
     f.used.update({"generatorURL", "generator_url", "source"})
     attributes = {k: v for k, v in f.rest().items()

@@ -113,7 +113,7 @@ class RegexLineParser:
             return self.timestamps.parse(text)
         except ParseError as err:
             err.field = "+".join(self.time_fields)
-            raise err.located(source=self.source, line=lineno)
+            raise err.located(source=self.source, line=lineno) from None
 
 
 def header_format_parser(fmt: str, **kwargs: Any) -> RegexLineParser:

@@ -93,7 +93,7 @@ class SyslogLineParser:
             return self.timestamps.parse(value)
         except ParseError as err:
             err.field = "timestamp"
-            raise err.located(source=self.source, line=lineno)
+            raise err.located(source=self.source, line=lineno) from None
 
     def _from_3164(self, m: re.Match[str], text: str, lineno: int) -> LogRecord:
         level, attributes = _pri(m.group("pri"), self.source, lineno)

@@ -19,6 +19,10 @@ from ingest.errors import ParseError
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 
+#: '2026-01-01 10:00:00,123' -> ('2026-01-01 10:00:00', ',', '123'): naive stamps only
+_FRACTION_TAIL = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}|\d{2}/\d{2}/\d{2,4} \d{2}:\d{2}:\d{2}"
+                            r"|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2})([.,])(\d{1,9})$")
+
 EXPECTED = (
     "a timestamp (ISO 8601, epoch s/ms/us/ns, 'Jun 14 15:16:01', '081109 203615', "
     "'17/06/09 20:10:40', 'Sun Dec 04 04:47:44 2005', '10/Oct/2000:13:55:36 -0700', ...)"
@@ -101,21 +105,32 @@ class TimestampParser:
             return self._check(self._epoch(float(value), value))
         if not isinstance(value, str):
             raise ParseError(EXPECTED, got=value)
-        hit = self._cache.get(value)
+        cache = self._cache
+        hit = cache.get(value)
         if hit is not None:
             return hit
-        text = value.strip().strip("[]").strip()
-        ts = self._parse_text(text, value)
-        if len(self._cache) >= self.cache_size:
-            self._cache.clear()
-        self._cache[value] = ts
+        # Sub-second stamps rarely repeat, but their whole second does: cache that part.
+        m = _FRACTION_TAIL.match(value)
+        if m is not None:
+            base = cache.get(m.group(1))
+            if base is None:
+                base = self.parse(m.group(1))
+            ts = base + timedelta(microseconds=_frac(m.group(3)))
+        else:
+            text = value.strip().strip("[]").strip()
+            ts = self._parse_text(text, value)
+        if len(cache) >= self.cache_size:
+            cache.clear()
+        cache[value] = ts
         return ts
 
     # -- internals ----------------------------------------------------------------------
     def _parse_text(self, text: str, original: str) -> datetime:
         layouts = self._layouts
-        order = [self._last] + [i for i in range(len(layouts)) if i != self._last]
-        for i in order:
+        last = self._last
+        for i in (last, *range(len(layouts))):
+            if i == last and i != self._last:
+                continue
             pattern, build = layouts[i]
             m = pattern.fullmatch(text)
             if m is None:
@@ -131,7 +146,10 @@ class TimestampParser:
     def _check(self, ts: datetime) -> datetime:
         if ts.tzinfo is None:
             ts = ts.replace(tzinfo=self.tz)
-        ts = ts.astimezone(UTC)
+            if self.tz is not UTC:
+                ts = ts.astimezone(UTC)
+        elif ts.tzinfo is not UTC:
+            ts = ts.astimezone(UTC)
         if not (self.min_year <= ts.year <= self.max_year):
             raise ParseError(f"a timestamp between {self.min_year} and {self.max_year}",
                              got=ts.isoformat())

@@ -143,6 +143,8 @@ def test_generic_alerts_flat_and_labelled():
          "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2026-01-01T00:10:00Z"},
         {"labels": {"alertname": "Y"}, "status": "exploded", "startsAt": "2026-01-01T00:00:00Z"},
         {"labels": {"service": "api"}, "startsAt": "2026-01-01T00:00:00Z"},
+        {"labels": {"alertname": "Z"}, "startsAt": "2026-01-01T00:10:00Z",
+         "endsAt": "2026-01-01T00:00:00Z"},
     ])
     policy = ErrorPolicy(strict=False)
     a, b = read_alerts(body, policy=policy)
@@ -150,7 +152,8 @@ def test_generic_alerts_flat_and_labelled():
     assert a.severity == "critical" and a.annotations == {"summary": "disk 95%"}
     assert a.attributes == {"ticket": 42} and len(a.fingerprint) == 16
     assert b.status == "resolved" and b.ts == datetime(2026, 1, 1, 0, 10, tzinfo=UTC)
-    assert [e.field for e in policy.first] == ["[2].status", "[3].labels.alertname"]
+    assert [e.field for e in policy.first] == ["[2].status", "[3].labels.alertname",
+                                               "[4].endsAt"]
 
 
 def test_truncated_json_is_a_located_parse_error():
