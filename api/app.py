@@ -25,9 +25,9 @@ from aiops.store import open_store
 from api import errors
 from api.auth import READ
 from api.models import Health, Ready
+from api.backend import ThreadBackend
 from api.settings import ApiSettings
 from api.telemetry import Telemetry
-from api.worker import Processor
 
 log = logging.getLogger("aiops.api")
 
@@ -58,13 +58,18 @@ TAGS = [
 ]
 
 
-def _engine(config: Config, store: Any) -> Engine:
+def make_backend(config: Config, store: Any, settings: ApiSettings) -> Any:
+    """A ThreadBackend for an Engine or an in-memory store, else per ``[api] worker``."""
     if isinstance(store, Engine):
-        return store
+        return ThreadBackend(store, settings.checkpoint_interval_s)
+    options = {k: v for k, v in (config.store or {}).items() if k != "path"}
     if store is None:
-        path = (config.store or {}).get("path")
-        store = open_store(path)
-    return Engine(config, store)
+        store = open_store((config.store or {}).get("path"), **options)
+    if settings.worker == "process" and not getattr(store, "memory", False):
+        from api.process_backend import ProcessBackend
+
+        return ProcessBackend(config, store, options, settings.checkpoint_interval_s)
+    return ThreadBackend(Engine(config, store), settings.checkpoint_interval_s)
 
 
 def create_app(config: Config | None = None, store: Any = None, *,
@@ -72,18 +77,20 @@ def create_app(config: Config | None = None, store: Any = None, *,
                close_store: bool = True) -> FastAPI:
     """A FastAPI app over ``store`` (a Store, an Engine, or None for ``[store] path``/memory).
 
+    Processing runs in a child process for a file store (``[api] worker = "process"``, the
+    default) and in a thread for an Engine or an in-memory store (see ``api.backend``).
+
     ``tune_gc`` (what ``aiops serve`` sets) freezes everything allocated at start-up out of
     the garbage collector's reach and raises the gen-0 threshold: with long-lived engine
     state in memory, collections otherwise dominate the tail latency.
     """
     config = config or Config()
     settings = settings or ApiSettings.from_config(config.api)
-    engine = _engine(config, store)
-    processor = Processor(engine, settings.checkpoint_interval_s)
+    backend = make_backend(config, store, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        processor.start()
+        await run_in_threadpool(backend.start)
         if tune_gc:
             gc.collect()
             gc.freeze()
@@ -91,16 +98,15 @@ def create_app(config: Config | None = None, store: Any = None, *,
         try:
             yield
         finally:
-            await run_in_threadpool(processor.stop)
+            await run_in_threadpool(backend.stop)
             if close_store:
-                engine.close()
+                backend.close()
 
     app = FastAPI(title="aiops", version=__version__, description=DESCRIPTION,
                   openapi_tags=TAGS, lifespan=lifespan)
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.processor = processor
-    app.state.telemetry = Telemetry(engine, processor)
+    app.state.backend = backend
+    app.state.telemetry = Telemetry(backend)
     app.state.config = config
     errors.install(app)
     app.add_middleware(_Timing, telemetry=app.state.telemetry)
@@ -121,17 +127,17 @@ def _health_routes(app: FastAPI) -> None:
         return errors.json_response({"status": "ok"})
 
     @app.get("/readyz", response_model=Ready, tags=["health"],
-             responses={503: {"model": Ready, "description": "not ready: the worker is down "
-                                                             "or failing"}},
+             responses={503: {"model": Ready, "description": "not ready: the processing "
+                                                             "worker is not running"}},
              summary="Readiness: the store answers and the processing worker runs")
     async def readyz(request: Request) -> Response:
-        processor = request.app.state.processor
-        lag = await run_in_threadpool(processor.lag)
-        ready = processor.running and processor.last_error is None
+        backend = request.app.state.backend
+        lag = await run_in_threadpool(backend.lag)
+        ready = backend.running
         return errors.json_response({
             "ready": ready, "processed_offset": lag["processed_offset"],
             "head_offset": lag["head_offset"], "lag_batches": lag["batches"],
-            "worker_running": processor.running, "last_error": processor.last_error},
+            "worker_running": backend.running, "last_error": backend.last_error},
             200 if ready else 503)
 
     @app.get("/metrics", tags=["health"], dependencies=[READ],

@@ -122,7 +122,7 @@ class Ingest:
                                                     idem_key)
         processed = None
         if wait and submitted is not None:
-            processed = await run_in_threadpool(self.app.state.processor.wait_for,
+            processed = await run_in_threadpool(self.app.state.backend.wait_for,
                                                 submitted.offset, 30.0)
         self.app.state.telemetry.count(
             parsed.kind, endpoint, 0 if submitted is None or submitted.duplicate
@@ -151,9 +151,10 @@ class Ingest:
         if not parsed.records:
             return parsed, None
         key = f"key:{endpoint}:{idem_key}" if idem_key else None
-        submitted = self.app.state.engine.submit(parsed.records, idem_key=key)
+        backend = self.app.state.backend
+        submitted = backend.submit(parsed.records, key)
         if not submitted.duplicate:
-            self.app.state.processor.notify()
+            backend.notify()
         return parsed, submitted
 
 

@@ -81,6 +81,13 @@ def install(app: FastAPI) -> None:
     async def _parse(request: Request, exc: ParseError) -> Response:
         return ApiError.from_parse_error(exc).response()
 
+    from api.backend import Unavailable
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(request: Request, exc: Unavailable) -> Response:
+        return ApiError(503, "processing_unavailable", str(exc),
+                        headers={"Retry-After": "5"}).response()
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()

@@ -16,13 +16,13 @@ from typing import Any, Callable, Iterable
 import orjson
 
 from aiops.schema import Alert, Event, LogRecord, MetricSample, Record
+from api.fastlogs import parse_log_items
 from api.settings import ApiSettings
 from ingest.alerts import alerts_from_webhook, is_alertmanager_webhook, read_alerts
 from ingest.bodies import decode_text, split_lines
 from ingest.errors import ErrorPolicy, ParseError
 from ingest.events import read_events
 from ingest.jsondocs import iter_json_items
-from ingest.jsonlogs import record_from_object
 from ingest.logs import LogReader, make_line_parser
 from ingest.metrics import read_metrics_json, read_prometheus_text
 from ingest.timestamps import TimestampParser
@@ -163,18 +163,12 @@ def parse_logs(data: bytes, fmt: str, settings: ApiSettings, *, log_format: str 
         return _finish("log", list(reader.read(text.split("\n"))), policy, settings, source,
                        format="ndjson")
     items = doc if isinstance(doc, list) else [doc]
-    where = "[{}]" if isinstance(doc, list) else "item"
     parser = make_line_parser("json", service=service, source=source,
                               timestamps=reader.timestamps)
-    fallback = getattr(parser, "raw_fallback", None)
-    records: list[Record] = []
-    for i, item in enumerate(items):
-        try:
-            records.append(record_from_object(item, location=where.format(i), source=source,
-                                              service=service, timestamps=reader.timestamps,
-                                              raw_fallback=fallback))
-        except ParseError as err:
-            policy.report(err)
+    records = parse_log_items(items, source=source, service=service,
+                              timestamps=reader.timestamps, policy=policy,
+                              raw_fallback=getattr(parser, "raw_fallback", None),
+                              location="[{}]" if isinstance(doc, list) else "item")
     return _finish("log", records, policy, settings, source, format="json")
 
 

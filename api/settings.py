@@ -63,6 +63,9 @@ class ApiSettings:
     max_errors: int = 20
     checkpoint_interval_s: float = 1.0
     max_page: int = 100_000
+    #: "process": the engine runs in a child process (its own core; default for file stores);
+    #: "thread": in a thread of the server process (always used for in-memory stores)
+    worker: str = "process"
 
     _INT_KEYS = ("max_body_bytes", "max_decompressed_bytes", "max_line_chars", "max_labels",
                  "max_errors", "max_page")
@@ -72,7 +75,7 @@ class ApiSettings:
                     environ: Mapping[str, str] | None = None) -> "ApiSettings":
         section = dict(section or {})
         environ = os.environ if environ is None else environ
-        known = set(cls._INT_KEYS) | {"tokens", "checkpoint_interval_s"}
+        known = set(cls._INT_KEYS) | {"tokens", "checkpoint_interval_s", "worker"}
         unknown = set(section) - known
         if unknown:
             raise ConfigError(f"[api]: unknown key(s) {', '.join(sorted(unknown))}; expected "
@@ -89,6 +92,10 @@ class ApiSettings:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"[api] checkpoint_interval_s: a positive number, got {value!r}")
             out.checkpoint_interval_s = float(value)
+        if "worker" in section:
+            if section["worker"] not in ("process", "thread"):
+                raise ConfigError(f"[api] worker: 'process' or 'thread', got {section['worker']!r}")
+            out.worker = section["worker"]
         specs = section.get("tokens", [])
         if not isinstance(specs, list):
             raise ConfigError("[api] tokens: a list of 'SECRET[:scopes]' strings or tables")

@@ -20,7 +20,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class Telemetry:
-    def __init__(self, engine: Any, processor: Any) -> None:
+    def __init__(self, backend: Any) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.records = Counter("aiops_records_ingested", "Records accepted (committed) by kind",
                                ["kind", "endpoint"], registry=self.registry)
@@ -32,7 +32,7 @@ class Telemetry:
                                  "HTTP request latency by route and status class",
                                  ["method", "route", "status"], buckets=LATENCY_BUCKETS,
                                  registry=self.registry)
-        self.registry.register(_Scraped(engine, processor))
+        self.registry.register(_Scraped(backend))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.latency.labels(method, route, f"{status // 100}xx").observe(seconds)
@@ -51,15 +51,14 @@ class Telemetry:
 class _Scraped:
     """Gauges computed when Prometheus scrapes."""
 
-    def __init__(self, engine: Any, processor: Any) -> None:
-        self.engine = engine
-        self.processor = processor
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
 
     def describe(self) -> list:
         return []
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        lag = self.processor.lag()
+        lag = self.backend.lag()
         g = GaugeMetricFamily("aiops_processing_lag_batches",
                               "Committed batches not yet processed by the engine")
         g.add_metric([], lag["batches"])
@@ -69,22 +68,22 @@ class _Scraped:
         g.add_metric([], lag["seconds"])
         yield g
         g = GaugeMetricFamily("aiops_processed_offset", "Last input offset processed")
-        g.add_metric([], self.engine.offset)
+        g.add_metric([], lag["processed_offset"])
         yield g
-        wm = self.engine.watermark
+        wm = self.backend.watermark
         g = GaugeMetricFamily("aiops_event_time_watermark_seconds",
                               "Event-time watermark (max event time minus lateness), Unix time")
         g.add_metric([], wm.timestamp() if wm is not None else 0.0)
         yield g
         g = GaugeMetricFamily("aiops_incidents", "Incidents in the store by status",
                               labels=["status"])
-        for status, n in self.processor.incident_counts().items():
+        for status, n in self.backend.incident_counts().items():
             g.add_metric([status], n)
         yield g
         g = GaugeMetricFamily("aiops_processor_errors",
                               "Processing failures of the background worker since start")
-        g.add_metric([], self.processor.errors)
+        g.add_metric([], self.backend.errors)
         yield g
         g = GaugeMetricFamily("aiops_uptime_seconds", "Seconds since the service started")
-        g.add_metric([], time.monotonic() - self.processor.started)
+        g.add_metric([], time.monotonic() - self.backend.started)
         yield g

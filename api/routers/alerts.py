@@ -53,7 +53,7 @@ async def list_alerts(
                                name=alertname, suppressed=suppressed,
                                since=time_bound(since, "since"),
                                until=time_bound(until, "until"))
-    store = request.app.state.engine.store
+    store = request.app.state.backend.store
     try:
         page = await run_in_threadpool(queries.list_alerts, store, flt, limit=limit,
                                        cursor=cursor, desc=order == "desc")
@@ -71,7 +71,7 @@ async def get_alert(request: Request,
                     alert_id: Annotated[str, Path(max_length=300,
                                                   description="fingerprint@startsAt")]
                     ) -> Response:
-    doc = await run_in_threadpool(queries.get_alert, request.app.state.engine.store, alert_id)
+    doc = await run_in_threadpool(queries.get_alert, request.app.state.backend.store, alert_id)
     if doc is None:
         raise ApiError(404, "not_found", f"no alert {alert_id!r}", field="id", got=alert_id)
     return Response(doc, media_type="application/json")

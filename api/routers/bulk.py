@@ -169,10 +169,10 @@ def _commit(request: Request, data: bytes, index: str, service: str,
     duplicate = False
     if records:
         key = f"key:bulk:{idem_key}" if idem_key else None
-        submitted = state.engine.submit(records, idem_key=key)
+        submitted = state.backend.submit(records, key)
         offset, duplicate = submitted.offset, submitted.duplicate
         if not duplicate:
-            state.processor.notify()
+            state.backend.notify()
     rejected = sum(1 for _, _, r in items if isinstance(r, ParseError))
     state.telemetry.count("log", "bulk", 0 if duplicate else len(records), rejected,
                           "duplicate" if duplicate else "accepted" if records else "rejected")

@@ -140,7 +140,7 @@ def reduction_dashboard(store: Any, since: str | None, until: str | None,
             responses=READ_ERRORS, summary="MTTD, MTTA, MTTR overall and per service; open "
                                            "incidents by severity and owner; counts per hour/day")
 async def incidents(request: Request, since: Since = None, until: Until = None) -> Response:
-    store = request.app.state.engine.store
+    store = request.app.state.backend.store
     return json_response(await run_in_threadpool(
         incident_dashboard, store, time_bound(since, "since"), time_bound(until, "until")))
 
@@ -150,7 +150,7 @@ async def incidents(request: Request, since: Since = None, until: Until = None) 
                                            "suppression, noisiest alerts, per service and time")
 async def alert_reduction(request: Request, since: Since = None, until: Until = None,
                           bucket: Literal["hour", "day"] = "hour") -> Response:
-    store = request.app.state.engine.store
+    store = request.app.state.backend.store
     return json_response(await run_in_threadpool(
         reduction_dashboard, store, time_bound(since, "since"), time_bound(until, "until"),
         bucket))

@@ -54,7 +54,7 @@ async def list_incidents(
     flt = queries.incident_filter(status=status, service=service, severity=severity,
                                   owner=owner, since=time_bound(since, "since"),
                                   until=time_bound(until, "until"))
-    store = request.app.state.engine.store
+    store = request.app.state.backend.store
     try:
         page = await run_in_threadpool(queries.list_incidents, store, flt, limit=limit,
                                        cursor=cursor, desc=order == "desc")
@@ -89,31 +89,32 @@ def _detail(store: Any, incident_id: str) -> dict[str, Any]:
             responses={**READ_ERRORS, **error_responses(404)},
             summary="One incident: alerts with join evidence, timeline, root cause, owner")
 async def get_incident(request: Request, incident_id: IncidentId) -> Response:
-    store = request.app.state.engine.store
+    store = request.app.state.backend.store
     return json_response(await run_in_threadpool(_detail, store, incident_id))
 
 
 def _act(request: Request, incident_id: str, action: str, body: IncidentAction) -> dict:
-    engine = request.app.state.engine
-    at = parse_time(body.at, "at") if body.at else (engine.max_ts or None)
+    backend = request.app.state.backend
+    at = parse_time(body.at, "at") if body.at else backend.max_ts
     if at is None:
         raise ApiError(422, "invalid_parameter", "at: no event time seen yet; pass 'at'",
                        field="at", expected="a timestamp")
-    if queries.get_incident(engine.store, incident_id) is None:
-        request.app.state.processor.checkpoint_now()  # it may exist but not be stored yet
-        if queries.get_incident(engine.store, incident_id) is None:
+    store = backend.store
+    if queries.get_incident(store, incident_id) is None:
+        backend.checkpoint_now()  # it may exist but not be checkpointed yet
+        if queries.get_incident(store, incident_id) is None:
             raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
                            got=incident_id)
-    if not hasattr(engine.correlator, action):
+    if not backend.supports(action):
         raise ApiError(501, "not_implemented", f"this correlator does not support {action}")
     try:
-        getattr(engine, action)(incident_id, body.by, at, body.note)
+        backend.call(action, incident_id, body.by, at, body.note)
     except KeyError:
         raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
                        got=incident_id) from None
     except ValueError as err:
         raise ApiError(409, "conflict", f"cannot {action} {incident_id}: {err}") from None
-    return _detail(engine.store, incident_id)
+    return _detail(store, incident_id)
 
 
 _ACTION_ERRORS = {**error_responses(401, 403, 404, 409, 422, 501)}

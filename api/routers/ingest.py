@@ -177,11 +177,11 @@ async def flush(request: Request) -> Response:
     windows and correlation groups as at the end of a file replay, and checkpoints. Use it
     after replaying files over HTTP. Records posted later still count; ones older than the
     watermark are counted as late."""
-    engine = request.app.state.engine
-    await run_in_threadpool(request.app.state.processor.flush)
-    return json_response({"processed_offset": engine.offset,
-                          "head_offset": engine.store.head_offset(),
-                          "watermark": iso(engine.watermark), "summary": engine.summary()})
+    backend = request.app.state.backend
+    await run_in_threadpool(backend.flush)
+    return json_response({"processed_offset": backend.processed_offset,
+                          "head_offset": backend.store.head_offset(),
+                          "watermark": iso(backend.watermark), "summary": backend.summary()})
 
 
 @router.get("/status", response_model=StatusReport, dependencies=[READ],
@@ -189,12 +189,13 @@ async def flush(request: Request) -> Response:
             summary="Processing progress, lag and engine counters")
 async def status(request: Request) -> Response:
     state = request.app.state
-    lag = await run_in_threadpool(state.processor.lag)
-    totals = await run_in_threadpool(queries.batch_totals, state.engine.store)
+    backend = state.backend
+    lag = await run_in_threadpool(backend.lag)
+    totals = await run_in_threadpool(queries.batch_totals, backend.store)
     return json_response({
         "version": __version__, "processed_offset": lag["processed_offset"],
         "head_offset": lag["head_offset"], "lag_batches": lag["batches"],
-        "lag_seconds": lag["seconds"], "worker_running": state.processor.running,
-        "worker_errors": state.processor.errors, "last_error": state.processor.last_error,
+        "lag_seconds": lag["seconds"], "worker_running": backend.running,
+        "worker_errors": backend.errors, "last_error": backend.last_error,
         "auth": state.settings.auth_enabled, "batches": totals,
-        "engine": state.engine.summary()})
+        "engine": backend.summary()})

@@ -131,11 +131,11 @@ def _commit(request: Request, kind: str, fmt: str, data: bytes, idem_key: str | 
     outcome = "accepted"
     if records:
         key = f"key:otlp-{kind}:{idem_key}" if idem_key else None
-        submitted = state.engine.submit(records, idem_key=key)
+        submitted = state.backend.submit(records, key)
         if submitted.duplicate:
             outcome = "duplicate"
         else:
-            state.processor.notify()
+            state.backend.notify()
     state.telemetry.count(record_kind, f"otlp-{kind}",
                           len(records) if outcome == "accepted" else 0, policy.count, outcome)
     body = otlp.encode_response(kind, fmt, policy.count, summary)

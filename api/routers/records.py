@@ -52,5 +52,5 @@ async def list_records(
         limit: Annotated[int, Query(ge=1, le=10_000, description="stop after the batch that "
                                                                  "reaches this many")] = 1000
 ) -> Response:
-    store = request.app.state.engine.store
+    store = request.app.state.backend.store
     return json_response(await run_in_threadpool(_page, store, after, kind, service, limit))

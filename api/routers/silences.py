@@ -53,12 +53,11 @@ class SilenceOut(BaseModel):
     status: dict[str, Any] | str | None = None
 
 
-def _support(engine: Any) -> Any:
-    for name in ("add_silence", "list_silences", "expire_silence"):
-        if not hasattr(engine, name):
-            raise ApiError(501, "not_implemented", "silences need a correlator with silence "
-                           "support (add/list/expire)")
-    return engine
+def _support(backend: Any) -> Any:
+    if not backend.supports("add_silence"):
+        raise ApiError(501, "not_implemented", "silences need a correlator with silence "
+                       "support (add/list/expire)")
+    return backend
 
 
 _ERRORS = error_responses(401, 403, 422, 501)
@@ -72,8 +71,8 @@ async def create(request: Request, body: SilenceIn) -> Response:
     if ends <= starts:
         raise ApiError(422, "invalid_parameter", "endsAt must be after startsAt", field="endsAt",
                        expected="a time after startsAt", got=body.endsAt)
-    engine = _support(request.app.state.engine)
-    doc = await run_in_threadpool(engine.add_silence,
+    backend = await run_in_threadpool(_support, request.app.state.backend)
+    doc = await run_in_threadpool(backend.call, "add_silence",
                                   [m.model_dump() for m in body.matchers], starts, ends,
                                   body.createdBy, body.comment)
     return json_response(doc, 201)
@@ -82,17 +81,17 @@ async def create(request: Request, body: SilenceIn) -> Response:
 @router.get("", response_model=list[SilenceOut], dependencies=[READ], responses=_ERRORS,
             summary="List silences")
 async def list_all(request: Request) -> Response:
-    engine = _support(request.app.state.engine)
-    return json_response(await run_in_threadpool(engine.list_silences))
+    backend = await run_in_threadpool(_support, request.app.state.backend)
+    return json_response(await run_in_threadpool(backend.call, "list_silences"))
 
 
 @router.delete("/{silence_id}", response_model=SilenceOut, dependencies=[WRITE],
                responses={**_ERRORS, **error_responses(404)}, summary="Expire a silence")
 async def expire(request: Request, silence_id: Annotated[str, Path(max_length=200)]
                  ) -> Response:
-    engine = _support(request.app.state.engine)
+    backend = await run_in_threadpool(_support, request.app.state.backend)
     try:
-        doc = await run_in_threadpool(engine.expire_silence, silence_id)
+        doc = await run_in_threadpool(backend.call, "expire_silence", silence_id)
     except KeyError:
         raise ApiError(404, "not_found", f"no silence {silence_id!r}", field="id",
                        got=silence_id) from None

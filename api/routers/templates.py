@@ -29,7 +29,7 @@ async def list_templates(
         min_count: Annotated[int | None, Query(ge=0)] = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
         cursor: Annotated[str | None, Query(max_length=2000)] = None) -> Response:
-    store = request.app.state.engine.store
+    store = request.app.state.backend.store
     try:
         items, nxt = await run_in_threadpool(queries.list_templates, store, source=source,
                                              contains=contains, min_count=min_count,
