@@ -148,6 +148,8 @@ def parse_logs(data: bytes, fmt: str, settings: ApiSettings, *, log_format: str 
                        max_line=settings.max_line_chars)
     if fmt == "text":
         lines = _lines(data, policy, source)
+        if not any(line.strip() for line in lines):
+            return _finish("log", [], policy, settings, source, format=log_format or "auto")
         return _finish("log", list(reader.read(lines)), policy, settings, source,
                        format=log_format or "auto")
     text = _json_text(data, fmt, policy, source)

@@ -240,7 +240,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="requests/s of the one-client phase (default: 50%% of the maximum)")
     p.add_argument("--python", default=sys.executable)
     p.add_argument("--json", metavar="FILE", help="also write the results here")
+    p.add_argument("--reads-only", action="store_true",
+                   help="only time the read endpoints over 100k alerts / 5k incidents")
     args = p.parse_args(argv)
+    if args.reads_only:
+        print(json.dumps({"reads": time_reads()}, indent=2))
+        return 0
     duration = min(args.duration, 30.0)
     maker = BatchMaker(args.batch)
     with tempfile.TemporaryDirectory(prefix="aiops-load-") as tmp:
@@ -260,14 +265,111 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    results = {"max": top, "half": half, "single": single,
+    results = {"max": top, "half": half, "single": single, "reads": time_reads(),
                "targets": {"processed_events_per_s": 75_000, "p99_ms_single": 25,
-                           "p99_ms_4_clients": 60}}
+                           "p99_ms_4_clients": 60, "reads_ms": 100}}
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:
         Path(args.json).write_text(text)
     return 0
+
+
+
+# -- reads: dashboards and lists over a large store ---------------------------------------------
+def synthetic_store(store, n_incidents: int = 5000, alerts_per_incident: int = 20,
+                    seed: int = 3) -> dict:
+    """Fill ``store`` with incidents, their alerts (some suppressed) and signal counts.
+
+    Returns the expectations tests check the read API against.
+    """
+    from aiops.schema import iso
+
+    rng = random.Random(seed)
+    services = [f"svc-{k}" for k in range(25)]
+    layers = ["infrastructure", "application", "model"]
+    severities = ["info", "warning", "error", "critical"]
+    incidents, alerts = [], []
+    signals: dict = {}
+    for i in range(n_incidents):
+        opened = T0 + timedelta(minutes=7 * i)
+        svc = services[i % len(services)]
+        status = ("open", "acknowledged", "resolved", "resolved")[i % 4]
+        iid = f"INC-{i + 1:05d}"
+        evidence = []
+        for k in range(alerts_per_incident):
+            labels = {"alertname": f"Alert{k % 7}", "service": svc,
+                      "severity": severities[k % 4]}
+            fp = f"{i:08x}{k:08x}"
+            starts = opened - timedelta(seconds=30) + timedelta(seconds=5 * k)
+            aid = f"{fp}@{iso(starts)}"
+            suppressed = ("silenced", "inhibited", "flapping", "transient")[k % 4] \
+                if k >= alerts_per_incident - 2 else None
+            alerts.append({"id": aid, "fingerprint": fp, "labels": labels, "annotations": {},
+                           "status": "resolved" if status == "resolved" else "firing",
+                           "starts_at": iso(starts), "ends_at": None, "source": "generic",
+                           "severity": labels["severity"], "service": svc,
+                           "incident_id": None if suppressed else iid,
+                           "suppressed": suppressed, "repeats": k % 3})
+            if not suppressed:
+                evidence.append({"id": aid, "rule": "same_service" if k else "first",
+                                 "score": 1.0, "matched": None})
+        ack = opened + timedelta(seconds=120) if status != "open" else None
+        resolved = opened + timedelta(seconds=900) if status == "resolved" else None
+        incidents.append({
+            "id": iid, "status": status, "opened_at": iso(opened),
+            "acknowledged_at": iso(ack), "resolved_at": iso(resolved),
+            "severity": severities[i % 4], "services": [svc], "title": f"Alert0 on {svc}",
+            "root_cause": {"service": svc, "alert_id": evidence[0]["id"], "reason": "first"},
+            "owner": {"layer": layers[i % 3], "team": "sre"}, "alerts": evidence,
+            "timeline": [{"at": iso(opened), "event": "opened"}]})
+        hour = opened.strftime("%Y-%m-%dT%H:00:00Z")
+        for kind, n in (("log", 900), ("metric", 300), ("alert", alerts_per_incident)):
+            key = (hour, kind, svc)
+            signals[key] = signals.get(key, 0) + n + rng.randint(0, 10)
+    store.save_checkpoint(0, {}, alerts=alerts, incidents=incidents, signals=signals)
+    return {"incidents": incidents, "alerts": alerts, "signals": signals}
+
+
+def time_reads(repeat: int = 5) -> dict:
+    """Median and worst milliseconds of each read endpoint over 100k alerts / 5k incidents."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    sys.path.insert(0, str(ROOT))
+    from fastapi.testclient import TestClient
+
+    from aiops.config import Config
+    from aiops.store import open_store
+    from api import create_app
+
+    with tempfile.TemporaryDirectory(prefix="aiops-reads-") as tmp:
+        store = open_store(str(Path(tmp) / "reads.db"))
+        synthetic_store(store)
+        config = Config(api={"worker": "thread"})
+        paths = ["/api/v1/dashboards/incidents", "/api/v1/dashboards/alert-reduction",
+                 "/api/v1/incidents", "/api/v1/incidents?status=open&limit=100",
+                 "/api/v1/incidents?service=svc-3&severity=critical",
+                 "/api/v1/alerts?limit=1000", "/api/v1/alerts?service=svc-3&limit=1000",
+                 "/api/v1/incidents/INC-02500", "/api/v1/templates"]
+        out = {}
+        with TestClient(create_app(config, store)) as c:
+            for path in paths:
+                times = []
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    resp = c.get(path)
+                    times.append((time.perf_counter() - t0) * 1000)
+                    assert resp.status_code == 200, resp.text
+                times.sort()
+                out[path] = {"median_ms": round(times[len(times) // 2], 2),
+                             "max_ms": round(times[-1], 2)}
+            t0 = time.perf_counter()
+            resp = c.get("/api/v1/alerts?limit=100000")
+            out["/api/v1/alerts?limit=100000"] = {
+                "median_ms": round((time.perf_counter() - t0) * 1000, 2),
+                "items": resp.json()["count"]}
+    return out
 
 
 if __name__ == "__main__":

@@ -226,7 +226,7 @@ def batch_totals(store: Any) -> dict[str, dict[str, int]]:
         return {k: {"batches": b, "records": int(n or 0)} for k, b, n in rows}
 
 
-# -- dashboards (light columns only) ---------------------------------------------------------------
+# -- dashboards (roll-ups and light columns only) -----------------------------------------------
 _SECONDS = "86400.0 * (julianday({b}) - julianday({a}))"
 
 INCIDENT_ROW_COLS = ("id", "status", "severity", "owner_layer", "root_service", "services",
@@ -235,97 +235,69 @@ INCIDENT_ROW_COLS = ("id", "status", "severity", "owner_layer", "root_service", 
 
 
 def incident_rows(store: Any, since: str | None = None, until: str | None = None
-                  ) -> list[dict[str, Any]]:
-    """One light row per incident: lifecycle times and durations in seconds (event time).
+                  ) -> list[tuple]:
+    """One light tuple per incident (``INCIDENT_ROW_COLS``): lifecycle times and durations in
+    seconds of event time. ``services`` is ``|a|b|``.
 
-    ``first_signal_at`` is the earliest start among the incident's alerts; the
-    durations are what MTTD, MTTA and MTTR average.
+    ``first_signal_at`` is the earliest start among the incident's alerts (kept by a
+    trigger in ``incident_signal``); the durations are what MTTD, MTTA and MTTR average.
     """
     flt = Filter().range("i.opened_at", since, until)
-    sql = (
+    sql = (  # incidents_light covers every column read here: no JSON document is touched
         "SELECT i.id, i.status, i.severity, i.owner_layer, i.root_service, i.services, "
-        "i.opened_at, i.acknowledged_at, i.resolved_at, f.first, "
-        + _SECONDS.format(a="f.first", b="i.opened_at") + ", "
+        "i.opened_at, i.acknowledged_at, i.resolved_at, f.first_at, "
+        + _SECONDS.format(a="f.first_at", b="i.opened_at") + ", "
         + _SECONDS.format(a="i.opened_at", b="i.acknowledged_at") + ", "
         + _SECONDS.format(a="i.opened_at", b="i.resolved_at") +
-        " FROM incidents i LEFT JOIN (SELECT incident_id, MIN(starts_at) AS first FROM alerts "
-        "WHERE incident_id IS NOT NULL GROUP BY incident_id) f ON f.incident_id = i.id"
-        + flt.sql())
+        " FROM incidents i INDEXED BY incidents_light LEFT JOIN incident_signal f "
+        "ON f.incident_id = i.id" + flt.sql())
     with reading(store) as conn:
-        rows = conn.execute(sql, flt.params).fetchall()
-    out = []
-    for row in rows:
-        d = dict(zip(INCIDENT_ROW_COLS, row))
-        d["services"] = [s for s in (d["services"] or "").split("|") if s]
-        out.append(d)
-    return out
+        return conn.execute(sql, flt.params).fetchall()
 
 
-def alert_totals(store: Any, since: str | None = None, until: str | None = None
-                 ) -> dict[str, Any]:
-    """Unique alerts, notifications (first + repeats), suppression reasons, status counts."""
-    flt = Filter().range("starts_at", since, until)
+def _hours(since: str | None, until: str | None) -> Filter:
+    """Roll-ups are per event-time hour: the window widens to whole hours."""
+    flt = Filter().raw("alerts > 0")
+    if since is not None:
+        flt.raw("hour >= ?", since[:13])
+    if until is not None:
+        # until is exclusive: an hour counts when it starts before until
+        flt.raw("hour <= ?" if until[13:].strip(":0.") else "hour < ?", until[:13])
+    return flt
+
+
+def alert_rollup(store: Any, group: Sequence[str], since: str | None = None,
+                 until: str | None = None) -> list[tuple]:
+    """``group`` columns + (alerts, notifications) summed over the smallest roll-up that can."""
+    allowed = {"hour", "day", "service", "name", "status", "suppressed"}
+    if not set(group) <= allowed:
+        raise ValueError(f"group by {sorted(allowed)}")
+    cols = ", ".join("substr(hour, 1, 10)" if g == "day" else g for g in group) or "'all'"
+    timed = bool({"hour", "day"} & set(group))
+    if since is None and until is None:
+        table = "alert_hours" if timed else "alert_totals"
+        if timed and not set(group) <= {"hour", "day"}:
+            table = "alert_rollup"
+        flt = Filter().raw("alerts > 0")
+    else:
+        table = "alert_hours" if set(group) <= {"hour", "day"} else "alert_rollup"
+        flt = _hours(since, until)
+    sql = (f"SELECT {cols}, SUM(alerts), SUM(notifications) FROM {table}{flt.sql()} "
+           f"GROUP BY {', '.join(str(i + 1) for i in range(max(1, len(group))))}")
     with reading(store) as conn:
-        unique, notes = conn.execute(
-            f"SELECT COUNT(*), COALESCE(SUM(1 + repeats), 0) FROM alerts{flt.sql()}",
-            flt.params).fetchone()
-        suppressed = dict(conn.execute(
-            f"SELECT suppressed, COUNT(*) FROM alerts{flt.sql() or ' WHERE 1'} AND suppressed "
-            f"IS NOT NULL GROUP BY suppressed", flt.params).fetchall())
-        status = dict(conn.execute(f"SELECT status, COUNT(*) FROM alerts{flt.sql()} GROUP BY "
-                                   f"status", flt.params).fetchall())
-    return {"unique": unique, "notifications": int(notes), "suppressed": suppressed,
-            "status": status}
+        return conn.execute(sql, flt.params).fetchall()
 
 
-def noisiest_alerts(store: Any, since: str | None = None, until: str | None = None,
-                    limit: int = 10) -> list[dict[str, Any]]:
-    flt = Filter().range("starts_at", since, until)
-    sql = (f"SELECT name, service, COUNT(*) AS n, SUM(1 + repeats) AS notes, "
-           f"COUNT(DISTINCT incident_id), SUM(suppressed IS NOT NULL) FROM alerts{flt.sql()} "
-           f"GROUP BY name, service ORDER BY notes DESC, n DESC, name, service LIMIT ?")
-    with reading(store) as conn:
-        rows = conn.execute(sql, (*flt.params, limit)).fetchall()
-    return [{"alertname": name, "service": service, "alerts": n, "notifications": int(notes),
-             "incidents": incidents, "suppressed": int(supp or 0)}
-            for name, service, n, notes, incidents, supp in rows]
-
-
-def per_service_alerts(store: Any, since: str | None = None, until: str | None = None
-                       ) -> dict[str, dict[str, int]]:
-    flt = Filter().range("starts_at", since, until)
-    sql = (f"SELECT COALESCE(service, ''), COUNT(*), SUM(1 + repeats), "
-           f"SUM(suppressed IS NOT NULL) FROM alerts{flt.sql()} GROUP BY 1")
-    with reading(store) as conn:
-        rows = conn.execute(sql, flt.params).fetchall()
-    return {svc: {"alerts": n, "notifications": int(notes), "suppressed": int(supp or 0)}
-            for svc, n, notes, supp in rows}
-
-
-def _bucket_expr(column: str, bucket: str) -> str:
-    width = 13 if bucket == "hour" else 10
-    return f"substr({column}, 1, {width})"
-
-
-def alerts_over_time(store: Any, bucket: str, since: str | None = None,
-                     until: str | None = None) -> dict[str, dict[str, int]]:
-    flt = Filter().range("starts_at", since, until)
-    expr = _bucket_expr("starts_at", bucket)
-    sql = (f"SELECT {expr}, COUNT(*), SUM(1 + repeats) FROM alerts{flt.sql()} "
-           f"GROUP BY 1 ORDER BY 1")
-    with reading(store) as conn:
-        return {b: {"alerts": n, "notifications": int(notes)}
-                for b, n, notes in conn.execute(sql, flt.params)}
-
-
-def signal_rows(store: Any, since: str | None = None, until: str | None = None
-                ) -> list[tuple[str, str, str, int]]:
-    """``(hour, kind, service, n)``: raw signals (records) counted per event-time hour."""
+def signal_totals(store: Any, group: str, since: str | None = None, until: str | None = None
+                  ) -> dict[str, int]:
+    """Raw signals (records) per ``kind``, ``service``, ``hour`` or ``day`` of event time."""
+    expr = {"kind": "kind", "service": "service", "hour": "substr(hour, 1, 13)",
+            "day": "substr(hour, 1, 10)"}[group]
     flt = Filter()
     if since is not None:
         flt.raw("hour >= ?", since[:13])
     if until is not None:
         flt.raw("hour < ?", until)
     with reading(store) as conn:
-        return conn.execute(f"SELECT hour, kind, service, n FROM signals{flt.sql()}",
-                            flt.params).fetchall()
+        return dict(conn.execute(f"SELECT {expr}, SUM(n) FROM signals{flt.sql()} GROUP BY 1",
+                                 flt.params).fetchall())

@@ -1,7 +1,9 @@
 """``/api/v1/dashboards``: incident KPIs (MTTD/MTTA/MTTR) and the alert-noise funnel.
 
-Aggregates come from light indexed columns (``aiops.store.queries``), never the
-JSON documents, so both answer in milliseconds with 100k alerts stored. All
+Aggregates come from roll-ups kept by store triggers and light indexed columns
+(``aiops.store.queries``), never the JSON documents, so both answer in
+milliseconds with 100k alerts stored. Alert counts are per event-time hour: a
+window's since/until widen to whole hours for them. All
 times are event time: MTTD is first alert start -> incident opened, MTTA opened
 -> acknowledged, MTTR opened -> resolved.
 """
@@ -23,6 +25,7 @@ from api.errors import json_response
 from api.models import IncidentDashboard, ReductionDashboard
 
 router = APIRouter(prefix="/api/v1/dashboards", tags=["dashboards"])
+SUPPRESSION_REASONS = ("silenced", "inhibited", "flapping", "transient")
 Since = Annotated[str | None, Query(max_length=64, description="window start (event time)")]
 Until = Annotated[str | None, Query(max_length=64, description="window end, exclusive")]
 
@@ -40,41 +43,51 @@ def _ratio(part: float, whole: float) -> float | None:
     return round(1 - part / whole, 4) if whole else None
 
 
-def _service(row: dict[str, Any]) -> str:
-    return row["root_service"] or (row["services"][0] if row["services"] else "")
+# positions in queries.INCIDENT_ROW_COLS
+_STATUS, _SEVERITY, _OWNER, _ROOT, _SERVICES, _OPENED, _RESOLVED = 1, 2, 3, 4, 5, 6, 8
+_DETECT, _ACK, _RESOLVE = 10, 11, 12
+
+
+def _service(row: tuple) -> str:
+    """The service an incident counts for: its root cause's, else its first."""
+    if row[_ROOT]:
+        return row[_ROOT]
+    services = (row[_SERVICES] or "").strip("|")
+    return services.split("|", 1)[0]
+
+
+def _times(rows: list[tuple]) -> dict[str, Any]:
+    return {"mttd_s": stat(r[_DETECT] for r in rows), "mtta_s": stat(r[_ACK] for r in rows),
+            "mttr_s": stat(r[_RESOLVE] for r in rows)}
 
 
 def incident_dashboard(store: Any, since: str | None, until: str | None) -> dict[str, Any]:
     rows = queries.incident_rows(store, since, until)
-    by_status = Counter(r["status"] for r in rows)
-    open_rows = [r for r in rows if r["status"] != "resolved"]
-    per_service: dict[str, list[dict]] = defaultdict(list)
+    by_status = Counter(r[_STATUS] for r in rows)
+    open_rows = [r for r in rows if r[_STATUS] != "resolved"]
+    per_service: dict[str, list[tuple]] = defaultdict(list)
     for r in rows:
         per_service[_service(r)].append(r)
     hours: dict[str, Counter] = defaultdict(Counter)
     days: dict[str, Counter] = defaultdict(Counter)
     for r in rows:
-        for event, ts in (("opened", r["opened_at"]), ("resolved", r["resolved_at"])):
+        for event, ts in (("opened", r[_OPENED]), ("resolved", r[_RESOLVED])):
             if ts:
-                hours[ts[:13] + ":00:00Z"][event] += 1
+                hours[ts[:13]][event] += 1
                 days[ts[:10]][event] += 1
     return {
         "window": {"since": since, "until": until},
         "incidents": {"total": len(rows), "open": by_status.get("open", 0),
                       "acknowledged": by_status.get("acknowledged", 0),
                       "resolved": by_status.get("resolved", 0)},
-        "mttd_s": stat(r["detect_s"] for r in rows),
-        "mtta_s": stat(r["ack_s"] for r in rows),
-        "mttr_s": stat(r["resolve_s"] for r in rows),
+        **_times(rows),
         "per_service": [
             {"service": svc, "incidents": len(rs),
-             "open": sum(1 for r in rs if r["status"] != "resolved"),
-             "mttd_s": stat(r["detect_s"] for r in rs), "mtta_s": stat(r["ack_s"] for r in rs),
-             "mttr_s": stat(r["resolve_s"] for r in rs)}
+             "open": sum(1 for r in rs if r[_STATUS] != "resolved"), **_times(rs)}
             for svc, rs in sorted(per_service.items(), key=lambda kv: (-len(kv[1]), kv[0]))],
-        "open_by_severity": dict(Counter(r["severity"] or "unknown" for r in open_rows)),
-        "open_by_owner": dict(Counter(r["owner_layer"] or "unknown" for r in open_rows)),
-        "per_hour": [{"bucket": b, "opened": c["opened"], "resolved": c["resolved"]}
+        "open_by_severity": dict(Counter(r[_SEVERITY] or "unknown" for r in open_rows)),
+        "open_by_owner": dict(Counter(r[_OWNER] or "unknown" for r in open_rows)),
+        "per_hour": [{"bucket": b + ":00:00Z", "opened": c["opened"], "resolved": c["resolved"]}
                      for b, c in sorted(hours.items())],
         "per_day": [{"bucket": b, "opened": c["opened"], "resolved": c["resolved"]}
                     for b, c in sorted(days.items())],
@@ -83,32 +96,39 @@ def incident_dashboard(store: Any, since: str | None, until: str | None) -> dict
 
 def reduction_dashboard(store: Any, since: str | None, until: str | None,
                         bucket: str) -> dict[str, Any]:
-    signals = queries.signal_rows(store, since, until)
-    by_kind: Counter = Counter()
-    by_service: Counter = Counter()
+    by_kind = queries.signal_totals(store, "kind", since, until)
+    by_service = queries.signal_totals(store, "service", since, until)
     over: dict[str, Counter] = defaultdict(Counter)
     width = 13 if bucket == "hour" else 10
-    for hour, kind, service, n in signals:
-        by_kind[kind] += n
-        by_service[service] += n
-        over[hour[:width]]["raw_signals"] += n
-    totals = queries.alert_totals(store, since, until)
+    for b, n in queries.signal_totals(store, bucket, since, until).items():
+        over[b]["raw_signals"] += n
+    # one pass over the roll-up: alerts by (alertname, service, suppression reason)
+    rows = queries.alert_rollup(store, ("name", "service", "suppressed"), since, until)
+    unique = sum(r[3] for r in rows)
+    notes = sum(r[4] for r in rows)
+    suppressed: Counter = Counter()
+    noisy: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    svc_alerts: dict[str, Counter] = defaultdict(Counter)
+    for name, service, reason, n, n_notes in rows:
+        if reason:
+            suppressed[reason] += n
+        for c in (noisy[(name, service)], svc_alerts[service]):
+            c["alerts"] += n
+            c["notifications"] += n_notes
+            c["suppressed"] += n if reason else 0
+    for b, n, n_notes in queries.alert_rollup(store, (bucket,), since, until):
+        over[b]["alerts"] += n
+        over[b]["notifications"] += n_notes
     incidents = queries.incident_rows(store, since, until)
     inc_by_service = Counter(_service(r) for r in incidents)
     for r in incidents:
-        if r["opened_at"]:
-            over[r["opened_at"][:width]]["incidents"] += 1
-    for b, c in queries.alerts_over_time(store, bucket, since, until).items():
-        over[b]["alerts"] += c["alerts"]
-        over[b]["notifications"] += c["notifications"]
+        if r[_OPENED]:
+            over[r[_OPENED][:width]]["incidents"] += 1
     raw = sum(by_kind.values())
-    unique, notes, n_inc = totals["unique"], totals["notifications"], len(incidents)
-    alert_services = queries.per_service_alerts(store, since, until)
-    services = sorted(set(by_service) | set(alert_services) | set(inc_by_service))
-    suppressed = {k: totals["suppressed"].get(k, 0)
-                  for k in ("silenced", "inhibited", "flapping", "transient")}
-    for k, v in totals["suppressed"].items():
-        suppressed.setdefault(k, v)
+    n_inc = len(incidents)
+    services = sorted(set(by_service) | set(svc_alerts) | set(inc_by_service))
+    top = sorted(noisy.items(), key=lambda kv: (-kv[1]["notifications"], -kv[1]["alerts"],
+                                                kv[0]))[:10]
     suffix = ":00:00Z" if bucket == "hour" else ""
     return {
         "window": {"since": since, "until": until, "bucket": bucket},
@@ -119,16 +139,15 @@ def reduction_dashboard(store: Any, since: str | None, until: str | None,
                       "notifications_to_incidents": _ratio(n_inc, notes),
                       "signals_to_incidents": _ratio(n_inc, raw)},
         "dedup_ratio": _ratio(unique, notes),
-        "suppressed": {**suppressed, "total": sum(totals["suppressed"].values())},
-        "noisiest_alerts": queries.noisiest_alerts(store, since, until),
+        "suppressed": {**{k: suppressed.get(k, 0) for k in SUPPRESSION_REASONS},
+                       **suppressed, "total": sum(suppressed.values())},
+        "noisiest_alerts": [{"alertname": name, "service": service, **dict(c)}
+                            for (name, service), c in top],
         "per_service": [
             {"service": s, "raw_signals": by_service.get(s, 0),
-             "alerts": alert_services.get(s, {}).get("alerts", 0),
-             "notifications": alert_services.get(s, {}).get("notifications", 0),
-             "suppressed": alert_services.get(s, {}).get("suppressed", 0),
-             "incidents": inc_by_service.get(s, 0),
-             "alerts_to_incidents": _ratio(inc_by_service.get(s, 0),
-                                           alert_services.get(s, {}).get("alerts", 0))}
+             "alerts": svc_alerts[s]["alerts"], "notifications": svc_alerts[s]["notifications"],
+             "suppressed": svc_alerts[s]["suppressed"], "incidents": inc_by_service.get(s, 0),
+             "alerts_to_incidents": _ratio(inc_by_service.get(s, 0), svc_alerts[s]["alerts"])}
             for s in services],
         "over_time": [{"bucket": b + suffix, "raw_signals": c["raw_signals"],
                        "alerts": c["alerts"], "notifications": c["notifications"],
