@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
+import select
 import threading
 import time
 from datetime import datetime, timedelta
@@ -36,7 +38,12 @@ def _ts(us: int) -> datetime | None:
 
 
 class _Shared:
-    """Progress the child publishes: offsets and times as integers, the summary as JSON."""
+    """Progress the child publishes: offsets and times as integers, the summary as JSON.
+
+    No locks: a process killed while holding a multiprocessing lock would leave it held
+    forever. Texts are published under a sequence number instead (odd while writing), and
+    readers retry a torn read.
+    """
 
     def __init__(self, ctx: Any) -> None:
         self.offset = ctx.Value("q", 0, lock=False)
@@ -44,26 +51,74 @@ class _Shared:
         self.max_ts = ctx.Value("q", _NONE, lock=False)
         self.errors = ctx.Value("q", 0, lock=False)
         self.ready = ctx.Value("b", 0, lock=False)
+        self.seq = ctx.Value("q", 0, lock=False)
         self.summary = ctx.Array("c", _SUMMARY_BYTES, lock=False)
         self.last_error = ctx.Array("c", 1024, lock=False)
-        self.lock = ctx.Lock()
 
     def publish(self, engine: Any, loop: Any) -> None:
         summary = orjson.dumps(engine.summary(), default=str)[:_SUMMARY_BYTES - 1]
-        error = (loop.last_error or "").encode()[:1023]
-        with self.lock:
-            self.offset.value = engine.offset
-            self.watermark.value = _us(engine.watermark)
-            self.max_ts.value = _us(engine.max_ts)
-            self.errors.value = loop.errors
+        self.offset.value = engine.offset
+        self.watermark.value = _us(engine.watermark)
+        self.max_ts.value = _us(engine.max_ts)
+        self.errors.value = loop.errors
+        self.write_texts(summary, (loop.last_error or "").encode())
+
+    def write_texts(self, summary: bytes | None, error: bytes) -> None:
+        self.seq.value += 1
+        if summary is not None:
             self.summary.raw = summary + b"\0"
-            self.last_error.raw = error + b"\0"
+        self.last_error.raw = error[:1023] + b"\0"
+        self.seq.value += 1
+
+    def read_texts(self) -> tuple[bytes, bytes]:
+        for _ in range(1000):
+            seq = self.seq.value
+            if seq % 2 == 0:
+                summary, error = self.summary.value, self.last_error.value
+                if self.seq.value == seq:
+                    return summary, error
+            time.sleep(0.0005)
+        return b"", b""
+
+
+class _Wake:
+    """A nudge through a non-blocking pipe: robust to either side dying, never blocks."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.reader, self.writer = ctx.Pipe(duplex=False)
+        os.set_blocking(self.writer.fileno(), False)
+
+    def set(self) -> None:
+        try:
+            os.write(self.writer.fileno(), b"\0")
+        except (BlockingIOError, BrokenPipeError, OSError):
+            pass  # full (a nudge is pending anyway) or the child is gone (the watchdog sees it)
+
+    def wait(self, timeout: float) -> bool:
+        """In the child: wait for nudges, consume them all."""
+        fd = self.reader.fileno()
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if ready:
+            try:
+                os.read(fd, 65536)
+            except BlockingIOError:
+                pass
+        return bool(ready)
+
+    def pending(self) -> bool:
+        return bool(select.select([self.reader.fileno()], [], [], 0)[0])
 
 
 def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: str,
                store_options: dict, checkpoint_interval_s: float) -> None:
-    """The child: one engine over the store, a processing loop, and a command pipe."""
+    """The child: one engine over the store, a processing loop, and a command pipe.
+
+    It dies with its parent (``PR_SET_PDEATHSIG`` where Linux offers it, else at the next
+    command poll, when the pipe reports EOF): two engines must never share a store.
+    """
     import gc
+
+    _die_with_parent()
 
     from aiops.engine import Engine
     from aiops.store import open_store
@@ -79,7 +134,11 @@ def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: s
     try:
         while True:
             if conn.poll():
-                op, args = conn.recv()
+                try:
+                    op, args = conn.recv()
+                except EOFError:  # the server is gone
+                    loop.finish()
+                    return
                 if op == "stop":
                     loop.finish()
                     shared.publish(engine, loop)
@@ -88,13 +147,23 @@ def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: s
                 conn.send(_handle(engine, loop, op, args))
                 shared.publish(engine, loop)
                 continue
-            if wake.wait(min(checkpoint_interval_s, 0.05)):
-                wake.clear()
-            loop.step(wake.is_set)
+            wake.wait(min(checkpoint_interval_s, 0.05))
+            loop.step(wake.pending)
             if loop.errors != shared.errors.value:
                 shared.publish(engine, loop)
     finally:
         engine.close()
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _handle(engine: Any, loop: Any, op: str, args: tuple) -> tuple:
@@ -128,12 +197,13 @@ class ProcessBackend(Backend):
         self.started = time.monotonic()
         self._ctx = mp.get_context("spawn")
         self._shared = _Shared(self._ctx)
-        self._wake = self._ctx.Event()
+        self._wake = _Wake(self._ctx)
         self._rpc = threading.Lock()
         self._proc: Any = None
         self._conn: Any = None
         self._stopping = False
         self._restarts = 0
+        self._note: str | None = None  # the last restart, kept beside the child's own errors
         self._watchdog: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -180,8 +250,7 @@ class ProcessBackend(Backend):
                     self._spawn()
 
     def _set_error(self, text: str) -> None:
-        with self._shared.lock:
-            self._shared.last_error.raw = text.encode()[:1023] + b"\0"
+        self._note = text
 
     def stop(self) -> None:
         self._stopping = True
@@ -198,6 +267,10 @@ class ProcessBackend(Backend):
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.is_alive() and bool(self._shared.ready.value)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
 
     def notify(self) -> None:
         self._wake.set()
@@ -245,14 +318,14 @@ class ProcessBackend(Backend):
 
     @property
     def last_error(self) -> str | None:
-        with self._shared.lock:
-            text = self._shared.last_error.value.decode(errors="replace")
-        return text or None
+        return self._shared.read_texts()[1].decode(errors="replace") or self._note
 
     def summary(self) -> dict[str, Any]:
-        with self._shared.lock:
-            raw = self._shared.summary.value
-        return orjson.loads(raw) if raw else {}
+        raw = self._shared.read_texts()[0]
+        try:
+            return orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError:
+            return {}
 
     def flush(self) -> None:
         self._request("flush", ())

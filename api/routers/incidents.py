@@ -95,16 +95,17 @@ async def get_incident(request: Request, incident_id: IncidentId) -> Response:
 
 def _act(request: Request, incident_id: str, action: str, body: IncidentAction) -> dict:
     backend = request.app.state.backend
-    at = parse_time(body.at, "at") if body.at else backend.max_ts
-    if at is None:
-        raise ApiError(422, "invalid_parameter", "at: no event time seen yet; pass 'at'",
-                       field="at", expected="a timestamp")
+    at = parse_time(body.at, "at") if body.at else None
     store = backend.store
     if queries.get_incident(store, incident_id) is None:
         backend.checkpoint_now()  # it may exist but not be checkpointed yet
         if queries.get_incident(store, incident_id) is None:
             raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
                            got=incident_id)
+    at = at or backend.max_ts
+    if at is None:
+        raise ApiError(422, "invalid_parameter", "at: no event time seen yet; pass 'at'",
+                       field="at", expected="a timestamp")
     if not backend.supports(action):
         raise ApiError(501, "not_implemented", f"this correlator does not support {action}")
     try:
