@@ -32,8 +32,9 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 INGEST_ERRORS = {**error_responses(400, 401, 403, 413, 415),
-                 422: {"model": IngestRejected, "description": "no record in the batch was valid "
-                                                             "(each rejection is listed)"}}
+                 422: {"model": IngestRejected | ErrorBody,
+                       "description": "no record in the batch was valid (each rejection is "
+                                      "listed), or a parameter is invalid"}}
 READ_ERRORS = error_responses(401, 403, 422)
 
 

@@ -138,6 +138,11 @@ def parse_logs(data: bytes, fmt: str, settings: ApiSettings, *, log_format: str 
                year: int | None = None) -> Parsed:
     """JSON array/object items, NDJSON lines, or raw text lines in ``log_format`` (default auto)."""
     policy = _policy(settings)
+    if log_format and (log_format.lower().startswith("regex:") or "(?P<" in log_format):
+        raise ParseError("a log format other than a raw regex over HTTP (a regex can take "
+                         "unbounded time on hostile input): auto, json, syslog, or a header "
+                         "format like '<Date> <Time> <Level> <Content>'; regexes work in "
+                         "`aiops replay --log-format`", field="format", got=log_format)
     if fmt == "":
         fmt = _sniff(data)
     if fmt in ("json", "ndjson") and log_format not in (None, "", "auto", "json"):

@@ -27,6 +27,7 @@ from api.backend import Backend, Submitted, Unavailable, _supports, commit_batch
 log = logging.getLogger("aiops.api.worker")
 _NONE = -(2 ** 63)
 _SUMMARY_BYTES = 64 * 1024
+_PUBLISH = threading.Lock()
 
 
 def _us(ts: datetime | None) -> int:
@@ -56,12 +57,14 @@ class _Shared:
         self.last_error = ctx.Array("c", 1024, lock=False)
 
     def publish(self, engine: Any, loop: Any) -> None:
+        """In the child only (two of its threads publish: one writer at a time)."""
         summary = orjson.dumps(engine.summary(), default=str)[:_SUMMARY_BYTES - 1]
-        self.offset.value = engine.offset
-        self.watermark.value = _us(engine.watermark)
-        self.max_ts.value = _us(engine.max_ts)
-        self.errors.value = loop.errors
-        self.write_texts(summary, (loop.last_error or "").encode())
+        with _PUBLISH:
+            self.offset.value = engine.offset
+            self.watermark.value = _us(engine.watermark)
+            self.max_ts.value = _us(engine.max_ts)
+            self.errors.value = loop.errors
+            self.write_texts(summary, (loop.last_error or "").encode())
 
     def write_texts(self, summary: bytes | None, error: bytes) -> None:
         self.seq.value += 1
@@ -127,6 +130,9 @@ def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: s
     engine = Engine(config, open_store(store_path, **store_options))
     loop = Loop(engine, checkpoint_interval_s, on_progress=lambda e: shared.publish(e, loop))
     shared.publish(engine, loop)
+    # catch_up runs as long as batches keep coming: report progress from beside it
+    threading.Thread(target=_reporter, args=(engine, loop, shared), daemon=True,
+                     name="aiops-progress").start()
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
@@ -153,6 +159,23 @@ def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: s
                 shared.publish(engine, loop)
     finally:
         engine.close()
+
+
+def _reporter(engine: Any, loop: Any, shared: _Shared, every: float = 0.05) -> None:
+    """Publish the offset and watermark often and the summary now and then, mid catch-up."""
+    n = 0
+    while True:
+        time.sleep(every)
+        n += 1
+        with _PUBLISH:
+            shared.offset.value = engine.offset
+            shared.watermark.value = _us(engine.watermark)
+            shared.max_ts.value = _us(engine.max_ts)
+        if n % 20 == 0:
+            try:
+                shared.publish(engine, loop)
+            except RuntimeError:  # a counter changed size under us: next time
+                pass
 
 
 def _die_with_parent() -> None:

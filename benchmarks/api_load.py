@@ -113,13 +113,22 @@ def free_port() -> int:
 
 
 def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    """Resident memory of the server and its children (the engine process), in MB."""
+    total = 0.0
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            pids += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
 def get_json(port: int, path: str) -> dict:
@@ -190,7 +199,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def phase(name: str, port: int, pid: int, maker: BatchMaker, clients: int, duration: float,
-          rate: float | None) -> dict:
+          rate: float | None, max_drain: float = 120.0) -> dict:
     before = get_json(port, "/api/v1/status")
     rss0 = rss_mb(pid)
     latencies: list[float] = []
@@ -205,20 +214,25 @@ def phase(name: str, port: int, pid: int, maker: BatchMaker, clients: int, durat
     for t in threads:
         t.join()
     sent_s = time.perf_counter() - started
+    drained = True
     while True:  # fully processed: the engine caught up with everything committed
         status = get_json(port, "/api/v1/status")
         if status["processed_offset"] >= status["head_offset"]:
             break
+        if time.perf_counter() - started - sent_s > max_drain:
+            drained = False
+            break
         time.sleep(0.02)
     done_s = time.perf_counter() - started
     events = len(latencies) * maker.batch
+    processed = (status["processed_offset"] - before["processed_offset"]) * maker.batch
     result = {
         "phase": name, "clients": clients, "batch": maker.batch,
         "target_requests_per_s": round(rate, 1) if rate else None,
         "requests": len(latencies), "errors": len(errors), "first_errors": errors[:3],
         "accepted_events_per_s": round(events / sent_s),
-        "processed_events_per_s": round(events / done_s),
-        "drain_s": round(done_s - sent_s, 2),
+        "processed_events_per_s": round(processed / done_s),
+        "drain_s": round(done_s - sent_s, 2), "drained": drained,
         "p50_ms": round(pct(latencies, 0.50) * 1000, 2),
         "p95_ms": round(pct(latencies, 0.95) * 1000, 2),
         "p99_ms": round(pct(latencies, 0.99) * 1000, 2),
@@ -238,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring")
     p.add_argument("--single-rate", type=float, default=None,
                    help="requests/s of the one-client phase (default: 50%% of the maximum)")
+    p.add_argument("--max-drain", type=float, default=120.0,
+                   help="stop waiting for processing to catch up after this many seconds")
     p.add_argument("--python", default=sys.executable)
     p.add_argument("--json", metavar="FILE", help="also write the results here")
     p.add_argument("--reads-only", action="store_true",
@@ -253,12 +269,15 @@ def main(argv: list[str] | None = None) -> int:
         proc = start_server(port, str(Path(tmp) / "load.db"), args.python)
         try:
             if args.warmup:
-                phase("warmup", port, proc.pid, maker, args.clients, args.warmup, None)
-            top = phase("max", port, proc.pid, maker, args.clients, duration, None)
-            max_rate = top["requests"] / duration
-            half = phase("half", port, proc.pid, maker, args.clients, duration, max_rate / 2)
+                phase("warmup", port, proc.pid, maker, args.clients, args.warmup, None, args.max_drain)
+            top = phase("max", port, proc.pid, maker, args.clients, duration, None, args.max_drain)
+            # the sustainable maximum: what was accepted, or processed if that was less
+            max_rate = min(top["accepted_events_per_s"],
+                           top["processed_events_per_s"]) / maker.batch
+            half = phase("half", port, proc.pid, maker, args.clients, duration, max_rate / 2,
+                         args.max_drain)
             single = phase("single", port, proc.pid, maker, 1, duration,
-                           args.single_rate or max_rate / 2)
+                           args.single_rate or max_rate / 2, args.max_drain)
         finally:
             proc.terminate()
             try:
