@@ -60,6 +60,13 @@ class Backend:
 
     store: Any
     started: float
+    #: the highest offset this server committed (no query needed for backpressure)
+    head_hint: int = 0
+
+    def _committed(self, result: Submitted) -> Submitted:
+        if result.offset > self.head_hint:
+            self.head_hint = result.offset
+        return result
 
     def lag(self) -> dict[str, float]:
         head = self.store.head_offset()
@@ -136,7 +143,7 @@ class ThreadBackend(Backend):
     # -- engine side ----------------------------------------------------------------------------
     def submit(self, records: Sequence[Record], idem_key: str | None) -> Submitted:
         r = self.engine.submit(records, idem_key=idem_key)
-        return Submitted(r.offset, r.duplicate, r.records)
+        return self._committed(Submitted(r.offset, r.duplicate, r.records))
 
     @property
     def processed_offset(self) -> int:

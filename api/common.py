@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import datetime
 from typing import Any, Callable
 
@@ -27,11 +29,12 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
             403: "token lacks the scope", 404: "not found", 409: "conflict",
             413: "body over the size limit (or inflates past it)",
             415: "unsupported Content-Type, charset or Content-Encoding",
-            422: "well-formed but invalid", 501: "not available in this build"}
+            422: "well-formed but invalid", 501: "not available in this build",
+            503: "processing is behind or unavailable: retry after Retry-After seconds"}
     return {c: {"model": ErrorBody, "description": text.get(c, "error")} for c in codes}
 
 
-INGEST_ERRORS = {**error_responses(400, 401, 403, 413, 415),
+INGEST_ERRORS = {**error_responses(400, 401, 403, 413, 415, 503),
                  422: {"model": IngestRejected | ErrorBody,
                        "description": "no record in the batch was valid (each rejection is "
                                       "listed), or a parameter is invalid"}}
@@ -94,6 +97,26 @@ def ingest_result(parsed: Parsed, *, duplicate: bool, offset: int | None,
             "processed": processed}
 
 
+async def admit(app: Any) -> None:
+    """Backpressure: while the engine is more than ``max_lag_batches`` behind, hold the request
+    (up to ``max_lag_wait_s``), then answer 503 + Retry-After, which every real shipper retries.
+    Without it a client faster than processing grows the input log without bound."""
+    settings = app.state.settings
+    backend = app.state.backend
+    limit = settings.max_lag_batches
+    if backend.head_hint - backend.processed_offset <= limit:
+        return
+    backend.notify()
+    deadline = time.monotonic() + settings.max_lag_wait_s
+    while backend.head_hint - backend.processed_offset > limit:
+        if time.monotonic() >= deadline or not backend.running:
+            raise ApiError(503, "processing_behind",
+                           f"processing is {backend.head_hint - backend.processed_offset} "
+                           f"batches behind (limit {limit}); retry later",
+                           headers={"Retry-After": "2"})
+        await asyncio.sleep(0.01)
+
+
 class Ingest:
     """The shared ingest flow: media type -> body -> parse -> commit -> 202 (or 4xx)."""
 
@@ -119,6 +142,7 @@ class Ingest:
                   wait: bool = False) -> Response:
         fmt = self.media(accepted, endpoint)
         data = await self.body()
+        await admit(self.app)
         parsed, submitted = await run_in_threadpool(self._commit, parse, data, fmt, endpoint,
                                                     idem_key)
         processed = None

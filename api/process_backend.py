@@ -321,7 +321,7 @@ class ProcessBackend(Backend):
 
     # -- engine side ----------------------------------------------------------------------------
     def submit(self, records: Sequence[Record], idem_key: str | None) -> Submitted:
-        return commit_batch(self.store, records, idem_key)
+        return self._committed(commit_batch(self.store, records, idem_key))
 
     @property
     def processed_offset(self) -> int:

@@ -63,19 +63,24 @@ class ApiSettings:
     max_errors: int = 20
     checkpoint_interval_s: float = 1.0
     max_page: int = 100_000
+    #: backpressure: hold ingest while processing is this many batches behind ...
+    max_lag_batches: int = 200
+    #: ... for at most this long, then answer 503 + Retry-After
+    max_lag_wait_s: float = 10.0
     #: "process": the engine runs in a child process (its own core; default for file stores);
     #: "thread": in a thread of the server process (always used for in-memory stores)
     worker: str = "process"
 
     _INT_KEYS = ("max_body_bytes", "max_decompressed_bytes", "max_line_chars", "max_labels",
-                 "max_errors", "max_page")
+                 "max_errors", "max_page", "max_lag_batches")
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None = None,
                     environ: Mapping[str, str] | None = None) -> "ApiSettings":
         section = dict(section or {})
         environ = os.environ if environ is None else environ
-        known = set(cls._INT_KEYS) | {"tokens", "checkpoint_interval_s", "worker"}
+        known = set(cls._INT_KEYS) | {"tokens", "checkpoint_interval_s", "worker",
+                                       "max_lag_wait_s"}
         unknown = set(section) - known
         if unknown:
             raise ConfigError(f"[api]: unknown key(s) {', '.join(sorted(unknown))}; expected "
@@ -87,11 +92,12 @@ class ApiSettings:
                 if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                     raise ConfigError(f"[api] {key}: a positive integer, got {value!r}")
                 setattr(out, key, value)
-        if "checkpoint_interval_s" in section:
-            value = section["checkpoint_interval_s"]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(f"[api] checkpoint_interval_s: a positive number, got {value!r}")
-            out.checkpoint_interval_s = float(value)
+        for key in ("checkpoint_interval_s", "max_lag_wait_s"):
+            if key in section:
+                value = section[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                    raise ConfigError(f"[api] {key}: a positive number, got {value!r}")
+                setattr(out, key, float(value))
         if "worker" in section:
             if section["worker"] not in ("process", "thread"):
                 raise ConfigError(f"[api] worker: 'process' or 'thread', got {section['worker']!r}")

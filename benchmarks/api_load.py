@@ -5,9 +5,13 @@ Starts ``aiops serve`` on 127.0.0.1 (a free port, a fresh store), then:
 1. ``max``: N clients post as fast as they can for ``--duration`` seconds;
    reports accepted events/s, *processed* events/s (until the engine's offset
    reaches the last committed batch), p50/p95/p99 latency, server RSS.
-2. ``half``: N clients paced at 50% of the measured maximum.
-3. ``single``: one client paced at 50% of the maximum's per-client share... (see
-   ``--single-rate``), the "one client" latency figure.
+2. ``half``: N clients paced at 50% of the sustainable maximum (the lower of the
+   accepted and processed rates).
+3. ``single``: one client paced at the same rate (or ``--single-rate``): the
+   one-client latency figure.
+
+Each phase runs on a fresh server and store after a short warm-up, so no
+processing backlog carries over from one phase to the next.
 
 Every batch is distinct (event time advances, ids change), so nothing is
 deduplicated away. Loopback only; nothing is asserted (timings are noisy on a
@@ -264,26 +268,29 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     duration = min(args.duration, 30.0)
     maker = BatchMaker(args.batch)
-    with tempfile.TemporaryDirectory(prefix="aiops-load-") as tmp:
-        port = free_port()
-        proc = start_server(port, str(Path(tmp) / "load.db"), args.python)
-        try:
-            if args.warmup:
-                phase("warmup", port, proc.pid, maker, args.clients, args.warmup, None, args.max_drain)
-            top = phase("max", port, proc.pid, maker, args.clients, duration, None, args.max_drain)
-            # the sustainable maximum: what was accepted, or processed if that was less
-            max_rate = min(top["accepted_events_per_s"],
-                           top["processed_events_per_s"]) / maker.batch
-            half = phase("half", port, proc.pid, maker, args.clients, duration, max_rate / 2,
-                         args.max_drain)
-            single = phase("single", port, proc.pid, maker, 1, duration,
-                           args.single_rate or max_rate / 2, args.max_drain)
-        finally:
-            proc.terminate()
+    def fresh(name: str, clients: int, rate: float | None) -> dict:
+        """Each phase on a new server and store, so no backlog carries over."""
+        with tempfile.TemporaryDirectory(prefix="aiops-load-") as tmp:
+            port = free_port()
+            proc = start_server(port, str(Path(tmp) / "load.db"), args.python)
             try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+                if args.warmup:
+                    phase("warmup", port, proc.pid, maker, clients, args.warmup, rate,
+                          args.max_drain)
+                return phase(name, port, proc.pid, maker, clients, duration, rate,
+                             args.max_drain)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+    top = fresh("max", args.clients, None)
+    # the sustainable maximum: what was accepted, or processed if that was less
+    max_rate = min(top["accepted_events_per_s"], top["processed_events_per_s"]) / maker.batch
+    half = fresh("half", args.clients, max_rate / 2)
+    single = fresh("single", 1, args.single_rate or max_rate / 2)
     results = {"max": top, "half": half, "single": single, "reads": time_reads(),
                "targets": {"processed_events_per_s": 75_000, "p99_ms_single": 25,
                            "p99_ms_4_clients": 60, "reads_ms": 100}}

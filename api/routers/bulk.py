@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import WRITE
-from api.common import INGEST_ERRORS, Ingest
+from api.common import INGEST_ERRORS, Ingest, admit
 from api.errors import ApiError
 from api.parsing import NDJSON_TYPES, check_limits
 from ingest.bodies import split_lines
@@ -75,6 +75,7 @@ async def _bulk(request: Request, index: str, service: str, idem_key: str | None
     ingest = Ingest(request)
     ingest.media(_TYPES, "/_bulk")
     data = await ingest.body()
+    await admit(request.app)
     reply = await run_in_threadpool(_commit, request, data, index, service, idem_key)
     reply["took"] = int((time.perf_counter() - started) * 1000)
     return Response(orjson.dumps(reply), 200, media_type="application/json")

@@ -17,7 +17,8 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import WRITE
-from api.common import read_body
+from api.common import admit, read_body
+from api.errors import ApiError
 from api.parsing import check_limits
 from ingest import otlp
 from ingest.bodies import BodyError, MediaType, check_media_type, decompress
@@ -50,7 +51,8 @@ def _docs(kind: str, example: dict) -> dict:
                                                                       "format": "binary"}}}},
             **{str(c): {"description": d, "content": status} for c, d in (
                 (400, "undecodable request, or no usable record (google.rpc.Status)"),
-                (413, "body over the size limit"), (415, "not protobuf or JSON"))},
+                (413, "body over the size limit"), (415, "not protobuf or JSON"),
+                (503, "processing is behind: retry after Retry-After seconds"))},
             "401": {"description": "missing or invalid token"},
             "403": {"description": "token lacks the write scope"},
         },
@@ -100,6 +102,12 @@ async def _export(request: Request, kind: str, idem_key: str | None) -> Response
                                        settings.max_decompressed_bytes)
     except BodyError as err:
         return _status(fmt, err.status, err.message)
+    try:
+        await admit(request.app)
+    except ApiError as err:  # 503 is retryable for OTLP exporters
+        resp = _status(fmt, err.status, err.message)
+        resp.headers["Retry-After"] = "2"
+        return resp
     return await run_in_threadpool(_commit, request, kind, fmt, data, idem_key)
 
 

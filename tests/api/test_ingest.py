@@ -223,3 +223,22 @@ def test_status_flush_and_metrics(client):
     assert families["aiops_processing_lag_batches"].samples[0].value == 0
     assert "aiops_http_request_duration_seconds" in families
     assert client.get("/readyz").json()["ready"] is True
+
+
+def test_backpressure_when_processing_falls_behind():
+    from tests.api.conftest import make_client
+
+    with make_client(max_lag_batches=2, max_lag_wait_s=0.2) as c:
+        backend = c.app.state.backend
+        backend.stop()  # processing stalls
+        for i in range(3):
+            body = f'[{{"ts":"2026-11-28T17:00:0{i}Z","msg":"m {i}"}}]'
+            assert post(c, "/api/v1/logs", body).status_code == 202
+        resp = post(c, "/api/v1/logs", '[{"ts":"2026-11-28T17:00:09Z","msg":"later"}]')
+        assert resp.status_code == 503 and resp.headers["retry-after"] == "2"
+        assert resp.json()["error"]["code"] == "processing_behind"
+        otlp = post(c, "/v1/logs", b"{}")
+        assert otlp.status_code == 503 and otlp.json()["code"] == 3
+        backend.start()  # processing resumes: ingest is admitted again
+        resp = post(c, "/api/v1/logs", '[{"ts":"2026-11-28T17:00:09Z","msg":"later"}]')
+        assert resp.status_code == 202
