@@ -1,0 +1,182 @@
+"""Causal features of one metric series (no look-ahead).
+
+Every feature of point ``i`` depends only on points ``<= i`` (and on the scale
+floor learned at warm-up), so a point can be scored the moment it arrives and a
+replay scores exactly like the live stream. The look-back is bounded
+(:meth:`FeatureSpec.lookback_points` points, plus the seasonal periods in event
+time), so the streaming detector keeps only a short tail per series.
+
+Features, all deviations divided by the spread of the previous ``long`` points
+(floored, so a flat stretch followed by a wiggle does not divide by zero):
+
+* ``value``: the raw value (levels never seen before);
+* ``spike``: the value against the mean of the previous ``short`` points;
+* ``level``: the mean of the last ``level`` points against the previous ``long``;
+* ``volatility``: log ratio of the recent spread to the baseline spread;
+* ``trend``: the mean of the last ``trend[0]`` seconds against the ``trend[1]``
+  seconds before it (a sustained shift, in the units of that older spread);
+* ``seasonal_1d`` / ``seasonal_1w``: the value against the median of the same
+  time one, two, three days/weeks earlier (several periods, so the week after a
+  holiday is not flagged for differing from the holiday). NaN until a period of
+  history exists; the scorer uses them only where the series repeats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DAY = 86400.0
+WEEK = 7 * DAY
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which causal features to compute; horizons in samples unless noted."""
+
+    short: int = 12  #: points in the local mean a spike is measured against
+    long: int = 288  #: points in the baseline (mean, spread) for levels and scales
+    level: int = 3  #: points averaged into the current level
+    volatility: bool = True  #: log ratio of recent to baseline spread
+    trend: tuple[float, float] | None = (6 * 3600.0, WEEK)  #: (window, baseline) seconds
+    seasonal: tuple[float, ...] = (DAY, WEEK)  #: seasonal periods in seconds
+    periods_back: int = 3  #: seasonal baseline = median of this many past periods
+    max_points: int = 12096  #: cap on any look-back, in samples (bounded memory)
+
+    def names(self, step: float) -> list[str]:
+        out = ["value", "spike", "level"]
+        if self.volatility:
+            out.append("volatility")
+        if self.trend:
+            out.append("trend")
+        out += [f"seasonal_{_period_name(p)}" for p in self.seasonal_periods(step)]
+        return out
+
+    def seasonal_periods(self, step: float) -> list[float]:
+        """Seasonal periods usable at this sampling step (at least 4 samples, bounded tail)."""
+        return [p for p in self.seasonal if step > 0 and 4 <= p / step <= self.max_points]
+
+    def lags(self, period: float, step: float) -> int:
+        """Past periods in the seasonal baseline: up to ``periods_back``, within the cap."""
+        return max(1, min(self.periods_back, int(self.max_points * step // period)))
+
+    def trend_points(self, step: float) -> tuple[int, int]:
+        window, baseline = self.trend or (0.0, 0.0)
+        w = min(max(2, int(round(window / step))), self.max_points // 4)
+        return w, min(max(8, int(round(baseline / step))), self.max_points - w)
+
+    def lookback_points(self, step: float) -> int:
+        """Points a streaming tail keeps for the rolling features."""
+        n = self.long + max(self.short, self.level) + 2
+        if self.trend:
+            n = max(n, sum(self.trend_points(step)) + 2)
+        return n
+
+    def lookback_seconds(self, step: float) -> float:
+        """Event time a streaming tail keeps for the seasonal baselines."""
+        return max([p * self.lags(p, step) + 2 * step for p in self.seasonal_periods(step)],
+                   default=0.0)
+
+
+def _period_name(seconds: float) -> str:
+    if seconds % WEEK == 0:
+        return f"{int(seconds // WEEK)}w"
+    if seconds % DAY == 0:
+        return f"{int(seconds // DAY)}d"
+    if seconds % 3600 == 0:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds)}s"
+
+
+def sampling_step(ts: np.ndarray) -> float:
+    """Typical spacing of a series (median positive gap, in seconds)."""
+    gaps = np.diff(np.asarray(ts, dtype=float))
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if gaps.size else 60.0
+
+
+def floor_scale(values: np.ndarray, fraction: float) -> float:
+    """Smallest spread features divide by: a fraction of the warm-up spread (never 0)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    spread = float(np.std(v)) if v.size else 0.0
+    if spread <= 0:
+        spread = float(np.max(np.abs(v))) if v.size else 0.0
+    return max(fraction * spread, 1e-9)
+
+
+def compute_features(ts: np.ndarray, values: np.ndarray, spec: FeatureSpec, *,
+                     step: float, floor: float, start: int = 0) -> np.ndarray:
+    """Feature rows for points ``start:``; earlier points are context only.
+
+    ``ts`` are event-time seconds in arrival order; they are made monotone (running
+    max) so a stray out-of-order sample cannot look into the future. Only the
+    rows asked for are computed, so a streaming call costs what its new points do.
+    """
+    t = np.maximum.accumulate(np.asarray(ts, dtype=float))
+    x_all = np.asarray(values, dtype=float)
+    lo = max(0, start - spec.lookback_points(step))
+    x = x_all[lo:]
+    s = pd.Series(x)
+    prev = s.shift(1)
+    base = prev.rolling(spec.long, min_periods=2)
+    spread = np.fmax(base.std().to_numpy(), floor)
+    mean_long = base.mean().to_numpy()
+    mean_short = prev.rolling(spec.short, min_periods=1).mean().to_numpy()
+    level = s.rolling(spec.level, min_periods=1).mean().to_numpy()
+    cols = [x,
+            np.nan_to_num((x - mean_short) / spread),
+            np.nan_to_num((level - mean_long) / spread)]
+    if spec.volatility:
+        recent = s.rolling(spec.short, min_periods=2).std().to_numpy()
+        cols.append(np.nan_to_num(np.log((recent + floor) / (spread + floor))))
+    if spec.trend:
+        w, b = spec.trend_points(step)
+        now = s.rolling(w, min_periods=1).mean()
+        before = s.shift(w).rolling(b, min_periods=2)
+        cols.append(np.nan_to_num(((now - before.mean()) / np.fmax(before.std(), floor))
+                                  .to_numpy()))
+    k = start - lo
+    out = [c[k:] for c in cols]
+    rows = np.arange(start, len(x_all))
+    for period in spec.seasonal_periods(step):
+        seasonal = _seasonal_baseline(t, x_all, rows, period, spec.lags(period, step),
+                                      tolerance=step)
+        out.append((x_all[start:] - seasonal) / spread[k:])  # NaN until a period exists
+    return np.ascontiguousarray(np.column_stack(out)) if out else np.empty((0, 0))
+
+
+def _lagged(t: np.ndarray, x: np.ndarray, rows: np.ndarray, lag: float,
+            tolerance: float) -> np.ndarray:
+    """Value at (about) ``t - lag`` for each row: the last sample at or before it."""
+    target = t[rows] - lag
+    j = np.searchsorted(t, target, side="right") - 1
+    jj = np.maximum(j, 0)
+    ok = (j >= 0) & (target - t[jj] <= tolerance)
+    return np.where(ok, x[jj], np.nan)
+
+
+def _seasonal_baseline(t: np.ndarray, x: np.ndarray, rows: np.ndarray, period: float,
+                       lags: int, tolerance: float) -> np.ndarray:
+    """Median of the values one, two, ... ``lags`` periods earlier (those that exist)."""
+    past = np.column_stack([_lagged(t, x, rows, k * period, tolerance)
+                            for k in range(1, lags + 1)])
+    out = np.full(len(rows), np.nan)
+    some = np.isfinite(past).any(axis=1)
+    if some.any():
+        out[some] = np.nanmedian(past[some], axis=1)
+    return out
+
+
+def smooth_scores(ts: np.ndarray, raw: np.ndarray, window: float, start: int = 0) -> np.ndarray:
+    """Causal mean of raw scores over the trailing ``window`` seconds (``(t-window, t]``)."""
+    raw = np.asarray(raw, dtype=float)
+    if window <= 0:
+        return raw[start:].copy()
+    t = np.maximum.accumulate(np.asarray(ts, dtype=float))
+    csum = np.concatenate([[0.0], np.cumsum(raw)])
+    idx = np.arange(start, len(raw))
+    lo = np.searchsorted(t, t[idx] - window, side="right")
+    return (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)

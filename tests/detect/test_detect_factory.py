@@ -1,0 +1,36 @@
+"""build_detectors: the engine's [detect] section -> detector instances, strict about keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiops.detect import LogDetector, MetricDetector, SessionDetector, build_detectors
+
+
+def test_defaults_are_metrics_and_logs():
+    kinds = [type(d) for d in build_detectors({})]
+    assert kinds == [MetricDetector, LogDetector]
+
+
+def test_tables_configure_and_enable():
+    dets = build_detectors({"metrics": {"budget": 0.001, "smooth": "30m"},
+                            "sessions": {"id_pattern": r"req-\d+", "warmup_sessions": 50}})
+    assert [type(d) for d in dets] == [MetricDetector, LogDetector, SessionDetector]
+    assert dets[0].budget == 0.001 and dets[2].id_pattern == r"req-\d+"
+    only = build_detectors({"enabled": ["logs"]})
+    assert [type(d) for d in only] == [LogDetector]
+    assert [type(d) for d in build_detectors({"logs": {"enabled": False}})] == [MetricDetector]
+
+
+@pytest.mark.parametrize("config, needle", [
+    ({"metric": {}}, "unknown key 'metric'"),
+    ({"metrics": {"bugdet": 0.1}}, "unknown parameter 'bugdet'"),
+    ({"metrics": {"budget": 3}}, "budget must be a fraction"),
+    ({"logs": {"window": "soon"}}, "window"),
+    ({"sessions": {"id_pattern": "("}}, "not a valid regex"),
+    ({"enabled": "metrics"}, "must be a list"),
+])
+def test_bad_config_is_a_clear_type_error(config, needle):
+    with pytest.raises(TypeError, match="detect") as info:
+        build_detectors(config)
+    assert needle in str(info.value)

@@ -1,0 +1,56 @@
+"""Causal features: nothing a point gets depends on later points."""
+
+from __future__ import annotations
+
+import numpy as np
+from detect_helpers import epoch, nab_frame
+
+from aiops.detect.features import (DAY, FeatureSpec, _seasonal_baseline, compute_features,
+                                   floor_scale, sampling_step, smooth_scores)
+
+
+def test_features_do_not_look_ahead():
+    df = nab_frame("nyc_taxi")[:3000]
+    t, x = epoch(df["timestamp"]), df["value"].to_numpy(float)
+    spec = FeatureSpec(trend=(6 * 3600.0, 7 * DAY))
+    step, floor = sampling_step(t), floor_scale(x[:500], 0.05)
+    full = compute_features(t, x, spec, step=step, floor=floor)
+    for n in (400, 1500, 2999):
+        prefix = compute_features(t[:n], x[:n], spec, step=step, floor=floor)
+        np.testing.assert_allclose(prefix, full[:n], rtol=1e-9, atol=1e-9, equal_nan=True)
+    # a wild future value changes nothing before it
+    y = x.copy()
+    y[2000] = 1e9
+    np.testing.assert_allclose(compute_features(t, y, spec, step=step, floor=floor)[:2000],
+                               full[:2000], rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+def test_tail_context_equals_full_history():
+    df = nab_frame("nyc_taxi")[:4000]
+    t, x = epoch(df["timestamp"]), df["value"].to_numpy(float)
+    spec = FeatureSpec()
+    step = sampling_step(t)
+    full = compute_features(t, x, spec, step=step, floor=1.0)
+    lo = 3500 - max(spec.lookback_points(step),
+                    int(spec.lookback_seconds(step) / step) + 2)
+    part = compute_features(t[lo:], x[lo:], spec, step=step, floor=1.0, start=3500 - lo)
+    np.testing.assert_allclose(part, full[3500:], rtol=1e-7, atol=1e-7, equal_nan=True)
+
+
+def test_seasonal_baseline_is_median_of_past_periods():
+    t = np.arange(0, 5 * DAY, 3600.0)
+    x = np.tile(np.arange(24.0), 5)
+    x[24 + 5] = 100.0  # day 1, 05:00 was odd: day 3 still sees the usual 5 (median of 3)
+    base = _seasonal_baseline(t, x, np.arange(len(x)), DAY, 3, tolerance=3600.0)
+    assert np.isnan(base[:24]).all()  # no history yet
+    assert base[24 + 5] == 5.0
+    assert base[3 * 24 + 5] == 5.0
+    assert base[2 * 24 + 5] == (5.0 + 100.0) / 2  # only two past days exist
+
+
+def test_smoothing_is_a_trailing_event_time_mean():
+    t = np.array([0, 60, 120, 180, 3600 + 120], dtype=float)
+    raw = np.array([1, 2, 3, 4, 10], dtype=float)
+    out = smooth_scores(t, raw, 3600.0)
+    np.testing.assert_allclose(out, [1, 1.5, 2, 2.5, (4 + 10) / 2])
+    np.testing.assert_allclose(smooth_scores(t, raw, 3600.0, start=3), out[3:])
