@@ -179,16 +179,44 @@ class ThreadBackend(Backend):
         return _supports(self.engine, name)
 
     def call(self, name: str, *args: Any) -> Any:
-        return getattr(self.engine, name)(*args)
+        return call_engine(self.engine, name, *args)
 
     def close(self) -> None:
         self.engine.close()
 
 
+#: user actions: on the engine if it offers them, else on its correlator (then checkpointed)
+ACTIONS = ("ack", "resolve", "add_silence", "list_silences", "expire_silence")
+
+
+def _target(engine: Any, name: str) -> Any:
+    if name not in ACTIONS:
+        raise ValueError(f"unknown action {name!r}")
+    if name in ("ack", "resolve") and not hasattr(engine.correlator, name):
+        return None  # the engine wraps these, but needs the correlator to have them
+    found = getattr(engine, name, None)
+    if callable(found):
+        return found
+    found = getattr(engine.correlator, name, None)
+    return found if callable(found) else None
+
+
 def _supports(engine: Any, name: str) -> bool:
-    if name in ("ack", "resolve"):
-        return hasattr(engine.correlator, name)
-    return callable(getattr(engine, name, None))
+    return _target(engine, name) is not None
+
+
+def call_engine(engine: Any, name: str, *args: Any) -> Any:
+    """Run a user action under the engine's lock; correlator-level changes are checkpointed
+    at once so they survive a restart."""
+    fn = _target(engine, name)
+    if fn is None:
+        raise NotImplementedError(f"this engine does not support {name}")
+    lock = getattr(engine, "_lock", None)
+    with lock if lock is not None else threading.Lock():
+        result = fn(*args)
+        if getattr(fn, "__self__", None) is engine.correlator and name != "list_silences":
+            engine.checkpoint()
+    return result
 
 
 __all__ = ["Backend", "ThreadBackend", "Submitted", "Unavailable", "commit_batch"]

@@ -191,18 +191,19 @@ class Ready(_Open):
 
 # -- dashboards -----------------------------------------------------------------------------------
 class Stat(_Open):
-    n: int
-    mean: float | None
-    median: float | None
-    p90: float | None
+    count: int
+    mean_s: float | None
+    median_s: float | None
+    p90_s: float | None
+    max_s: float | None
 
 
 class IncidentDashboard(_Open):
     window: dict[str, Any]
     incidents: dict[str, int]
-    mttd_s: Stat
-    mtta_s: Stat
-    mttr_s: Stat
+    mttd: Stat
+    mtta: Stat
+    mttr: Stat
     per_service: list[dict[str, Any]]
     open_by_severity: dict[str, int]
     open_by_owner: dict[str, int]

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import orjson
 
 from aiops.schema import EPOCH, Record
-from api.backend import Backend, Submitted, Unavailable, _supports, commit_batch
+from api.backend import Backend, Submitted, Unavailable, _supports, call_engine, commit_batch
 
 log = logging.getLogger("aiops.api.worker")
 _NONE = -(2 ** 63)
@@ -201,7 +201,7 @@ def _handle(engine: Any, loop: Any, op: str, args: tuple) -> tuple:
         if op == "supports":
             return ("ok", _supports(engine, args[0]))
         if op == "call":
-            return ("ok", getattr(engine, args[0])(*args[1:]))
+            return ("ok", call_engine(engine, *args))
         return ("err", "ValueError", f"unknown command {op!r}")
     except Exception as exc:  # reported to the caller, which maps it to a status code
         return ("err", type(exc).__name__, str(exc))
@@ -316,7 +316,8 @@ class ProcessBackend(Backend):
             return reply[1]
         _, name, message = reply
         exc_type = {"KeyError": KeyError, "ValueError": ValueError, "TypeError": ValueError,
-                    "AttributeError": NotImplementedError}.get(name, RuntimeError)
+                    "AttributeError": NotImplementedError,
+                    "NotImplementedError": NotImplementedError}.get(name, RuntimeError)
         raise exc_type(message)
 
     # -- engine side ----------------------------------------------------------------------------

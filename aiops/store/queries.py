@@ -158,8 +158,8 @@ def alert_filter(*, status=None, service=None, severity=None, owner=None, source
         flt.raw("suppressed IS NOT NULL")
     elif suppressed == "none":
         flt.raw("suppressed IS NULL")
-    elif suppressed is not None:
-        flt.eq("suppressed", suppressed)
+    elif suppressed is not None:  # a reason kind: "silenced", or "silenced by sil-1"
+        flt.raw("substr(suppressed, 1, ?) = ?", len(suppressed), suppressed)
     return flt.range("starts_at", since, until)
 
 

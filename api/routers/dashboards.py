@@ -31,12 +31,20 @@ Until = Annotated[str | None, Query(max_length=64, description="window end, excl
 
 
 def stat(values: Iterable[float | None]) -> dict[str, Any]:
+    """count, mean, median, p90 and max in seconds (the shape ``aiops.kpis`` reports)."""
     xs = sorted(max(0.0, v) for v in values if v is not None)
     if not xs:
-        return {"n": 0, "mean": None, "median": None, "p90": None}
-    p90 = xs[min(len(xs) - 1, int(round(0.9 * (len(xs) - 1))))]
-    return {"n": len(xs), "mean": round(statistics.fmean(xs), 3),
-            "median": round(statistics.median(xs), 3), "p90": round(p90, 3)}
+        return {"count": 0, "mean_s": None, "median_s": None, "p90_s": None, "max_s": None}
+    p90 = xs[min(len(xs) - 1, max(0, int(round(0.9 * len(xs) + 0.5)) - 1))]
+    return {"count": len(xs), "mean_s": round(statistics.fmean(xs), 3),
+            "median_s": round(statistics.median(xs), 3), "p90_s": round(p90, 3),
+            "max_s": round(xs[-1], 3)}
+
+
+def reason_kind(reason: str) -> str:
+    """'silenced by sil-1' -> 'silenced' (as ``aiops.kpis`` buckets suppression reasons)."""
+    kind = reason.split()[0].strip("():") if reason.strip() else "other"
+    return kind if kind in SUPPRESSION_REASONS else "other"
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -57,8 +65,8 @@ def _service(row: tuple) -> str:
 
 
 def _times(rows: list[tuple]) -> dict[str, Any]:
-    return {"mttd_s": stat(r[_DETECT] for r in rows), "mtta_s": stat(r[_ACK] for r in rows),
-            "mttr_s": stat(r[_RESOLVE] for r in rows)}
+    return {"mttd": stat(r[_DETECT] for r in rows), "mtta": stat(r[_ACK] for r in rows),
+            "mttr": stat(r[_RESOLVE] for r in rows)}
 
 
 def incident_dashboard(store: Any, since: str | None, until: str | None) -> dict[str, Any]:
@@ -111,7 +119,7 @@ def reduction_dashboard(store: Any, since: str | None, until: str | None,
     svc_alerts: dict[str, Counter] = defaultdict(Counter)
     for name, service, reason, n, n_notes in rows:
         if reason:
-            suppressed[reason] += n
+            suppressed[reason_kind(reason)] += n
         for c in (noisy[(name, service)], svc_alerts[service]):
             c["alerts"] += n
             c["notifications"] += n_notes

@@ -115,6 +115,9 @@ def _act(request: Request, incident_id: str, action: str, body: IncidentAction) 
                        got=incident_id) from None
     except ValueError as err:
         raise ApiError(409, "conflict", f"cannot {action} {incident_id}: {err}") from None
+    except NotImplementedError:
+        raise ApiError(501, "not_implemented",
+                       f"this correlator does not support {action}") from None
     return _detail(store, incident_id)
 
 

@@ -35,7 +35,10 @@ class SilenceIn(BaseModel):
                      {"name": "alertname", "value": "HighLatency.*", "isRegex": True}],
         "startsAt": "2026-11-28T18:00:00Z", "endsAt": "2026-11-28T20:00:00Z",
         "createdBy": "alice", "comment": "maintenance window"}]})
-    matchers: list[Matcher] = Field(min_length=1, max_length=50)
+    matchers: list[Matcher | Annotated[str, Field(max_length=1000)]] = Field(
+        min_length=1, max_length=50,
+        description='Alertmanager API matchers, or strings like \'service="checkout"\', '
+                    '\'alertname=~"High.*"\', \'env!="dev"\'')
     startsAt: str = Field(max_length=64)
     endsAt: str = Field(max_length=64)
     createdBy: str = Field(min_length=1, max_length=200)
@@ -45,12 +48,12 @@ class SilenceIn(BaseModel):
 class SilenceOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: str
-    matchers: list[dict[str, Any]]
-    startsAt: str | None = None
-    endsAt: str | None = None
-    createdBy: str | None = None
+    matchers: list[Any]
+    starts_at: str | None = None
+    ends_at: str | None = None
+    created_by: str | None = None
     comment: str | None = None
-    status: dict[str, Any] | str | None = None
+    expired_at: str | None = None
 
 
 def _support(backend: Any) -> Any:
@@ -72,9 +75,13 @@ async def create(request: Request, body: SilenceIn) -> Response:
         raise ApiError(422, "invalid_parameter", "endsAt must be after startsAt", field="endsAt",
                        expected="a time after startsAt", got=body.endsAt)
     backend = await run_in_threadpool(_support, request.app.state.backend)
-    doc = await run_in_threadpool(backend.call, "add_silence",
-                                  [m.model_dump() for m in body.matchers], starts, ends,
-                                  body.createdBy, body.comment)
+    matchers = [m.model_dump() if isinstance(m, Matcher) else m for m in body.matchers]
+    try:
+        doc = await run_in_threadpool(backend.call, "add_silence", matchers, starts, ends,
+                                      body.createdBy, body.comment)
+    except ValueError as err:
+        raise ApiError(422, "invalid_parameter", f"matchers: {err}", field="matchers",
+                       expected='matchers like service="checkout"') from None
     return json_response(doc, 201)
 
 
