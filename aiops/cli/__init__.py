@@ -11,7 +11,7 @@ import sys
 
 from aiops import __version__
 
-COMMANDS = ("replay", "parse", "templates", "detect", "simulate", "eval")
+COMMANDS = ("replay", "parse", "templates", "detect", "simulate", "eval", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

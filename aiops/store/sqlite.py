@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS alerts (
     incident_id TEXT,
     suppressed TEXT,
     seq INTEGER NOT NULL,
-    doc BLOB NOT NULL
+    doc BLOB NOT NULL,
+    name TEXT,
+    repeats INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);
 CREATE INDEX IF NOT EXISTS alerts_starts ON alerts(starts_at, id);
@@ -58,7 +60,8 @@ CREATE TABLE IF NOT EXISTS incidents (
     opened_at TEXT,
     resolved_at TEXT,
     seq INTEGER NOT NULL,
-    doc BLOB NOT NULL
+    doc BLOB NOT NULL,
+    acknowledged_at TEXT
 );
 CREATE INDEX IF NOT EXISTS incidents_opened ON incidents(opened_at, id);
 CREATE INDEX IF NOT EXISTS incidents_status ON incidents(status);
@@ -81,6 +84,73 @@ CREATE TABLE IF NOT EXISTS signals (
 CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, doc BLOB NOT NULL);
 """
 
+#: Light columns the HTTP service's dashboards aggregate over (added to stores made before them).
+_ADDED_COLUMNS = (
+    ("alerts", "name", "TEXT"),
+    ("alerts", "repeats", "INTEGER NOT NULL DEFAULT 0"),
+    ("incidents", "acknowledged_at", "TEXT"),
+)
+
+#: Roll-ups the dashboards read instead of scanning 100k alert rows: alert counts per event-time
+#: hour x service x alertname x status x suppression (for windowed questions), the same without
+#: the hour and per hour alone (the common unwindowed ones), each incident's first alert start.
+#: Triggers keep them exact under the upserts of ``save_checkpoint`` (old row out, new row in).
+_ROLLUP_KEY = ("substr({r}.starts_at, 1, 13), COALESCE({r}.service, ''), COALESCE({r}.name, ''), "
+               "{r}.status, COALESCE({r}.suppressed, '')")
+_TOTAL_KEY = ("COALESCE({r}.service, ''), COALESCE({r}.name, ''), {r}.status, "
+              "COALESCE({r}.suppressed, '')")
+_ROLLUP_ADD = (
+    "INSERT INTO alert_rollup(hour, service, name, status, suppressed, alerts, notifications) "
+    "VALUES (" + _ROLLUP_KEY.format(r="NEW") + ", 1, 1 + NEW.repeats) "
+    "ON CONFLICT(hour, service, name, status, suppressed) DO UPDATE SET "
+    "alerts = alerts + 1, notifications = notifications + excluded.notifications;"
+    "INSERT INTO alert_totals(service, name, status, suppressed, alerts, notifications) "
+    "VALUES (" + _TOTAL_KEY.format(r="NEW") + ", 1, 1 + NEW.repeats) "
+    "ON CONFLICT(service, name, status, suppressed) DO UPDATE SET "
+    "alerts = alerts + 1, notifications = notifications + excluded.notifications;"
+    "INSERT INTO alert_hours(hour, alerts, notifications) "
+    "VALUES (substr(NEW.starts_at, 1, 13), 1, 1 + NEW.repeats) "
+    "ON CONFLICT(hour) DO UPDATE SET "
+    "alerts = alerts + 1, notifications = notifications + excluded.notifications;"
+    "INSERT INTO incident_signal(incident_id, first_at) SELECT NEW.incident_id, NEW.starts_at "
+    "WHERE NEW.incident_id IS NOT NULL ON CONFLICT(incident_id) DO UPDATE SET "
+    "first_at = MIN(first_at, excluded.first_at);")
+_ROLLUP_SUB = (
+    "UPDATE alert_rollup SET alerts = alerts - 1, notifications = notifications - 1 - "
+    "OLD.repeats WHERE (hour, service, name, status, suppressed) = (" +
+    _ROLLUP_KEY.format(r="OLD") + ");"
+    "UPDATE alert_totals SET alerts = alerts - 1, notifications = notifications - 1 - "
+    "OLD.repeats WHERE (service, name, status, suppressed) = (" + _TOTAL_KEY.format(r="OLD") +
+    ");"
+    "UPDATE alert_hours SET alerts = alerts - 1, notifications = notifications - 1 - "
+    "OLD.repeats WHERE hour = substr(OLD.starts_at, 1, 13);")
+ROLLUP_SCHEMA = (
+    "CREATE TABLE alert_rollup (hour TEXT NOT NULL, service TEXT NOT NULL, name TEXT NOT NULL, "
+    "status TEXT NOT NULL, suppressed TEXT NOT NULL, alerts INTEGER NOT NULL, "
+    "notifications INTEGER NOT NULL, PRIMARY KEY (hour, service, name, status, suppressed))",
+    "CREATE TABLE alert_totals (service TEXT NOT NULL, name TEXT NOT NULL, "
+    "status TEXT NOT NULL, suppressed TEXT NOT NULL, alerts INTEGER NOT NULL, "
+    "notifications INTEGER NOT NULL, PRIMARY KEY (service, name, status, suppressed))",
+    "CREATE TABLE alert_hours (hour TEXT PRIMARY KEY, alerts INTEGER NOT NULL, "
+    "notifications INTEGER NOT NULL)",
+    "CREATE TABLE incident_signal (incident_id TEXT PRIMARY KEY, first_at TEXT)",
+    "CREATE INDEX IF NOT EXISTS incidents_light ON incidents(opened_at, id, status, severity, "
+    "owner_layer, root_service, services, acknowledged_at, resolved_at)",
+    f"CREATE TRIGGER alerts_rollup_insert AFTER INSERT ON alerts BEGIN {_ROLLUP_ADD} END",
+    f"CREATE TRIGGER alerts_rollup_update AFTER UPDATE ON alerts BEGIN {_ROLLUP_SUB} "
+    f"{_ROLLUP_ADD} END",
+    f"CREATE TRIGGER alerts_rollup_delete AFTER DELETE ON alerts BEGIN {_ROLLUP_SUB} END",
+    # stores made before the roll-ups: count what is there
+    "INSERT INTO alert_rollup SELECT " + _ROLLUP_KEY.format(r="alerts") +
+    ", COUNT(*), SUM(1 + repeats) FROM alerts GROUP BY 1, 2, 3, 4, 5",
+    "INSERT INTO alert_totals SELECT " + _TOTAL_KEY.format(r="alerts") +
+    ", COUNT(*), SUM(1 + repeats) FROM alerts GROUP BY 1, 2, 3, 4",
+    "INSERT INTO alert_hours SELECT substr(starts_at, 1, 13), COUNT(*), SUM(1 + repeats) "
+    "FROM alerts GROUP BY 1",
+    "INSERT INTO incident_signal SELECT incident_id, MIN(starts_at) FROM alerts "
+    "WHERE incident_id IS NOT NULL GROUP BY incident_id",
+)
+
 
 class SQLiteStore:
     """Thread-safe: one writer connection behind a lock, one reader connection per thread."""
@@ -98,7 +168,25 @@ class SQLiteStore:
         self._local = threading.local()
         self._writer = self._connect()
         self._writer.executescript(SCHEMA)
+        self._migrate()
         self._closed = False
+
+    def _migrate(self) -> None:
+        w = self._writer
+        for table, column, decl in _ADDED_COLUMNS:
+            cols = {row[1] for row in w.execute(f"PRAGMA table_info({table})")}
+            if column not in cols:
+                w.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        w.execute("BEGIN IMMEDIATE")  # two processes may open a new store at once
+        try:
+            if w.execute("SELECT 1 FROM sqlite_master WHERE name = 'alert_rollup'").fetchone() \
+                    is None:
+                for statement in ROLLUP_SCHEMA:
+                    w.execute(statement)
+            w.execute("COMMIT")
+        except BaseException:
+            w.execute("ROLLBACK")
+            raise
 
     # -- connections ----------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -180,24 +268,31 @@ class SQLiteStore:
             try:
                 w.executemany("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)",
                               [("offset", str(offset).encode()), *states.items()])
-                w.executemany(
-                    "INSERT OR REPLACE INTO alerts(id, fingerprint, status, service, severity, "
-                    "source, starts_at, ends_at, incident_id, suppressed, seq, doc) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                w.executemany(  # an upsert, not REPLACE: the roll-up triggers see old and new
+                    "INSERT INTO alerts(id, fingerprint, status, service, severity, "
+                    "source, starts_at, ends_at, incident_id, suppressed, seq, doc, name, repeats) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                    "fingerprint=excluded.fingerprint, status=excluded.status, "
+                    "service=excluded.service, severity=excluded.severity, "
+                    "source=excluded.source, starts_at=excluded.starts_at, "
+                    "ends_at=excluded.ends_at, incident_id=excluded.incident_id, "
+                    "suppressed=excluded.suppressed, seq=excluded.seq, doc=excluded.doc, "
+                    "name=excluded.name, repeats=excluded.repeats",
                     [(a["id"], a.get("fingerprint", ""), a.get("status", "firing"),
                       a.get("service"), a.get("severity"), a.get("source"), a.get("starts_at"),
                       a.get("ends_at"), a.get("incident_id"), a.get("suppressed"), offset,
-                      orjson.dumps(a)) for a in alerts])
+                      orjson.dumps(a), (a.get("labels") or {}).get("alertname"),
+                      a.get("repeats") or 0) for a in alerts])
                 w.executemany(
                     "INSERT OR REPLACE INTO incidents(id, status, severity, owner_layer, "
-                    "root_service, services, opened_at, resolved_at, seq, doc) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "root_service, services, opened_at, resolved_at, seq, doc, acknowledged_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     [(i["id"], i.get("status", "open"), i.get("severity"),
                       (i.get("owner") or {}).get("layer"),
                       (i.get("root_cause") or {}).get("service"),
                       "|" + "|".join(i.get("services") or []) + "|",
-                      i.get("opened_at"), i.get("resolved_at"), offset, orjson.dumps(i))
-                     for i in incidents])
+                      i.get("opened_at"), i.get("resolved_at"), offset, orjson.dumps(i),
+                      i.get("acknowledged_at")) for i in incidents])
                 w.executemany(
                     "INSERT OR REPLACE INTO templates(source, id, template, count, first_seen, "
                     "last_seen) VALUES (?,?,?,?,?,?)",

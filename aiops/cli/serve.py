@@ -1,0 +1,76 @@
+"""``aiops serve``: the HTTP service under uvicorn (ingest telemetry, read incidents)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from pathlib import Path
+
+from rich.markup import escape
+
+from aiops.cli.common import fail, guarded, stderr
+from aiops.config import load_config
+
+DEFAULT_STORE = Path(".aiops") / "aiops.db"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the HTTP service (ingest API, incidents, dashboards)",
+                       description="Serve the aiops HTTP API under uvicorn: POST telemetry, read "
+                                   "incidents, alerts, templates and dashboards as JSON. "
+                                   "OpenAPI docs at /docs.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; anything but loopback needs an "
+                        "API token in [api] tokens or $AIOPS_API_TOKENS)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--store", metavar="PATH",
+                   help=f"SQLite store to serve (default: [store] path, else {DEFAULT_STORE}); "
+                        f"kept across restarts")
+    p.add_argument("--config", metavar="FILE", help="aiops TOML config")
+    p.add_argument("--log-level", default="info",
+                   choices=("critical", "error", "warning", "info", "debug"))
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(func=guarded(run))
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from aiops.store import open_store
+    from api import create_app
+    from api.settings import TOKENS_ENV, ApiSettings
+
+    config = load_config(args.config)
+    settings = ApiSettings.from_config(config.api)
+    if not settings.auth_enabled:
+        if not is_loopback(args.host):
+            return fail(escape(f"refusing to bind {args.host}: no API token is configured, so the API "
+                        f"would be open to the network. Add tokens to [api] tokens in the "
+                        f"config or ${TOKENS_ENV} (e.g. 'SECRET:read,write'), or bind "
+                        f"127.0.0.1."))
+        stderr.print(f"[yellow]no API token configured: authentication is off, binding "
+                     f"{args.host} (loopback) only[/]", highlight=False)
+    else:
+        stderr.print(f"API tokens: {len(settings.tokens)} configured; requests need "
+                     f"'Authorization: Bearer TOKEN'", highlight=False)
+    store_cfg = dict(config.store or {})
+    path = args.store or store_cfg.pop("path", None) or DEFAULT_STORE
+    store_cfg.pop("path", None)
+    store = open_store(path, **store_cfg)
+    app = create_app(config, store, settings=settings, tune_gc=True)
+    stderr.print(f"aiops serving store {path} on http://{args.host}:{args.port} "
+                 f"(docs at /docs)", highlight=False)
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
+                                           log_level=args.log_level,
+                                           access_log=args.access_log, lifespan="on"))
+    server.run()
+    return 0

@@ -1,0 +1,139 @@
+"""``/api/v1/incidents``: filtered pages, one incident with its evidence, ack and resolve."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from aiops.store import queries
+from api.auth import READ, WRITE
+from api.common import READ_ERRORS, error_responses, parse_time, time_bound
+from api.errors import ApiError, json_response
+from api.models import IncidentAction, IncidentDetail, IncidentPage
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+Status = Literal["open", "acknowledged", "resolved"]
+Severity = Literal["info", "warning", "error", "critical"]
+Since = Annotated[str | None, Query(max_length=64, description="opened at or after (a "
+                                                               "timestamp)")]
+Until = Annotated[str | None, Query(max_length=64, description="opened before")]
+IncidentId = Annotated[str, Path(max_length=200)]
+_HEAVY = ("alerts", "timeline")
+
+
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if k not in _HEAVY}
+    out["alert_count"] = len(doc.get("alerts") or ())
+    return out
+
+
+def cursor_error(err: queries.CursorError) -> ApiError:
+    return ApiError(422, "invalid_parameter", f"cursor: expected {err}", field="cursor",
+                    expected=str(err))
+
+
+@router.get("", response_model=IncidentPage, dependencies=[READ], responses=READ_ERRORS,
+            summary="List incidents (newest first), filtered, with a cursor")
+async def list_incidents(
+        request: Request,
+        status: Annotated[list[Status] | None, Query()] = None,
+        service: Annotated[list[Annotated[str, Query(max_length=200)]] | None, Query(
+            description="any of the incident's services")] = None,
+        severity: Annotated[list[Severity] | None, Query()] = None,
+        owner: Annotated[list[Annotated[str, Query(max_length=100)]] | None, Query(
+            description="owning layer: infrastructure, application, model")] = None,
+        since: Since = None, until: Until = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(max_length=2000)] = None,
+        order: Literal["desc", "asc"] = "desc") -> Response:
+    flt = queries.incident_filter(status=status, service=service, severity=severity,
+                                  owner=owner, since=time_bound(since, "since"),
+                                  until=time_bound(until, "until"))
+    store = request.app.state.backend.store
+    try:
+        page = await run_in_threadpool(queries.list_incidents, store, flt, limit=limit,
+                                       cursor=cursor, desc=order == "desc")
+    except queries.CursorError as err:
+        raise cursor_error(err) from None
+    items = [summary(orjson.loads(d)) for d in page.docs]
+    return json_response({"items": items, "count": len(items), "next_cursor": page.next_cursor})
+
+
+def _detail(store: Any, incident_id: str) -> dict[str, Any]:
+    doc = queries.get_incident(store, incident_id)
+    if doc is None:
+        raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
+                       got=incident_id)
+    incident = orjson.loads(doc)
+    rows = queries.incident_alerts(store, incident_id)
+    evidence = []
+    for entry in incident.get("alerts") or []:
+        item = dict(entry) if isinstance(entry, dict) else {"id": entry}
+        row = rows.pop(str(item.get("id")), None)
+        item["alert"] = orjson.loads(row) if row is not None else None
+        evidence.append(item)
+    for aid, row in sorted(rows.items()):  # alerts pointing here the evidence list lacks
+        evidence.append({"id": aid, "rule": None, "alert": orjson.loads(row)})
+    incident["alerts"] = evidence
+    incident["alert_count"] = len(evidence)
+    incident.setdefault("timeline", [])
+    return incident
+
+
+@router.get("/{incident_id}", response_model=IncidentDetail, dependencies=[READ],
+            responses={**READ_ERRORS, **error_responses(404)},
+            summary="One incident: alerts with join evidence, timeline, root cause, owner")
+async def get_incident(request: Request, incident_id: IncidentId) -> Response:
+    store = request.app.state.backend.store
+    return json_response(await run_in_threadpool(_detail, store, incident_id))
+
+
+def _act(request: Request, incident_id: str, action: str, body: IncidentAction) -> dict:
+    backend = request.app.state.backend
+    at = parse_time(body.at, "at") if body.at else None
+    store = backend.store
+    if queries.get_incident(store, incident_id) is None:
+        backend.checkpoint_now()  # it may exist but not be checkpointed yet
+        if queries.get_incident(store, incident_id) is None:
+            raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
+                           got=incident_id)
+    at = at or backend.max_ts
+    if at is None:
+        raise ApiError(422, "invalid_parameter", "at: no event time seen yet; pass 'at'",
+                       field="at", expected="a timestamp")
+    if not backend.supports(action):
+        raise ApiError(501, "not_implemented", f"this correlator does not support {action}")
+    try:
+        backend.call(action, incident_id, body.by, at, body.note)
+    except KeyError:
+        raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
+                       got=incident_id) from None
+    except ValueError as err:
+        raise ApiError(409, "conflict", f"cannot {action} {incident_id}: {err}") from None
+    except NotImplementedError:
+        raise ApiError(501, "not_implemented",
+                       f"this correlator does not support {action}") from None
+    return _detail(store, incident_id)
+
+
+_ACTION_ERRORS = {**error_responses(401, 403, 404, 409, 422, 501)}
+
+
+@router.post("/{incident_id}/ack", response_model=IncidentDetail, dependencies=[WRITE],
+             responses=_ACTION_ERRORS, summary="Acknowledge an incident (who, when, note)")
+async def ack(request: Request, incident_id: IncidentId, body: IncidentAction) -> Response:
+    """``at`` defaults to the latest event time the engine has seen (event time, not wall
+    clock, so MTTA means the same in a replay); pass it explicitly for live wall-clock acks."""
+    return json_response(await run_in_threadpool(_act, request, incident_id, "ack", body))
+
+
+@router.post("/{incident_id}/resolve", response_model=IncidentDetail, dependencies=[WRITE],
+             responses=_ACTION_ERRORS, summary="Resolve an incident (who, when, note)")
+async def resolve(request: Request, incident_id: IncidentId, body: IncidentAction) -> Response:
+    return json_response(await run_in_threadpool(_act, request, incident_id, "resolve", body))
+

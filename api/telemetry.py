@@ -1,0 +1,89 @@
+"""``/metrics``: aiops's own Prometheus exposition (ingest counts, lag, latencies, open incidents).
+
+One registry per app (tests build many apps). Counters are bumped on the request
+path; the lag, watermark and incident gauges are read from the engine and store
+at scrape time, so they cost nothing between scrapes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+from prometheus_client import (CollectorRegistry, Counter, Histogram, disable_created_metrics,
+                               generate_latest)
+from prometheus_client.core import GaugeMetricFamily
+
+disable_created_metrics()  # *_created series only double the exposition
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Telemetry:
+    def __init__(self, backend: Any) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.records = Counter("aiops_records_ingested", "Records accepted (committed) by kind",
+                               ["kind", "endpoint"], registry=self.registry)
+        self.rejected = Counter("aiops_records_rejected", "Records rejected by kind",
+                                ["kind", "endpoint"], registry=self.registry)
+        self.batches = Counter("aiops_batches", "Ingest requests by outcome",
+                               ["endpoint", "outcome"], registry=self.registry)
+        self.latency = Histogram("aiops_http_request_duration_seconds",
+                                 "HTTP request latency by route and status class",
+                                 ["method", "route", "status"], buckets=LATENCY_BUCKETS,
+                                 registry=self.registry)
+        self.registry.register(_Scraped(backend))
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.latency.labels(method, route, f"{status // 100}xx").observe(seconds)
+
+    def count(self, kind: str, endpoint: str, accepted: int, rejected: int, outcome: str) -> None:
+        if accepted:
+            self.records.labels(kind, endpoint).inc(accepted)
+        if rejected:
+            self.rejected.labels(kind, endpoint).inc(rejected)
+        self.batches.labels(endpoint, outcome).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Scraped:
+    """Gauges computed when Prometheus scrapes."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        lag = self.backend.lag()
+        g = GaugeMetricFamily("aiops_processing_lag_batches",
+                              "Committed batches not yet processed by the engine")
+        g.add_metric([], lag["batches"])
+        yield g
+        g = GaugeMetricFamily("aiops_processing_lag_seconds",
+                              "Age of the oldest committed batch not yet processed")
+        g.add_metric([], lag["seconds"])
+        yield g
+        g = GaugeMetricFamily("aiops_processed_offset", "Last input offset processed")
+        g.add_metric([], lag["processed_offset"])
+        yield g
+        wm = self.backend.watermark
+        g = GaugeMetricFamily("aiops_event_time_watermark_seconds",
+                              "Event-time watermark (max event time minus lateness), Unix time")
+        g.add_metric([], wm.timestamp() if wm is not None else 0.0)
+        yield g
+        g = GaugeMetricFamily("aiops_incidents", "Incidents in the store by status",
+                              labels=["status"])
+        for status, n in self.backend.incident_counts().items():
+            g.add_metric([status], n)
+        yield g
+        g = GaugeMetricFamily("aiops_processor_errors",
+                              "Processing failures of the background worker since start")
+        g.add_metric([], self.backend.errors)
+        yield g
+        g = GaugeMetricFamily("aiops_uptime_seconds", "Seconds since the service started")
+        g.add_metric([], time.monotonic() - self.backend.started)
+        yield g

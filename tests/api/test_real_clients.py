@@ -1,0 +1,185 @@
+"""Real clients against a real ``aiops serve`` on 127.0.0.1: Alertmanager, syslog-ng, Prometheus.
+
+Each test skips, with the reason, when the client's Debian package is not installed
+(``.ci/run`` installs prometheus-alertmanager, prometheus, syslog-ng-core, syslog-ng-mod-http).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.serving import Server, free_port
+
+pytestmark = pytest.mark.clients
+
+
+def binary(*names: str) -> str:
+    for name in names:
+        for found in (shutil.which(name), f"/usr/sbin/{name}", f"/usr/bin/{name}"):
+            if found and Path(found).exists():
+                return found
+    pytest.skip(f"{' / '.join(names)} not installed (Debian package needed; see .ci/run)")
+
+
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Daemon:
+    def __init__(self, cmd: list[str], log: Path) -> None:
+        self.log = log
+        self._out = open(log, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._out.close()
+
+
+def records(url: str, kind: str) -> list[dict]:
+    return httpx.get(url + "/api/v1/records", params={"kind": kind, "limit": 10_000}).json()["items"]
+
+
+def test_alertmanager_webhook_builds_and_resolves_an_incident(tmp_path):
+    am = binary("prometheus-alertmanager", "alertmanager")
+    with Server(tmp_path / "am.db") as server:
+        port = free_port()
+        config = tmp_path / "alertmanager.yml"
+        config.write_text(
+            "route:\n  receiver: aiops\n  group_by: [alertname, service]\n  group_wait: 1s\n"
+            "  group_interval: 1s\n  repeat_interval: 1h\n"
+            "receivers:\n  - name: aiops\n    webhook_configs:\n"
+            f"      - url: {server.url}/api/v1/alertmanager\n        send_resolved: true\n")
+        daemon = Daemon([am, f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
+                         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                        tmp_path / "am.log")
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until(lambda: _ok(base + "/-/ready"), what="Alertmanager ready")
+            start = datetime.now(timezone.utc) - timedelta(minutes=1)
+            alerts = [{"labels": {"alertname": "HighErrorRate", "service": "checkout",
+                                  "severity": "critical", "instance": f"10.0.0.{i}:8080"},
+                       "annotations": {"summary": "Error rate above 5%"},
+                       "startsAt": start.isoformat()} for i in (5, 6)]
+            assert httpx.post(base + "/api/v2/alerts", json=alerts).status_code == 200
+            got = wait_until(lambda: len(records(server.url, "alert")) >= 2 and
+                             records(server.url, "alert"), what="the webhook")
+            assert {a["labels"]["instance"] for a in got} == {"10.0.0.5:8080", "10.0.0.6:8080"}
+            assert all(a["source"] == "alertmanager" for a in got)
+            httpx.post(server.url + "/api/v1/flush", timeout=120)
+            incidents = httpx.get(server.url + "/api/v1/incidents").json()["items"]
+            assert len(incidents) == 1 and incidents[0]["services"] == ["checkout"]
+            assert incidents[0]["status"] == "open" and incidents[0]["alert_count"] == 2
+            # the alerts resolve: Alertmanager sends the resolved notification
+            end = datetime.now(timezone.utc)
+            for a in alerts:
+                a["endsAt"] = end.isoformat()
+            assert httpx.post(base + "/api/v2/alerts", json=alerts).status_code == 200
+            wait_until(lambda: sum(a["status"] == "resolved"
+                                   for a in records(server.url, "alert")) >= 2,
+                       what="the resolved notification")
+            httpx.post(server.url + "/api/v1/flush", timeout=120)
+            incident = httpx.get(server.url + f"/api/v1/incidents/{incidents[0]['id']}").json()
+            assert {a["alert"]["status"] for a in incident["alerts"]} == {"resolved"}
+            assert incident["status"] == "resolved"
+            # re-sends of the same group add no alert instances
+            assert httpx.get(server.url + "/api/v1/alerts").json()["count"] == 2
+        finally:
+            daemon.stop()
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_syslog_ng_tails_a_file_into_the_logs_endpoint(tmp_path):
+    syslog_ng = binary("syslog-ng")
+    log = tmp_path / "app.log"
+    lines = [json.dumps({"ts": f"2026-11-28T17:{i // 60:02d}:{i % 60:02d}Z", "level": "INFO",
+                         "service": "checkout", "msg": f"GET /cart/{i} served in {i % 90} ms"})
+             for i in range(300)]
+    with Server(tmp_path / "sng.db") as server:
+        config = tmp_path / "syslog-ng.conf"
+        config.write_text(f"""@version: 3.38
+options {{ stats-freq(0); }};
+source s_file {{ file("{log}" follow-freq(0.2) flags(no-parse)); }};
+parser p_json {{ json-parser(prefix("")); }};
+destination d_aiops {{ http(url("{server.url}/api/v1/logs")
+    method("POST") headers("Content-Type: application/json")
+    body-prefix("[") delimiter(",") body-suffix("]")
+    body("$(format-json --scope nv-pairs --exclude MESSAGE --exclude SOURCE --exclude HOST*
+           --exclude FILE_NAME _raw=$MESSAGE _host=$HOST _file=$FILE_NAME)")
+    batch-lines(100) batch-timeout(200)); }};
+log {{ source(s_file); parser(p_json); destination(d_aiops); }};
+""")
+        log.write_text("\n".join(lines[:150]) + "\n")
+        daemon = Daemon([syslog_ng, "-F", "-f", str(config), "-R", str(tmp_path / "persist"),
+                         "-p", str(tmp_path / "pid"), "-c", str(tmp_path / "ctl"), "--no-caps"],
+                        tmp_path / "syslog-ng.log")
+        try:
+            wait_until(lambda: len(records(server.url, "log")) >= 150, what="the first lines")
+            with open(log, "a") as fh:  # lines appended later are tailed too
+                fh.write("\n".join(lines[150:]) + "\n")
+            got = wait_until(lambda: len(records(server.url, "log")) >= 300 and
+                             records(server.url, "log"), what="the appended lines")
+        finally:
+            daemon.stop()
+        messages = [r["message"] for r in got]
+        assert len(messages) == len(set(messages)) == 300  # every line, once
+        assert got[0]["service"] == "checkout" and got[0]["attributes"]["_file"] == str(log)
+        httpx.post(server.url + "/api/v1/flush", timeout=120)
+        templates = httpx.get(server.url + "/api/v1/templates").json()["items"]
+        assert any(t["count"] >= 100 and "GET" in t["template"] for t in templates)
+
+
+def test_prometheus_scrapes_metrics(tmp_path):
+    prometheus = binary("prometheus")
+    with Server(tmp_path / "prom.db") as server:
+        httpx.post(server.url + "/api/v1/logs", content=b'[{"ts":"2026-11-28T17:00:00Z",'
+                   b'"msg":"hello"}]', headers={"content-type": "application/json"})
+        port = free_port()
+        config = tmp_path / "prometheus.yml"
+        config.write_text("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: aiops\n"
+                          f"    static_configs:\n      - targets: ['127.0.0.1:{server.port}']\n")
+        daemon = Daemon([prometheus, f"--config.file={config}",
+                         f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                         f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prom.log")
+        try:
+            base = f"http://127.0.0.1:{port}/api/v1/query"
+
+            def ingested():
+                try:
+                    r = httpx.get(base, params={"query": 'aiops_records_ingested_total'
+                                                         '{endpoint="logs",kind="log"}'}).json()
+                except (httpx.HTTPError, ValueError):
+                    return None
+                return r.get("data", {}).get("result")
+
+            result = wait_until(ingested, timeout=60, what="a Prometheus scrape")
+            assert float(result[0]["value"][1]) == 1.0
+            up = httpx.get(base, params={"query": 'up{job="aiops"}'}).json()["data"]["result"]
+            assert up[0]["value"][1] == "1"
+        finally:
+            daemon.stop()
