@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 SECTIONS = ("engine", "ingest", "templates", "detect", "correlate", "api", "store")
+#: descriptive tables a file may carry that configure nothing (a scenario's name and story)
+METADATA = ("scenario",)
 
 
 class ConfigError(ValueError):
@@ -47,7 +49,7 @@ class Config:
                 if not isinstance(value, dict):
                     raise ConfigError(f"{where}: [{key}] must be a table")
                 kwargs[key] = value
-            elif key not in extra_sections:
+            elif key not in extra_sections and key not in METADATA:
                 raise ConfigError(f"{where}: unknown section [{key}]; expected one of "
                                   f"{', '.join(SECTIONS)} or [[inputs]]")
         return cls(**kwargs)

@@ -6,10 +6,13 @@
 Event time drives everything. Records wait in a partition's reorder buffer until
 the watermark (max event time seen minus ``lateness``) passes them, then flow in
 timestamp order, so the same data gives the same incidents whether it is
-replayed from files in one go or posted over HTTP in any batching. Detector
-alerts surface when their window closes, later than the records behind them;
-alerts therefore wait ``alert_delay`` more before the correlator sees them, so it
-too gets every alert in event-time order.
+replayed from files in one go or posted over HTTP in any batching. Alert
+notifications are later than the rest by nature: Alertmanager sends a resolution
+up to one ``group_interval`` (5 min by default) after it happened, and a detector
+decides an episode ended only after a quiet period. So alerts are ordered by when
+they became known (``Alert.order_ts``) and wait ``alert_delay`` more before the
+correlator sees them; a resolution that lands within that delay still counts
+before a hold time expires.
 
 Checkpoints hold the input offset, the buffers and every component's state,
 written in one store transaction with the rows they produced: a restart resumes
@@ -34,8 +37,8 @@ from aiops.schema import Alert, Event, Record, iso
 from aiops.store import Store, decode_batch, encode_batch, open_store, to_us
 
 
-def _alert_order(a: Alert) -> tuple[datetime, str, str]:
-    return (a.ts, a.fingerprint, a.status)
+def _alert_order(a: Alert) -> tuple[datetime, datetime, str, str]:
+    return (a.order_ts, a.ts, a.fingerprint, a.status)
 
 
 @dataclass
@@ -179,7 +182,13 @@ class Engine:
             self.checkpoint()
 
     def _correlate(self, emitted: Emitted, final: bool) -> None:
-        """Hold alerts and events until ``alert_delay`` behind the watermark, then correlate."""
+        """Hand alerts and events to the correlator in the order they became known.
+
+        Detectors stamp each notification with the event time their rule decided it
+        (``Alert.observed_at``), always after the watermark of the call that released the
+        records behind it; so everything known up to the watermark can go now, and later
+        calls only ever add later notifications.
+        """
         self._alerts.extend(emitted.alerts)
         self._events.extend(emitted.events)
         if final:
@@ -192,7 +201,8 @@ class Engine:
             return
         self._alerts.sort(key=_alert_order)
         self._events.sort(key=lambda e: e.ts)
-        cut = len(self._alerts) if final else bisect_right(self._alerts, horizon, key=_alert_ts)
+        cut = len(self._alerts) if final else bisect_right(self._alerts, horizon,
+                                                           key=_alert_order_ts)
         ecut = len(self._events) if final else bisect_right(self._events, horizon,
                                                             key=lambda e: e.ts)
         alerts, events = self._alerts[:cut], self._events[:ecut]
@@ -226,6 +236,25 @@ class Engine:
             self.checkpoint()
             return row
 
+    def add_silence(self, matchers: Any, starts_at: datetime, ends_at: datetime,
+                    created_by: str = "", comment: str = "") -> dict:
+        with self._lock:
+            row = self.correlator.add_silence(matchers, starts_at, ends_at, created_by, comment)
+            self._out.silences[row["id"]] = row
+            self.checkpoint()
+            return row
+
+    def expire_silence(self, silence_id: str, at: datetime | None = None) -> dict:
+        with self._lock:
+            row = self.correlator.expire_silence(silence_id, at)
+            self._out.silences[row["id"]] = row
+            self.checkpoint()
+            return row
+
+    def list_silences(self) -> list[dict]:
+        with self._lock:
+            return self.correlator.list_silences()
+
     # -- durability -------------------------------------------------------------------------
     def _states(self) -> dict[str, bytes]:
         own = {"version": self.params.state_version, "alerts": self._alerts,
@@ -246,6 +275,8 @@ class Engine:
     def _restore(self) -> None:
         offset, states = self.store.load_checkpoint()
         if "engine" not in states:
+            for row in self.correlator.list_silences():  # silences from config, stored
+                self._out.silences[row["id"]] = row
             return
         own = pickle.loads(states["engine"])
         if own.get("version") != self.params.state_version:
@@ -276,8 +307,8 @@ class Engine:
         self.store.close()
 
 
-def _alert_ts(a: Alert) -> datetime:
-    return a.ts
+def _alert_order_ts(a: Alert) -> datetime:
+    return a.order_ts
 
 
 def ingest_all(engine: Engine, records: Iterable[Record], batch_size: int = 5000) -> None:

@@ -176,6 +176,9 @@ class Alert:
     generator_url: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)
     line: int = 0
+    #: event time at which this notification became known (a detector's decision time);
+    #: None means ``ts``. A resolution decided after a quiet period ends earlier than this.
+    observed_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -187,6 +190,11 @@ class Alert:
         if self.status == "resolved" and self.ends_at is not None:
             return self.ends_at
         return self.starts_at
+
+    @property
+    def order_ts(self) -> datetime:
+        """When the engine hands this notification on: when it was known, not when it began."""
+        return self.observed_at or self.ts
 
     @property
     def name(self) -> str:

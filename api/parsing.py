@@ -24,7 +24,7 @@ from ingest.errors import ErrorPolicy, ParseError
 from ingest.events import read_events
 from ingest.jsondocs import iter_json_items
 from ingest.logs import LogReader, make_line_parser
-from ingest.metrics import read_metrics_json, read_prometheus_text
+from ingest.metrics import read_metrics_csv, read_metrics_json, read_prometheus_text
 from ingest.timestamps import TimestampParser
 
 _INDEX = re.compile(r"^(?:[A-Za-z_]+)?\[(\d+)\]")
@@ -36,7 +36,7 @@ NDJSON_TYPES = {t: "ndjson" for t in ("application/x-ndjson", "application/ndjso
                                       "application/jsonlines", "application/json-lines")}
 LOG_TYPES = {**JSON_TYPES, **NDJSON_TYPES, "text/plain": "text", "text/x-log": "text", "": ""}
 METRIC_TYPES = {**JSON_TYPES, **NDJSON_TYPES, "text/plain": "prometheus",
-                "application/openmetrics-text": "prometheus", "": ""}
+                "application/openmetrics-text": "prometheus", "text/csv": "csv", "": ""}
 DOC_TYPES = {**JSON_TYPES, **NDJSON_TYPES, "": ""}
 
 
@@ -188,6 +188,11 @@ def parse_metrics(data: bytes, fmt: str, settings: ApiSettings, *, source: str =
     policy = _policy(settings)
     if fmt == "":
         fmt = "json" if _sniff(data) == "json" else "prometheus"
+    if fmt == "csv":
+        return _finish("metric", list(read_metrics_csv(_lines(data, policy, source),
+                                                       source=source, name=name or "value",
+                                                       timezone=timezone, policy=policy)),
+                       policy, settings, source, format="csv")
     if fmt == "prometheus":
         lines = _lines(data, policy, source)
         ts = default_ts or (now() if now else None)

@@ -104,6 +104,7 @@ def alerts_from_webhook(obj: Any, *, location: str, source: str,
                 err.located(line=f.line)
             policy.report(err)
             continue
+        alert.line = f.line or 0  # the body's line in an NDJSON file of webhook bodies
         yield alert
 
 

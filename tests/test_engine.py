@@ -98,3 +98,25 @@ def test_unknown_engine_key_is_a_config_error():
 
     with pytest.raises(ConfigError, match="lateness"):
         Engine(Config(engine={"latenes_s": 5}))
+
+
+def test_checkpoint_frequency_does_not_change_the_stored_templates(tmp_path, capsys):
+    """Templates merge as mining goes on; a checkpoint taken before a merge must not leave
+    the merged-away id behind in the store."""
+    import json
+
+    from aiops.cli import main
+    from tests.conftest import SAMPLES
+
+    scenario = SAMPLES / "bad-deploy"
+    often = tmp_path / "often.toml"
+    often.write_text("[engine]\ncheckpoint_records = 200\n")
+    rows = []
+    for name, extra in (("once", []), ("often", ["--config", str(often)])):
+        store = tmp_path / f"{name}.db"
+        assert main(["replay", str(scenario), "--store", str(store), "--no-progress",
+                     *extra]) == 0
+        json.loads(capsys.readouterr().out)
+        rows.append(sorted((t["id"], t["template"], t["count"])
+                           for t in open_store(store).template_rows()))
+    assert rows[0] == rows[1]

@@ -56,6 +56,7 @@ class Transition:
     ends_at: float | None
     score: float  # score at firing / peak score of the episode when resolved
     info: Any  # detector-specific explanation of that score
+    decided_at: float = 0.0  # event time the rule decided it (>= starts_at / ends_at)
 
 
 @dataclass
@@ -75,6 +76,8 @@ class Episodes:
     min_duration: float = 0.0
     resolve_after: float = 1800.0
     stale_after: float | None = 3600.0
+    #: how far behind the caller's clock sample times run (sessions score ``gap`` late)
+    lag: float = 0.0
     _keys: dict[Any, _Episode] = field(default_factory=dict)
 
     def active(self, key: Any) -> bool:
@@ -123,7 +126,7 @@ class Episodes:
         elif ep.below_since is None:
             ep.below_since = t
             if self.resolve_after <= 0:
-                out.append(self._resolve(key, ep, t))
+                out.append(self._resolve(key, ep, t, t))
         return out
 
     def advance(self, now: float) -> list[Transition]:
@@ -140,7 +143,7 @@ class Episodes:
         out = self.advance(now)
         for key, ep in self._keys.items():
             if ep.phase == "firing":
-                out.append(self._resolve(key, ep, ep.below_since or ep.last_ts))
+                out.append(self._resolve(key, ep, ep.below_since or ep.last_ts, now))
             ep.phase = "idle"
         self._gc()
         return out
@@ -148,9 +151,11 @@ class Episodes:
     def _expire(self, key: Any, ep: _Episode, now: float) -> list[Transition]:
         if ep.phase == "firing":
             if ep.below_since is not None and now - ep.below_since >= self.resolve_after:
-                return [self._resolve(key, ep, ep.below_since)]
+                return [self._resolve(key, ep, ep.below_since,
+                                      ep.below_since + self.resolve_after)]
             if self.stale_after is not None and now - ep.last_ts >= self.stale_after:
-                return [self._resolve(key, ep, ep.below_since or ep.last_ts)]
+                return [self._resolve(key, ep, ep.below_since or ep.last_ts,
+                                      ep.last_ts + self.stale_after)]
         elif ep.phase == "pending" and self.stale_after is not None \
                 and now - ep.last_ts >= self.stale_after:
             ep.phase = "idle"
@@ -158,11 +163,13 @@ class Episodes:
 
     def _fire(self, key: Any, ep: _Episode, t: float, score: float, info: Any) -> Transition:
         ep.phase, ep.since, ep.below_since = "firing", t, None
-        return Transition(key, "firing", t, None, score, info)
+        return Transition(key, "firing", t, None, score, info, t + self.lag)
 
-    def _resolve(self, key: Any, ep: _Episode, end: float) -> Transition:
+    def _resolve(self, key: Any, ep: _Episode, end: float, decided: float) -> Transition:
         ep.phase = "idle"
-        return Transition(key, "resolved", ep.since, max(end, ep.since), ep.peak, ep.peak_info)
+        end = max(end, ep.since)
+        return Transition(key, "resolved", ep.since, end, ep.peak, ep.peak_info,
+                          max(decided + self.lag, end))
 
     def _gc(self) -> None:
         for key in [k for k, ep in self._keys.items() if ep.phase == "idle"]:

@@ -106,8 +106,9 @@ class CountModel:
             self._parts.append("forest")
         if self.use_residual:
             n_comp = min(X.shape[0] - 1, X.shape[1])
-            pca = PCA(n_components=n_comp, svd_solver="full").fit(X)
-            ratio = np.cumsum(pca.explained_variance_ratio_)
+            with np.errstate(invalid="ignore", divide="ignore"):  # constant windows: 0/0
+                pca = PCA(n_components=n_comp, svd_solver="full").fit(X)
+            ratio = np.nan_to_num(np.cumsum(pca.explained_variance_ratio_))
             keep = int(np.searchsorted(ratio, self.variance) + 1) if ratio[-1] > 0 else 1
             self.mean_ = pca.mean_
             self.components_ = pca.components_[:min(keep, n_comp)]

@@ -294,6 +294,6 @@ class LogDetector:
                              "feature": str(info.get("feature", "")),
                              "value": str(info.get("value", "")),
                              "score": f"{tr.score:.4f}"},
-                source=self.source, severity=severity))
+                observed_at=to_datetime(tr.decided_at), source=self.source, severity=severity))
         alerts.sort(key=lambda a: a.ts)
         return alerts

@@ -190,5 +190,5 @@ class MetricDetector:
                 labels=labels, annotations=annotations, starts_at=to_datetime(tr.starts_at),
                 status=tr.status,
                 ends_at=None if tr.ends_at is None else to_datetime(tr.ends_at),
-                source=self.source, severity=self.severity))
+                observed_at=to_datetime(tr.decided_at), source=self.source, severity=self.severity))
         return alerts

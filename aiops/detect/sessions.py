@@ -87,7 +87,7 @@ class SessionDetector:
         self.n_scored = 0
         self.n_anomalous = 0
         self.episodes = Episodes(resolve_after=seconds(resolve_after, "resolve_after"),
-                                 stale_after=None)
+                                 stale_after=None, lag=self.gap)
         #: ``score_sink(session, first, last, lines, score)`` sees every scored session.
         self.score_sink = None
 
@@ -188,6 +188,6 @@ class SessionDetector:
                                     f"{value:g} times, unlike the sessions learned as normal"),
                     "feature": f"template:{feature}", "value": f"{value:g}",
                     "score": f"{tr.score:.4f}", "session": sid},
-                source=self.source, severity=self.severity))
+                observed_at=to_datetime(tr.decided_at), source=self.source, severity=self.severity))
         alerts.sort(key=lambda a: a.ts)
         return alerts

@@ -27,7 +27,7 @@ class Store(Protocol):
     def save_checkpoint(self, offset: int, states: dict[str, bytes], *,
                         alerts: Iterable[dict[str, Any]] = (),
                         incidents: Iterable[dict[str, Any]] = (),
-                        templates: Iterable[dict[str, Any]] = (),
+                        templates: Iterable[dict[str, Any]] | None = None,
                         signals: dict[tuple[str, str, str], int] | None = None,
                         silences: Iterable[dict[str, Any]] = ()) -> None: ...
 

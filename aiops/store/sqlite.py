@@ -258,10 +258,14 @@ class SQLiteStore:
     def save_checkpoint(self, offset: int, states: dict[str, bytes], *,
                         alerts: Iterable[dict[str, Any]] = (),
                         incidents: Iterable[dict[str, Any]] = (),
-                        templates: Iterable[dict[str, Any]] = (),
+                        templates: Iterable[dict[str, Any]] | None = None,
                         signals: dict[tuple[str, str, str], int] | None = None,
                         silences: Iterable[dict[str, Any]] = ()) -> None:
-        """Everything derived from batches <= offset, in one transaction."""
+        """Everything derived from batches <= offset, in one transaction.
+
+        ``templates`` is the miner's full current list (it replaces the table: ids merged
+        into others disappear); None leaves the table as it is.
+        """
         with self._lock:
             w = self._writer
             w.execute("BEGIN IMMEDIATE")
@@ -293,11 +297,13 @@ class SQLiteStore:
                       "|" + "|".join(i.get("services") or []) + "|",
                       i.get("opened_at"), i.get("resolved_at"), offset, orjson.dumps(i),
                       i.get("acknowledged_at")) for i in incidents])
-                w.executemany(
-                    "INSERT OR REPLACE INTO templates(source, id, template, count, first_seen, "
-                    "last_seen) VALUES (?,?,?,?,?,?)",
-                    [(t.get("source", ""), t["id"], t["template"], t.get("count", 0),
-                      t.get("first_seen"), t.get("last_seen")) for t in templates])
+                if templates is not None:  # the miner's full, current list: merged ids disappear
+                    w.execute("DELETE FROM templates")
+                    w.executemany(
+                        "INSERT INTO templates(source, id, template, count, first_seen, "
+                        "last_seen) VALUES (?,?,?,?,?,?)",
+                        [(t.get("source", ""), t["id"], t["template"], t.get("count", 0),
+                          t.get("first_seen"), t.get("last_seen")) for t in templates])
                 if signals:
                     w.executemany(
                         "INSERT INTO signals(hour, kind, service, n) VALUES (?,?,?,?) "

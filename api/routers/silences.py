@@ -71,6 +71,11 @@ _ERRORS = error_responses(401, 403, 422, 501)
 async def create(request: Request, body: SilenceIn) -> Response:
     starts = parse_time(body.startsAt, "startsAt")
     ends = parse_time(body.endsAt, "endsAt")
+    for name, value in (("startsAt", starts), ("endsAt", ends)):
+        if value is None:
+            raise ApiError(422, "invalid_parameter", f"{name}: expected a timestamp",
+                           field=name, expected="a timestamp such as 2026-11-28T18:00:00Z",
+                           got="")
     if ends <= starts:
         raise ApiError(422, "invalid_parameter", "endsAt must be after startsAt", field="endsAt",
                        expected="a time after startsAt", got=body.endsAt)

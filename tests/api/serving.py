@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,11 +93,28 @@ class Server:
         self.stop()
 
 
-def chunks(scenario: Path, lines_per_chunk: int = 20) -> list[tuple[Any, str, dict, bytes]]:
+def _groups(first_ts: dict[int, Any], n_lines: int, size: int, max_span: timedelta):
+    """Runs of at most ``size`` records spanning at most ``max_span``, as (first line, end
+    line, time of the last record): what a shipper tailing the file would send, when."""
+    starts = sorted(first_ts)
+    i = 0
+    while i < len(starts):
+        j = i + 1
+        while j < len(starts) and j - i < size and \
+                first_ts[starts[j]] - first_ts[starts[i]] <= max_span:
+            j += 1
+        hi = starts[j] if j < len(starts) else n_lines + 1
+        yield starts[i], hi, max(first_ts[k] for k in starts[i:j])
+        i = j
+
+
+def chunks(scenario: Path, lines_per_chunk: int = 20,
+           max_span: timedelta = timedelta(seconds=10)) -> list[tuple[Any, str, dict, bytes]]:
     """A scenario's files as HTTP requests in event-time order: ``(ts, path, params, body)``.
 
-    Line-oriented files go in chunks of a few lines, each keyed by its first record's time,
-    so records from different files arrive interleaved as ``aiops replay`` merges them.
+    Line-oriented files go in chunks of a few lines spanning a few seconds, each sent at its
+    last record's time, so records from different files arrive interleaved (within the
+    engine's lateness) as a shipper tailing each file would send them.
     """
     specs, _ = load_inputs(scenario)
     out = []
@@ -112,19 +130,30 @@ def chunks(scenario: Path, lines_per_chunk: int = 20) -> list[tuple[Any, str, di
         if spec.service:
             params["service"] = spec.service
         data = spec.path.read_bytes()
-        if kind == "log":
-            params["format"] = fmt or "auto"
+        if kind == "log" or (kind == "metric" and fmt == "csv"):
             lines = data.splitlines(keepends=True)
-            first_ts = {}
+            header = b""
+            if kind == "log":
+                params["format"] = fmt or "auto"
+            else:
+                params["name"] = spec.name or spec.path.name.split(".")[0]
+                header = lines[0]
+            first_ts: dict[int, Any] = {}
             for r in records:
                 first_ts.setdefault(r.line, r.ts)
-            starts = sorted(first_ts)
-            for i in range(0, len(starts), lines_per_chunk):
-                lo = starts[i]
-                hi = starts[i + lines_per_chunk] if i + lines_per_chunk < len(starts) else \
-                    len(lines) + 1
-                out.append((first_ts[lo], ENDPOINT[kind], params,
-                            b"".join(lines[lo - 1:hi - 1])))
+            for lo, hi, ts in _groups(first_ts, len(lines), lines_per_chunk, max_span):
+                out.append((ts, ENDPOINT[kind], params, header + b"".join(lines[lo - 1:hi - 1])))
+        elif data.lstrip()[:1] == b"{" and data.count(b"\n") > 1 and \
+                all(line.strip().startswith(b"{") for line in data.splitlines() if line.strip()):
+            # NDJSON (webhook bodies, events): one request per line, sent when it could have been:
+            # at its latest record (a re-notification repeats alerts that started long before)
+            path = "/api/v1/alertmanager" if fmt == "alertmanager" else ENDPOINT[kind]
+            by_line: dict[int, Any] = {}
+            for r in records:
+                by_line[r.line] = max(by_line.get(r.line, r.ts), r.ts)
+            for lineno, line in enumerate(data.splitlines(keepends=True), 1):
+                if line.strip():
+                    out.append((by_line.get(lineno), path, params, line))
         else:
             ts = min((r.ts for r in records), default=None)
             path = "/api/v1/alertmanager" if fmt == "alertmanager" else ENDPOINT[kind]
@@ -137,7 +166,8 @@ def replay_over_http(url: str, scenario: Path, **kw: Any) -> list[dict]:
     answers = []
     with httpx.Client(base_url=url, timeout=60) as client:
         for _, path, params, body in chunks(scenario, **kw):
-            ctype = "text/plain" if path == "/api/v1/logs" else "application/json"
+            ctype = "text/plain" if path == "/api/v1/logs" else \
+                "text/csv" if params.get("name") else "application/json"
             resp = client.post(path, content=body, params=params,
                                headers={"content-type": ctype})
             assert resp.status_code == 202, (path, resp.text)

@@ -80,9 +80,14 @@ def test_alertmanager_webhooks_and_resends(client):
     assert by_fp["4324684e1c3ca260"]["ends_at"] == "2026-11-28T17:50:27Z"
     assert by_fp["fdc65feb95509fe3"]["status"] == "firing"
     assert by_fp["08acbe22db9e6c9e"]["labels"]["job"] == "demo"
-    assert all(a["source"] == "alertmanager" and a["incident_id"] for a in alerts)
+    assert all(a["source"] == "alertmanager" for a in alerts)
+    # the critical checkout alerts open an incident at once; the lone warning has not yet
+    # outlived the correlator's hold time (2 min of event time) when input ends, so it waits
+    assert by_fp["4324684e1c3ca260"]["incident_id"] == by_fp["fdc65feb95509fe3"]["incident_id"]
+    assert by_fp["4324684e1c3ca260"]["incident_id"] is not None
+    assert by_fp["08acbe22db9e6c9e"]["incident_id"] is None
     incidents = client.get("/api/v1/incidents").json()["items"]
-    assert {s for i in incidents for s in i["services"]} == {"checkout", "demo"}
+    assert [i["services"] for i in incidents] == [["checkout"]]
 
 
 def test_alertmanager_endpoint_refuses_other_json(client):

@@ -196,54 +196,72 @@ def test_health_docs_and_openapi(world):
     assert "text/html" in c.get("/docs").headers["content-type"]
 
 
-def test_actions_without_correlator_support_say_so(world):
-    c, _ = world
-    resp = c.post("/api/v1/incidents/INC-00001/ack", json={"by": "alice",
-                                                           "at": "2026-11-28T18:00:00Z"})
-    if resp.status_code == 501:  # the placeholder correlator has no lifecycle actions
-        assert_error(resp, 501, "ack")
-    else:
-        assert resp.status_code == 200 and resp.json()["status"] == "acknowledged"
-    assert_error(c.post("/api/v1/incidents/INC-99999/resolve", json={"by": "bob"}), 404)
-    assert_error(c.post("/api/v1/incidents/INC-00001/ack", json={"note": "who?"}), 422, "by")
-    assert_error(c.post("/api/v1/incidents/INC-00001/ack", json={"by": "a", "at": "soon"}),
-                 422, "at")
+def _webhook(status: str, starts: str, ends: str = "0001-01-01T00:00:00Z") -> dict:
+    return {"version": "4", "status": status, "receiver": "aiops", "groupKey": "g", "alerts": [
+        {"status": status, "labels": {"alertname": "HighErrorRate", "service": "checkout",
+                                      "severity": "critical", "instance": f"10.0.0.{i}:80"},
+         "annotations": {"summary": "5xx above 5%"}, "startsAt": starts, "endsAt": ends}
+        for i in (5, 6)]}
 
 
-def test_silences_through_a_correlator_that_has_them():
-    """The router validates and forwards; the correlator owns silences (a stand-in here)."""
+def test_incident_actions_ack_and_resolve_persist():
     from aiops.engine import Engine
 
     engine = Engine(Config(), open_store(":memory:"))
-    made: dict[str, dict] = {}
+    with TestClient(create_app(Config(), engine)) as c:
+        assert c.post("/api/v1/alertmanager",
+                      json=_webhook("firing", "2026-11-28T17:50:00Z")).status_code == 202
+        assert c.post("/api/v1/flush").status_code == 200
+        (inc,) = c.get("/api/v1/incidents").json()["items"]
+        assert inc["status"] == "open" and inc["services"] == ["checkout"]
+        resp = c.post(f"/api/v1/incidents/{inc['id']}/ack",
+                      json={"by": "alice", "at": "2026-11-28T17:55:00Z", "note": "on it"})
+        assert resp.status_code == 200 and resp.json()["status"] == "acknowledged"
+        got = c.get(f"/api/v1/incidents/{inc['id']}").json()
+        assert got["status"] == "acknowledged"
+        assert got["acknowledged_at"] == "2026-11-28T17:55:00Z"
+        resp = c.post(f"/api/v1/incidents/{inc['id']}/resolve",
+                      json={"by": "bob", "at": "2026-11-28T18:10:00Z"})
+        assert resp.status_code == 200 and resp.json()["status"] == "resolved"
+        dash = c.get("/api/v1/dashboards/incidents").json()
+        assert dash["mtta"]["median_s"] == 300 and dash["mttr"]["median_s"] == 1200
+        assert_error(c.post(f"/api/v1/incidents/{inc['id']}/ack", json={"by": "carol"}), 409)
+        assert_error(c.post("/api/v1/incidents/INC-99999/resolve", json={"by": "bob"}), 404)
+        assert_error(c.post(f"/api/v1/incidents/{inc['id']}/ack", json={"note": "who?"}), 422,
+                     "by")
+        assert_error(c.post(f"/api/v1/incidents/{inc['id']}/ack",
+                            json={"by": "a", "at": "soon"}), 422, "at")
 
-    def add_silence(matchers, starts, ends, created_by, comment):
-        if any(isinstance(m, str) and "=" not in m for m in matchers):
-            raise ValueError("bad matcher")
-        sid = f"sil-{len(made) + 1}"
-        made[sid] = {"id": sid, "matchers": [str(m) for m in matchers],
-                     "starts_at": starts.isoformat(), "ends_at": ends.isoformat(),
-                     "created_by": created_by, "comment": comment, "expired_at": None}
-        return made[sid]
 
-    def expire_silence(sid):
-        made[sid]["expired_at"] = made[sid]["ends_at"]  # KeyError when unknown
-        return made[sid]
+def test_silences_suppress_matching_alerts_and_are_stored():
+    from aiops.engine import Engine
 
-    engine.correlator.add_silence = add_silence
-    engine.correlator.list_silences = lambda: list(made.values())
-    engine.correlator.expire_silence = expire_silence
+    store = open_store(":memory:")
+    engine = Engine(Config(), store)
     with TestClient(create_app(Config(), engine)) as c:
         body = {"matchers": [{"name": "service", "value": "checkout"}, 'alertname=~"High.*"'],
-                "startsAt": "2026-11-28T18:00:00Z", "endsAt": "2026-11-28T20:00:00Z",
+                "startsAt": "2026-11-28T17:00:00Z", "endsAt": "2026-11-28T20:00:00Z",
                 "createdBy": "alice", "comment": "maintenance"}
         resp = c.post("/api/v1/silences", json=body)
-        assert resp.status_code == 201 and resp.json()["id"] == "sil-1"
-        assert [s["id"] for s in c.get("/api/v1/silences").json()] == ["sil-1"]
-        assert c.delete("/api/v1/silences/sil-1").json()["expired_at"]
-        assert_error(c.delete("/api/v1/silences/sil-9"), 404)
+        assert resp.status_code == 201, resp.text
+        sid = resp.json()["id"]
+        assert [s["id"] for s in c.get("/api/v1/silences").json()] == [sid]
+        assert [s["id"] for s in store.documents("silences")] == [sid]
+        assert c.post("/api/v1/alertmanager",
+                      json=_webhook("firing", "2026-11-28T17:50:00Z")).status_code == 202
+        c.post("/api/v1/flush")
+        alerts = c.get("/api/v1/alerts").json()["items"]
+        assert len(alerts) == 2 and all(a["suppressed"] and a["incident_id"] is None
+                                        for a in alerts)
+        assert c.get("/api/v1/incidents").json()["items"] == []
+        expired = c.delete(f"/api/v1/silences/{sid}")
+        assert expired.status_code == 200 and expired.json()["expired_at"]
+        assert_error(c.delete("/api/v1/silences/sil-nope"), 404)
         assert_error(c.post("/api/v1/silences", json={**body, "matchers": ["nonsense"]}), 422,
                      "matchers")
-        assert_error(c.post("/api/v1/silences", json={**body, "endsAt": "2026-11-28T17:00:00Z"}),
+        assert_error(c.post("/api/v1/silences", json={**body, "endsAt": "2026-11-28T16:00:00Z"}),
                      422, "endsAt")
+        assert_error(c.post("/api/v1/silences", json={**body, "startsAt": ""}), 422, "startsAt")
         assert_error(c.post("/api/v1/silences", json={**body, "matchers": []}), 422)
+
+

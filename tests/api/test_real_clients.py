@@ -97,6 +97,12 @@ def test_alertmanager_webhook_builds_and_resolves_an_incident(tmp_path):
             wait_until(lambda: sum(a["status"] == "resolved"
                                    for a in records(server.url, "alert")) >= 2,
                        what="the resolved notification")
+            # event time moves on with the rest of the telemetry: once the quiet period
+            # (5 min) has passed in event time, the incident auto-resolves
+            later = (end + timedelta(minutes=12)).isoformat()
+            assert httpx.post(server.url + "/api/v1/metrics", json=[
+                {"ts": later, "name": "up", "value": 1, "labels": {"service": "checkout"}}
+            ]).status_code == 202
             httpx.post(server.url + "/api/v1/flush", timeout=120)
             incident = httpx.get(server.url + f"/api/v1/incidents/{incidents[0]['id']}").json()
             assert {a["alert"]["status"] for a in incident["alerts"]} == {"resolved"}

@@ -95,7 +95,9 @@ def test_http_replay_gives_the_incidents_of_aiops_replay(tmp_path, capsys):
         summary = json.loads(capsys.readouterr().out)
         expected = outcome_from_store(replay_db)
         assert expected[0], f"{scenario}: the scenario must produce incidents"
-        with Server(tmp_path / f"{scenario.name}-serve.db") as server:
+        manifest = scenario / "scenario.toml"
+        with Server(tmp_path / f"{scenario.name}-serve.db",
+                    config=manifest if manifest.exists() else None) as server:
             answers = replay_over_http(server.url, scenario)
             assert sum(a["accepted"] for a in answers) == sum(summary["records"].values())
             flushed = httpx.post(server.url + "/api/v1/flush", timeout=300).json()
