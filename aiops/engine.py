@@ -21,9 +21,9 @@ from the last checkpoint and re-processes the batches after it.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import threading
+import time
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,8 +33,27 @@ from typing import Any, Iterable, Sequence
 from aiops.config import Config, ConfigError, build_component
 from aiops.correlate import build_correlator
 from aiops.partition import Emitted, Partition
-from aiops.schema import Alert, Event, Record, iso
-from aiops.store import Store, decode_batch, encode_batch, open_store, to_us
+from aiops.schema import EPOCH, Alert, Event, Record, iso
+from aiops.store import Store, append_records, decode_batch, open_store
+
+
+_US = timedelta(microseconds=1)
+
+
+def limit_native_threads() -> None:
+    """Run numerical libraries on one thread in this process.
+
+    The engine's matrices are small (a few hundred rows per fit), so BLAS/OpenMP thread
+    pools only add hand-offs; on a small machine their spinning threads compete with
+    the engine's own thread and with other processes (a 240x100 PCA took 150 ms with
+    OpenBLAS' default pool here and 3 ms on one thread). Parallelism comes from
+    ``--workers`` processes instead. Results do not change.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        return
+    threadpool_limits(1)
 
 
 def _alert_order(a: Alert) -> tuple[datetime, datetime, str, str]:
@@ -50,11 +69,20 @@ class SubmitResult:
 
 @dataclass
 class EngineParams:
-    """``[engine]`` section: how long to wait for late data and how often to checkpoint."""
+    """``[engine]`` section: how long to wait for late data and how often to checkpoint.
+
+    While records keep coming, a checkpoint is written once ``checkpoint_records`` records
+    and ``checkpoint_interval_s`` seconds (wall time) have passed since the last one: a
+    checkpoint of large detector states costs seconds, and when it happens changes what
+    is redone after a crash, never the results. ``flush`` (end of input) and user
+    actions always checkpoint; ``aiops serve`` also checkpoints whenever input pauses.
+    """
 
     lateness_s: float = 60.0
     alert_delay_s: float = 300.0
     checkpoint_records: int = 50_000
+    checkpoint_interval_s: float = 30.0
+    correlate_tick_s: float = 10.0
     state_version: int = 1
 
     @classmethod
@@ -87,11 +115,13 @@ class _Outputs:
 
 class Engine:
     def __init__(self, config: Config | None = None, store: Store | None = None) -> None:
+        limit_native_threads()
         self.config = config or Config()
         self.params = EngineParams.from_dict(self.config.engine)
         self.store = store if store is not None else open_store()
         self.lateness = timedelta(seconds=self.params.lateness_s)
         self.alert_delay = timedelta(seconds=self.params.alert_delay_s)
+        self.tick = timedelta(seconds=self.params.correlate_tick_s)
         self.partition = Partition(self.config.templates, self.config.detect, self.lateness)
         self.correlator = build_component(build_correlator, "correlate", self.config.correlate)
         self._lock = threading.RLock()
@@ -101,9 +131,11 @@ class Engine:
         self._alerts: list[Alert] = []
         self._events: list[Event] = []
         self._clock: datetime | None = None  # the correlator's event-time clock
+        self._last: datetime | None = None  # the last instant handed to the correlator
         self.stats: Counter = Counter()
         self._out = _Outputs()
         self._since_checkpoint = 0
+        self._checkpointed_at = time.monotonic()
         self._restore()
 
     # kept as attributes for callers that inspect components
@@ -129,14 +161,8 @@ class Engine:
         """Make a batch durable (the 2xx point); processing may happen later."""
         if not records:
             return SubmitResult(self.store.head_offset(), False, 0)
-        kinds = {r.kind for r in records}
-        payload = encode_batch(records)
-        key = idem_key or hashlib.blake2b(payload, digest_size=16).hexdigest()
-        stamps = [to_us(r.ts) for r in records]
-        batch_kind = kind or (kinds.pop() if len(kinds) == 1 else "mixed")
         with self._submit_lock:
-            offset, dup = self.store.append_batch(batch_kind, payload, len(records), min(stamps),
-                                                  max(stamps), key)
+            offset, dup = append_records(self.store, records, idem_key, kind)
             if not dup:
                 self._inflight[offset] = list(records)  # catch_up need not decode what we hold
         if dup:
@@ -151,26 +177,35 @@ class Engine:
                 self.catch_up()
             return result
 
-    def catch_up(self, limit: int = 100) -> int:
-        """Process batches committed by others (or before a crash) that we have not seen."""
+    def catch_up(self, limit: int = 100, max_batches: int | None = None) -> int:
+        """Process batches committed by others (or before a crash) that we have not seen.
+
+        The engine lock is taken per batch, so user actions and ``flush`` from other
+        threads get in between batches of a long catch-up; ``max_batches`` bounds one
+        call (a processing loop can then answer commands and checkpoint in between).
+        """
         done = 0
-        with self._lock:
-            while True:
+        pending: list[tuple[int, bytes]] = []
+        while max_batches is None or done < max_batches:
+            with self._lock:
+                offset = self.offset + 1
                 with self._submit_lock:
-                    records = self._inflight.pop(self.offset + 1, None)
-                    batches = [] if records is not None else \
-                        self.store.batches_after(self.offset, limit)
-                if records is not None:
-                    self._process(records, self.offset + 1)
-                    done += 1
-                    continue
-                if not batches:
-                    return done
-                for offset, payload in batches:
+                    records = self._inflight.pop(offset, None)
+                if records is None:
+                    while pending and pending[0][0] < offset:
+                        pending.pop(0)
+                    if not pending or pending[0][0] != offset:
+                        pending = self.store.batches_after(self.offset, limit)
+                        if not pending:
+                            return done
+                    offset, payload = pending.pop(0)
                     with self._submit_lock:
-                        held = self._inflight.pop(offset, None)
-                    self._process(held if held is not None else decode_batch(payload), offset)
-                    done += 1
+                        records = self._inflight.pop(offset, None)
+                    if records is None:
+                        records = decode_batch(payload)
+                self._process(records, offset)
+                done += 1
+        return done
 
     # -- processing -------------------------------------------------------------------------
     def _process(self, records: list[Record], offset: int) -> None:
@@ -178,17 +213,11 @@ class Engine:
         self.offset = offset
         self._correlate(emitted, final=False)
         self._since_checkpoint += len(records)
-        if self._since_checkpoint >= self.params.checkpoint_records:
+        if self._since_checkpoint >= self.params.checkpoint_records and \
+                time.monotonic() - self._checkpointed_at >= self.params.checkpoint_interval_s:
             self.checkpoint()
 
     def _correlate(self, emitted: Emitted, final: bool) -> None:
-        """Hand alerts and events to the correlator in the order they became known.
-
-        Detectors stamp each notification with the event time their rule decided it
-        (``Alert.observed_at``), always after the watermark of the call that released the
-        records behind it; so everything known up to the watermark can go now, and later
-        calls only ever add later notifications.
-        """
         self._alerts.extend(emitted.alerts)
         self._events.extend(emitted.events)
         if final:
@@ -199,18 +228,9 @@ class Engine:
             horizon = emitted.watermark - self.alert_delay
         if horizon is None:
             return
-        self._alerts.sort(key=_alert_order)
-        self._events.sort(key=lambda e: e.ts)
-        cut = len(self._alerts) if final else bisect_right(self._alerts, horizon,
-                                                           key=_alert_order_ts)
-        ecut = len(self._events) if final else bisect_right(self._events, horizon,
-                                                            key=lambda e: e.ts)
-        alerts, events = self._alerts[:cut], self._events[:ecut]
-        del self._alerts[:cut], self._events[:ecut]
-        if not alerts and not events and self._clock is not None and horizon <= self._clock:
-            return
-        self._clock = horizon if self._clock is None else max(self._clock, horizon)
-        self._out.add(self.correlator.observe(alerts, events, self._clock))
+        self._clock, self._last = deliver(self.correlator, self._alerts, self._events, horizon,
+                                          self._clock, self._last, self.tick, final,
+                                          self._out.add)
 
     def flush(self) -> None:
         """End of input: release everything, close open windows, checkpoint."""
@@ -258,7 +278,8 @@ class Engine:
     # -- durability -------------------------------------------------------------------------
     def _states(self) -> dict[str, bytes]:
         own = {"version": self.params.state_version, "alerts": self._alerts,
-               "events": self._events, "clock": self._clock, "stats": dict(self.stats)}
+               "events": self._events, "clock": self._clock, "last": self._last,
+               "stats": dict(self.stats)}
         return {"engine": pickle.dumps(own, protocol=pickle.HIGHEST_PROTOCOL),
                 "correlate": self.correlator.get_state(), **self.partition.get_state()}
 
@@ -271,6 +292,7 @@ class Engine:
                 signals=self.partition.drain_signals(), silences=out.silences.values())
             self._out = _Outputs()
             self._since_checkpoint = 0
+            self._checkpointed_at = time.monotonic()
 
     def _restore(self) -> None:
         offset, states = self.store.load_checkpoint()
@@ -286,6 +308,7 @@ class Engine:
         self._alerts = own["alerts"]
         self._events = own["events"]
         self._clock = own["clock"]
+        self._last = own.get("last", self._clock)
         self.stats = Counter(own["stats"])
         self.correlator.set_state(states["correlate"])
         self.partition.set_state(states)
@@ -309,6 +332,92 @@ class Engine:
 
 def _alert_order_ts(a: Alert) -> datetime:
     return a.order_ts
+
+
+#: clock ticks after the last delivered instant: (up to this long after it, every so often)
+_TIERS = ((timedelta(minutes=10), 1), (timedelta(hours=2), 6), (timedelta(days=1), 60),
+          (timedelta.max, 360))
+
+
+def _ticks(last: datetime | None, after: datetime | None, until: datetime, tick: timedelta,
+           inclusive: bool) -> list[datetime]:
+    """Clock ticks in (after, until]: multiples of ``tick`` close to the last delivered
+    instant ``last``, sparser the longer the quiet lasts (a quiet day costs ~400 ticks).
+    They depend on the data only (``last``), never on where a batch ended."""
+    if last is None or tick <= timedelta(0) or until <= last:
+        return []
+    out: list[datetime] = []
+    lo = last if after is None or after < last else after
+    start = last
+    for span, factor in _TIERS:
+        end = until if span == timedelta.max or last + span >= until else last + span
+        step = (tick * factor) // _US
+        first = (lo - EPOCH) // _US // step + 1
+        hi = (end - EPOCH) // _US
+        stop = hi // step if (inclusive or end < until or hi % step) else hi // step - 1
+        out.extend(EPOCH + timedelta(microseconds=k * step) for k in range(first, stop + 1))
+        if end >= until:
+            break
+        start = end
+        lo = max(lo, start)
+    return out
+
+
+def deliver(correlator: Any, alerts: list[Alert], events: list[Event], horizon: datetime,
+            clock: datetime | None, last: datetime | None, tick: timedelta, final: bool,
+            sink: Any) -> tuple[datetime | None, datetime | None]:
+    """Hand the correlator every alert and event known by ``horizon``, in the order they
+    became known (``Alert.order_ts``; events at their time, before alerts of the same
+    instant), one instant per call, with clock ticks on a fixed event-time grid between.
+
+    Detectors stamp each notification with the event time their rule decided it, always
+    after the watermark of the call that released the records behind it, so everything
+    known up to ``horizon`` can go now and later calls only add later notifications.
+    Calls and clock values are then a function of the data alone, never of how the input
+    was cut into batches or partitions: the single-process engine and the multi-process
+    replay coordinator both feed the correlator through here. ``alerts`` and ``events``
+    keep what is not due yet; ``last`` is the last instant delivered (ticks follow it).
+    Returns the correlator's new clock and ``last``.
+    """
+    alerts.sort(key=_alert_order)
+    events.sort(key=_event_ts)
+    cut = len(alerts) if final else bisect_right(alerts, horizon, key=_alert_order_ts)
+    ecut = len(events) if final else bisect_right(events, horizon, key=_event_ts)
+    due_alerts, due_events = alerts[:cut], events[:ecut]
+    del alerts[:cut], events[:ecut]
+    i = j = 0
+    while i < len(due_alerts) or j < len(due_events):
+        t_alert = due_alerts[i].order_ts if i < len(due_alerts) else None
+        t_event = due_events[j].ts if j < len(due_events) else None
+        t = t_event if t_alert is None or (t_event is not None and t_event <= t_alert) \
+            else t_alert
+        group_events = []
+        while j < len(due_events) and due_events[j].ts == t:
+            group_events.append(due_events[j])
+            j += 1
+        group_alerts = []
+        while i < len(due_alerts) and due_alerts[i].order_ts == t:
+            group_alerts.append(due_alerts[i])
+            i += 1
+        at = min(t, horizon) if final else t
+        for g in _ticks(last, clock, at, tick, inclusive=False):
+            sink(correlator.observe([], [], g))
+        clock = at if clock is None else max(clock, at)
+        last = t
+        sink(correlator.observe(group_alerts, group_events, clock))
+    if final:
+        if clock is None or horizon > clock:
+            clock = horizon
+            sink(correlator.observe([], [], clock))
+        return clock, last
+    for g in _ticks(last, clock, horizon, tick, inclusive=True):
+        sink(correlator.observe([], [], g))
+        clock = g
+    return clock, last
+
+
+def _event_ts(e: Event) -> datetime:
+    return e.ts
 
 
 def ingest_all(engine: Engine, records: Iterable[Record], batch_size: int = 5000) -> None:

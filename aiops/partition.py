@@ -4,10 +4,15 @@ A partition owns a set of sources (services/files). Everything in it depends onl
 on its own records, so partitions can run in separate processes and still give
 the same alerts as one process does; only alerts and change events leave it, for
 the correlator, which sees all partitions.
+
+The reorder buffer is kept sorted: a batch is sorted on its own and merged in
+(usually it only appends, input being roughly in order), so a batch costs what its
+records do, not what the buffer holds.
 """
 
 from __future__ import annotations
 
+import heapq
 import pickle
 from bisect import bisect_right
 from collections import Counter
@@ -18,9 +23,11 @@ from typing import Any
 from aiops.config import build_component
 from aiops.detect import build_detectors
 from aiops.schema import Alert, Event, LogRecord, Record
+from aiops.store.codec import decode_batch, encode_batch
 from aiops.templates import build_miner
 
 _KIND_RANK = {"event": 0, "metric": 1, "log": 2, "alert": 3}
+_HOUR = timedelta(hours=1)
 
 
 def _order(r: Record) -> tuple[datetime, int]:
@@ -29,6 +36,21 @@ def _order(r: Record) -> tuple[datetime, int]:
 
 def _ts(r: Record) -> datetime:
     return r.ts
+
+
+def merge_sorted(buffer: list[Record], batch: list[Record]) -> list[Record]:
+    """``sorted(buffer + batch, key=_order)`` for a sorted ``buffer`` (stable: ties keep
+    arrival order), without touching the buffer when the batch only appends."""
+    batch = sorted(batch, key=_order)
+    if not buffer or not batch:
+        return buffer + batch if batch else buffer
+    first = _order(batch[0])
+    if _order(buffer[-1]) <= first:
+        buffer.extend(batch)
+        return buffer
+    # only the buffer's tail from the batch's first key on interleaves
+    cut = bisect_right(buffer, first, key=_order)
+    return buffer[:cut] + list(heapq.merge(buffer[cut:], batch, key=_order))
 
 
 @dataclass
@@ -47,7 +69,7 @@ class Partition:
         self.detectors = build_component(build_detectors, "detect", detect)
         self.lateness = lateness
         self.max_ts: datetime | None = None
-        self.buffer: list[Record] = []
+        self.buffer: list[Record] = []  # sorted by (ts, kind rank), arrival order within
         self.stats: Counter = Counter()
         self.signals: Counter = Counter()  # (hour, kind, service) -> count, since last drain
         self._hours: dict[int, str] = {}
@@ -58,25 +80,37 @@ class Partition:
 
     def add(self, records: list[Record]) -> Emitted:
         """Buffer a batch; run the stages on everything the watermark has passed."""
+        self.observe(records)
+        return self._release(self.watermark, final=False)
+
+    def observe(self, records: list[Record]) -> None:
+        """Count a batch and put it in the reorder buffer (no stage runs)."""
         watermark = self.watermark
         if watermark is not None:
             self.stats["late"] += sum(1 for r in records if r.ts < watermark)
         max_ts = self.max_ts
         signals = self.signals
         hours = self._hours
+        kinds: Counter = Counter()
+        lo = hi = None  # the event-time hour of the previous record (input is mostly in order)
+        label = ""
         for r in records:
             ts = r.ts
             if max_ts is None or ts > max_ts:
                 max_ts = ts
-            hour = int(ts.timestamp()) // 3600
-            label = hours.get(hour)
-            if label is None:
-                label = hours[hour] = ts.strftime("%Y-%m-%dT%H:00:00Z")
-            signals[(label, r.kind, r.service)] += 1
+            kind = r.kind
+            kinds[kind] += 1
+            if lo is None or not lo <= ts < hi:
+                hour = int(ts.timestamp()) // 3600
+                label = hours.get(hour)
+                if label is None:
+                    label = hours[hour] = ts.strftime("%Y-%m-%dT%H:00:00Z")
+                lo = ts.replace(minute=0, second=0, microsecond=0)
+                hi = lo + _HOUR
+            signals[(label, kind, r.service)] += 1
         self.max_ts = max_ts
-        self.stats.update(r.kind for r in records)
-        self.buffer.extend(records)
-        return self._release(self.watermark, final=False)
+        self.stats.update(kinds)
+        self.buffer = merge_sorted(self.buffer, records)
 
     def finish(self) -> Emitted:
         """End of input: release everything and close every open window."""
@@ -88,17 +122,22 @@ class Partition:
                 emitted.alerts.extend(found)
         return emitted
 
+    def release(self) -> Emitted:
+        """Run the stages on what the current watermark has passed."""
+        return self._release(self.watermark, final=False)
+
     def _release(self, watermark: datetime | None, final: bool) -> Emitted:
         out = Emitted(watermark=watermark)
         if watermark is None:
             return out
         buf = self.buffer
-        buf.sort(key=_order)
         cut = len(buf) if final else bisect_right(buf, watermark, key=_ts)
         if cut == 0:
             return out
-        ready = buf[:cut]
-        del buf[:cut]
+        if cut == len(buf):
+            ready, self.buffer = buf, []
+        else:
+            ready, self.buffer = buf[:cut], buf[cut:]
         logs = [r for r in ready if type(r) is LogRecord]
         if logs:
             self.miner.mine(logs)
@@ -119,7 +158,9 @@ class Partition:
         return self.miner.templates()
 
     def get_state(self) -> dict[str, bytes]:
-        own = {"max_ts": self.max_ts, "buffer": self.buffer, "stats": dict(self.stats)}
+        # buffered records are raw input: the input log's compact codec carries them exactly
+        own = {"max_ts": self.max_ts, "buffer": encode_batch(self.buffer) if self.buffer else b"",
+               "stats": dict(self.stats)}
         states = {"partition": pickle.dumps(own, protocol=pickle.HIGHEST_PROTOCOL),
                   "templates": self.miner.get_state()}
         for i, detector in enumerate(self.detectors):
@@ -129,7 +170,10 @@ class Partition:
     def set_state(self, states: dict[str, bytes]) -> None:
         own = pickle.loads(states["partition"])
         self.max_ts = own["max_ts"]
-        self.buffer = own["buffer"]
+        buffer = own["buffer"]
+        if isinstance(buffer, (bytes, bytearray)):
+            buffer = decode_batch(buffer) if buffer else []
+        self.buffer = sorted(buffer, key=_order)  # stores written before the buffer was kept sorted
         self.stats = Counter(own["stats"])
         self.miner.set_state(states["templates"])
         for i, detector in enumerate(self.detectors):

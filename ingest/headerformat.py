@@ -77,6 +77,7 @@ class RegexLineParser:
         self.service_field = next((n for n in names if lower[n] in SERVICE_FIELDS), None)
         self.host_field = next((n for n in names if lower[n] in HOST_FIELDS), None)
         self.attribute_fields = [n for n in names if n != self.message_field]
+        self._levels: dict[str | None, str] = {}
 
     def parse(self, line: str, lineno: int = 0) -> LogRecord | None:
         text = line.strip() if self.strip else line.rstrip("\r\n")
@@ -84,14 +85,24 @@ class RegexLineParser:
         if m is None:
             return None
         groups = m.groupdict()
-        ts = self._timestamp(groups, lineno)
+        times = self.time_fields
+        if len(times) == 2 and groups[times[0]] and groups[times[1]]:
+            stamp = groups[times[0]] + " " + groups[times[1]]  # <Date> <Time>, the usual
+        else:
+            stamp = None
+        ts = self._timestamp(groups, lineno, stamp)
         attributes: dict[str, Any] = {k: groups[k] for k in self.attribute_fields
                                       if groups[k] is not None}
         level = ""
         if self.level_field:
-            level = normalize_level(groups[self.level_field])
-            if level not in _KNOWN_LEVELS:
-                level = ""
+            value = groups[self.level_field]
+            level = self._levels.get(value)
+            if level is None:
+                level = normalize_level(value)
+                if level not in _KNOWN_LEVELS:
+                    level = ""
+                if len(self._levels) < 1024:
+                    self._levels[value] = level
         return LogRecord(
             ts=ts,
             message=groups[self.message_field] or "",
@@ -104,11 +115,13 @@ class RegexLineParser:
             line=lineno,
         )
 
-    def _timestamp(self, groups: dict[str, str | None], lineno: int) -> datetime:
+    def _timestamp(self, groups: dict[str, str | None], lineno: int,
+                   stamp: str | None = None) -> datetime:
         if not self.time_fields:
             raise ParseError("a time field (<Date>, <Time>, <Timestamp>...) in the log format",
                              source=self.source, line=lineno, field="log_format")
-        text = " ".join(groups[f] for f in self.time_fields if groups[f])
+        text = stamp if stamp is not None else \
+            " ".join(groups[f] for f in self.time_fields if groups[f])
         try:
             return self.timestamps.parse(text)
         except ParseError as err:

@@ -11,12 +11,17 @@ record before them, so a stack trace stays one record.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator, Protocol
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
-from aiops.schema import LEVELS, LogRecord
+import orjson
+
+from aiops.schema import LEVELS, LogRecord, normalize_level
 from ingest.errors import ErrorPolicy, ParseError
 from ingest.headerformat import RegexLineParser, header_format_parser, named_regex_parser
-from ingest.jsonlogs import JsonLineParser
+from ingest.jsonlogs import (HOST_KEYS, LEVEL_KEYS, MSG_KEYS, SERVICE_KEYS, TS_KEYS,
+                             JsonLineParser, record_from_object)
 from ingest.syslog import SyslogLineParser
 from ingest.timestamps import TimestampParser
 
@@ -149,6 +154,8 @@ class LogReader:
             self.parser = make_line_parser(self.format, service=self.service, source=self.source,
                                            timestamps=self.timestamps, sample=head)
         parse = self.parser.parse
+        if type(self.parser) is JsonLineParser:
+            parse = FastJsonLines(self.parser).parse
         pending: LogRecord | None = None
         lineno = self.lines_read
         joins = self.multiline != "none"
@@ -201,3 +208,191 @@ def describe_parser(parser: LineParser | None) -> str:
 def _chain(head: list[str], rest: Iterator[str]) -> Iterator[str]:
     yield from head
     yield from rest
+
+
+# -- JSON objects, fast: field roles decided once per key shape -----------------------------------
+#
+# ``record_from_object`` looks up every alias list for every object (~10 µs each). A log
+# file or a shipper's batch has a handful of shapes (tuples of keys), so the role of each
+# key (message, timestamp, level, service, host, attribute) is decided once per shape and
+# each record is then built with plain dict lookups. Only an accelerator: any object whose
+# values are not the plain types the plan assumes (a non-string message, an ECS ``log`` or
+# ``service`` object, a ``_raw``-only line, a bad timestamp) goes through
+# ``record_from_object`` itself, and the first object of every shape is checked against
+# it: a mismatch sends the whole shape the slow way. Used for JSON-lines files here and for
+# JSON bodies by the HTTP service (``api.fastlogs``).
+
+MAX_SHAPES = 64
+_FRACTIONS: dict[str, timedelta] = {}
+
+
+def _fraction(frac: str) -> timedelta | None:
+    """``"123"`` -> 123 ms, truncated to microseconds like ``datetime.fromisoformat``."""
+    if len(frac) > 9 or not frac.isdigit() or not frac.isascii():
+        return None
+    if len(_FRACTIONS) > 100_000:
+        _FRACTIONS.clear()
+    delta = _FRACTIONS[frac] = timedelta(microseconds=int(frac[:6].ljust(6, "0")))
+    return delta
+
+
+def _resolve(aliases: tuple[str, ...], keys: frozenset[str]) -> tuple[str | None, set[str]]:
+    """The alias ``Fields.first`` would pick, plus the heads of dotted aliases tried earlier
+    that exist: objects where such a head holds an object must take the slow path."""
+    guards: set[str] = set()
+    for alias in aliases:
+        if alias in keys:
+            return alias, guards
+        if "." in alias:
+            head = alias.partition(".")[0]
+            if head in keys:
+                guards.add(head)
+    return None, guards
+
+
+@dataclass(frozen=True)
+class ShapePlan:
+    msg: str
+    ts: str
+    level: str | None
+    service: str | None
+    host: str | None
+    attrs: tuple[str, ...]
+    guards: tuple[str, ...]
+
+
+def plan_shape(shape: tuple[str, ...], service_given: bool) -> ShapePlan | None:
+    """Which key plays which role in objects with these keys (None: always the slow way)."""
+    keys = frozenset(shape)
+    msg, g1 = _resolve(MSG_KEYS, keys)
+    ts, g2 = _resolve(TS_KEYS, keys)
+    if msg is None or msg == "_raw" or ts is None:
+        return None  # an error or syslog-ng's raw line: the slow path says what happens
+    level, g3 = _resolve(LEVEL_KEYS, keys)
+    used = {msg, ts}
+    guards = g1 | g2 | g3
+    if level is not None:
+        used.add(level)
+    service = None
+    if not service_given:
+        service, g4 = _resolve(SERVICE_KEYS, keys)
+        guards |= g4
+        if service is not None:
+            used.add(service)
+    host, g5 = _resolve(HOST_KEYS, keys)
+    guards |= g5
+    if host is not None:
+        used.add(host)
+    return ShapePlan(msg, ts, level, service, host, tuple(k for k in shape if k not in used),
+                     tuple(sorted(guards)))
+
+
+def fast_record(item: dict, plan: ShapePlan, source: str, service: str, parse_ts: Callable,
+                seconds: dict[str, datetime], levels: dict[str, str], raw: str = "",
+                line: int = 0) -> LogRecord | None:
+    """The record ``record_from_object`` makes of ``item``, or None where the plan's
+    assumptions do not hold (the caller then takes the slow way)."""
+    for head in plan.guards:
+        if type(item[head]) is dict:
+            return None
+    msg = item[plan.msg]
+    if type(msg) is not str:
+        return None
+    value = item[plan.ts]
+    ts = None
+    # "YYYY-MM-DDTHH:MM:SS.fffZ": the whole second through TimestampParser (memoised per
+    # stream), the fraction added (memoised globally: millisecond stamps have only 1000)
+    if type(value) is str and len(value) > 21 and value[19] == "." and value[-1] == "Z" \
+            and value[4] == "-" and value[7] == "-" and value[13] == ":" and value[16] == ":":
+        frac = value[20:-1]
+        delta = _FRACTIONS.get(frac) or _fraction(frac)
+        if delta is not None:
+            key = value[:19]
+            base = seconds.get(key)
+            if base is None:
+                try:
+                    base = parse_ts(key + "Z")
+                except ParseError:
+                    return None
+                if len(seconds) > 100_000:
+                    seconds.clear()
+                seconds[key] = base
+            ts = base + delta
+    if ts is None:
+        try:
+            ts = parse_ts(value)
+        except ParseError:
+            return None
+    level = ""
+    if plan.level is not None:
+        value = item[plan.level]
+        if type(value) is not str:
+            return None
+        level = levels.get(value)
+        if level is None:
+            level = levels[value] = normalize_level(value)
+    if plan.service is not None:
+        service = item[plan.service]
+        if type(service) is not str:
+            if type(service) is not int:
+                return None
+            service = str(service)
+    host = ""
+    if plan.host is not None:
+        host = item[plan.host]
+        if type(host) is not str:
+            if type(host) is not int:
+                return None
+            host = str(host)
+    # positional (twice as fast as keywords); the per-shape check against
+    # record_from_object catches any drift in LogRecord's field order
+    return LogRecord(ts, msg.rstrip("\n"), service, host, level,
+                     {k: item[k] for k in plan.attrs}, raw, source, line)
+
+
+class FastJsonLines:
+    """``JsonLineParser.parse`` with field roles planned per shape (same records, same errors)."""
+
+    def __init__(self, parser: JsonLineParser) -> None:
+        self.parser = parser
+        self.plans: dict[tuple[str, ...], ShapePlan | None] = {}
+        self.checked: set[tuple[str, ...]] = set()
+        self.levels: dict[str, str] = {}
+        self.seconds: dict[str, datetime] = {}
+
+    def _slow(self, obj: Any, line: str, lineno: int) -> LogRecord:
+        p = self.parser
+        return record_from_object(obj, location=f"line {lineno}", source=p.source,
+                                  service=p.service, timestamps=p.timestamps,
+                                  raw_fallback=p.raw_fallback, raw=line.rstrip("\r\n"))
+
+    def parse(self, line: str, lineno: int = 0) -> LogRecord | None:
+        text = line.strip()
+        if not text.startswith("{"):
+            return None
+        try:
+            obj = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return self.parser.parse(line, lineno)  # the parser words the error
+        if type(obj) is not dict:
+            return self._slow(obj, line, lineno)
+        shape = tuple(obj)
+        plan = self.plans.get(shape, False)
+        if plan is False:
+            p = self.parser
+            plan = plan_shape(shape, bool(p.service)) if len(self.plans) < MAX_SHAPES else None
+            self.plans[shape] = plan
+        if plan is None:
+            return self._slow(obj, line, lineno)
+        p = self.parser
+        r = fast_record(obj, plan, p.source, p.service, p.timestamps.parse, self.seconds,
+                        self.levels, line.rstrip("\r\n"), lineno)
+        if r is None:
+            return self._slow(obj, line, lineno)
+        if shape not in self.checked:
+            self.checked.add(shape)
+            reference = self._slow(obj, line, lineno)
+            if reference != r:  # the plan disagrees with the reference: never use it
+                self.plans[shape] = None
+                return reference
+        return r

@@ -22,6 +22,9 @@ _MONTHS = {m: i for i, m in enumerate(
 #: '2026-01-01 10:00:00,123' -> ('2026-01-01 10:00:00', ',', '123'): naive stamps only
 _FRACTION_TAIL = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}|\d{2}/\d{2}/\d{2,4} \d{2}:\d{2}:\d{2}"
                             r"|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2})([.,])(\d{1,9})$")
+#: '2026-01-01T10:00:07.123Z' -> ('2026-01-01T10:00', '07', '123', 'Z'): the usual ISO stamp,
+#: naive or UTC, with or without a fraction
+_ISO_FAST = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}):([0-5]\d)(?:[.,](\d{1,9}))?(Z?)")
 
 EXPECTED = (
     "a timestamp (ISO 8601, epoch s/ms/us/ns, 'Jun 14 15:16:01', '081109 203615', "
@@ -75,6 +78,10 @@ class TimestampParser:
         self._last = 0
         self._last_month = 0
         self._year_offset = 0
+        # a fixed offset: a stamp is its minute's instant plus its seconds (with a zone
+        # that has DST, leave every second to the full parse)
+        self._fixed = self.tz is UTC or isinstance(self.tz, timezone)
+        self._minutes: dict[str, datetime] = {}
         self._layouts: list[tuple[re.Pattern[str], Callable[[re.Match[str]], datetime]]] = [
             (re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"
                         r"\s?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?"), self._iso),
@@ -109,20 +116,38 @@ class TimestampParser:
         hit = cache.get(value)
         if hit is not None:
             return hit
+        if self._fixed and (m := _ISO_FAST.fullmatch(value)) is not None:
+            # with a fixed offset a stamp is its minute's instant plus its seconds: one
+            # full parse per minute (lines rarely share a whole second, they do a minute)
+            minute = m.group(1) + ":00" + m.group(4)
+            base = self._minutes.get(minute)
+            if base is None:
+                try:
+                    base = self._parse_text(minute, minute)
+                except ParseError:
+                    return self._parse_uncached(value)  # report the stamp as given
+                if len(self._minutes) >= 4096:
+                    self._minutes.clear()
+                self._minutes[minute] = base
+            frac = m.group(3)
+            return base + timedelta(seconds=int(m.group(2)), microseconds=_frac(frac) if frac else 0)
+        ts = self._parse_uncached(value)
+        if len(cache) >= self.cache_size:
+            cache.clear()
+        cache[value] = ts
+        return ts
+
+    def _parse_uncached(self, value: str) -> datetime:
+        cache = self._cache
         # Sub-second stamps rarely repeat, but their whole second does: cache that part.
         m = _FRACTION_TAIL.match(value)
         if m is not None:
             base = cache.get(m.group(1))
             if base is None:
                 base = self.parse(m.group(1))
-            ts = base + timedelta(microseconds=_frac(m.group(3)))
-        else:
-            text = value.strip().strip("[]").strip()
-            ts = self._parse_text(text, value)
-        if len(cache) >= self.cache_size:
-            cache.clear()
-        cache[value] = ts
-        return ts
+            return base + timedelta(microseconds=_frac(m.group(3)))
+        text = value.strip().strip("[]").strip()
+        return self._parse_text(text, value)
 
     # -- internals ----------------------------------------------------------------------
     def _parse_text(self, text: str, original: str) -> datetime:

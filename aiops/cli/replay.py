@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"{DEFAULT_STORE} each run)")
     p.add_argument("--speed", type=float, default=0.0,
                    help="0 = as fast as possible (default); N = N x real time")
-    p.add_argument("--batch-size", type=int, default=5000, help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=int, default=50_000, help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=guarded(run))
 

@@ -7,9 +7,11 @@ SQLite (``SQLiteStore``) is the embedded default.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol, Sequence
 
+from aiops.schema import Record
 from aiops.store.codec import decode_batch, encode_batch, from_us, to_us
 from aiops.store.sqlite import SQLiteStore
 
@@ -34,10 +36,28 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def append_records(store: Store, records: Sequence[Record], idem_key: str | None = None,
+                   kind: str | None = None) -> tuple[int, bool]:
+    """Commit a batch to the input log: ``(offset, duplicate)``.
+
+    The one durable append, shared by ``Engine.submit`` and the HTTP service's request
+    path, so a batch committed by either is the same batch (same content key) to the
+    other. Without ``idem_key`` the key is a hash of the encoded batch.
+    """
+    payload = encode_batch(records)
+    key = idem_key or hashlib.blake2b(payload, digest_size=16).hexdigest()
+    stamps = [r.ts for r in records]
+    if kind is None:
+        kinds = {r.kind for r in records}
+        kind = kinds.pop() if len(kinds) == 1 else "mixed"
+    return store.append_batch(kind, payload, len(records), to_us(min(stamps)),
+                              to_us(max(stamps)), key)
+
+
 def open_store(path: str | Path | None = None, **kwargs: Any) -> SQLiteStore:
     """The default store: a SQLite file (``:memory:`` when no path is given)."""
     return SQLiteStore(path or ":memory:", **kwargs)
 
 
-__all__ = ["Store", "SQLiteStore", "open_store", "encode_batch", "decode_batch", "to_us",
-           "from_us"]
+__all__ = ["Store", "SQLiteStore", "open_store", "append_records", "encode_batch",
+           "decode_batch", "to_us", "from_us"]
