@@ -23,9 +23,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.ensemble import IsolationForest
 
-from aiops.detect.forest import PackedForest
+from aiops.detect.forest import PackedForest, fit_forest
 
 
 class CountModel:
@@ -99,9 +98,8 @@ class CountModel:
         self.components_ = None
         self._parts = []
         if self.use_forest:
-            self.forest_ = IsolationForest(n_estimators=self.n_estimators,
-                                           max_samples=min(256, len(X)),
-                                           random_state=self.random_state).fit(X)
+            self.forest_ = fit_forest(X, self.n_estimators, min(256, len(X)),
+                                      self.random_state)
             self._packed = PackedForest(self.forest_)
             self._parts.append("forest")
         if self.use_residual:

@@ -8,9 +8,21 @@ by level with numpy, returning exactly ``score_samples`` (tested for equality):
 the same float32 comparison of the feature against the split threshold, the same
 path-length correction at the leaves, the same normalisation. Large batches go
 to scikit-learn, whose per-tree loop is faster there.
+
+:func:`fit_forest` fits the same forest as ``IsolationForest(...).fit(X)`` about 7x
+faster (performance only: the result pickles to the same bytes). scikit-learn spends
+most of a 100-tree fit on per-tree bookkeeping (cloning, parameter introspection,
+input validation, a new ``RandomState`` per tree seeded from OS entropy), not on
+building trees; this does the same draws from one reseeded generator and calls the
+tree builder directly. It is checked once per process against scikit-learn's own
+fit (pickled bytes equal on two probe data sets) and falls back to it otherwise,
+so another scikit-learn release can only make it slower, never different.
 """
 
 from __future__ import annotations
+
+import functools
+import pickle
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -31,18 +43,22 @@ class PackedForest:
         # scikit-learn indexes columns per tree only when trees use a subset of them
         subset = forest._max_features != forest.n_features_in_ or forest.bootstrap_features
         identity = np.arange(forest.n_features_in_)
-        for tree, features in zip(forest.estimators_, forest.estimators_features_):
+        known = getattr(forest, "_decision_path_lengths", None)  # root = 1, from the fit
+        for i, (tree, features) in enumerate(zip(forest.estimators_, forest.estimators_features_)):
             features = features if subset else identity
             t = tree.tree_
             n = t.node_count
             left, right = t.children_left.copy(), t.children_right.copy()
-            depth = np.zeros(n)
-            for node in range(n):  # parents precede children in sklearn's node order
-                if left[node] >= 0:
-                    depth[left[node]] = depth[right[node]] = depth[node] + 1
+            if known is not None and len(known[i]) == n:
+                depth = known[i] - 1.0
+            else:
+                depth = np.zeros(n)
+                for node in range(n):  # parents precede children in sklearn's node order
+                    if left[node] >= 0:
+                        depth[left[node]] = depth[right[node]] = depth[node] + 1
             is_leaf = left < 0
             # a leaf's path length: its depth + the expected depth of an unbuilt subtree
-            value = depth + _average_path_length(t.n_node_samples.astype(float))
+            value = depth + _path_length(t.n_node_samples.astype(float))
             roots.append(offset)
             lefts.append(np.where(is_leaf, np.arange(n), left) + offset)
             rights.append(np.where(is_leaf, np.arange(n), right) + offset)
@@ -75,3 +91,112 @@ class PackedForest:
             node = np.where(go_left, self.left[node], self.right[node])
         depths = self.leaf_value[node].sum(axis=1)
         return -(2.0 ** (-depths / self.norm))
+
+
+def _path_length(n_samples_leaf: np.ndarray) -> np.ndarray:
+    """``sklearn.ensemble._iforest._average_path_length`` for a 1-d array, the same
+    operations on the same array (so the same values) without its input validation."""
+    shape = n_samples_leaf.shape
+    n_samples_leaf = n_samples_leaf.reshape((1, -1))
+    average_path_length = np.zeros(n_samples_leaf.shape)
+    mask_1 = n_samples_leaf <= 1
+    mask_2 = n_samples_leaf == 2
+    not_mask = ~np.logical_or(mask_1, mask_2)
+    average_path_length[mask_1] = 0.0
+    average_path_length[mask_2] = 1.0
+    average_path_length[not_mask] = (
+        2.0 * (np.log(n_samples_leaf[not_mask] - 1.0) + np.euler_gamma)
+        - 2.0 * (n_samples_leaf[not_mask] - 1.0) / n_samples_leaf[not_mask]
+    )
+    return average_path_length.reshape(shape)
+
+
+def fit_forest(X: np.ndarray, n_estimators: int, max_samples: int,
+               random_state: int) -> IsolationForest:
+    """``IsolationForest(n_estimators, max_samples, random_state).fit(X)``, faster."""
+    X = np.asarray(X)
+    if (X.ndim == 2 and 0 < max_samples <= len(X) and isinstance(random_state, (int, np.integer))
+            and np.isfinite(X).all() and _fast_fit_matches()):
+        return _fast_fit(X, int(n_estimators), int(max_samples), int(random_state))
+    return IsolationForest(n_estimators=n_estimators, max_samples=max_samples,
+                           random_state=random_state).fit(X)
+
+
+_MAX_INT = np.iinfo(np.int32).max
+
+
+def _fast_fit(X: np.ndarray, n_estimators: int, max_samples: int,
+              random_state: int) -> IsolationForest:
+    """What ``IsolationForest.fit`` (dense X, int max_samples <= n, no sample weights) and
+    ``BaseBagging._fit`` do, step for step, with the same random draws."""
+    from sklearn.tree import ExtraTreeRegressor
+    from sklearn.tree._classes import CRITERIA_REG, DENSE_SPLITTERS
+    from sklearn.tree._tree import DepthFirstTreeBuilder, Tree
+    from sklearn.utils.random import sample_without_replacement
+
+    forest = IsolationForest(n_estimators=n_estimators, max_samples=max_samples,
+                             random_state=random_state)
+    X = np.asarray(X, dtype=np.float32)
+    n, d = X.shape
+    forest.n_features_in_ = d
+    y = np.random.RandomState(random_state).uniform(size=n)
+    forest.max_samples_ = max_samples
+    max_depth = int(np.ceil(np.log2(max(max_samples, 2))))
+    forest._n_samples = n
+    template = ExtraTreeRegressor(max_features=1, splitter="random", random_state=random_state)
+    template.max_depth = max_depth
+    forest.estimator_ = template
+    forest._max_samples = max_samples
+    forest._max_features = d
+    forest._sample_weight = None
+    forest.estimators_ = []
+    forest.estimators_features_ = []
+    seeds = np.random.RandomState(random_state).randint(_MAX_INT, size=n_estimators)
+    forest._seeds = seeds
+    y2 = np.ascontiguousarray(y.reshape(-1, 1), dtype=np.float64)
+    one = np.array([1], dtype=np.intp)
+    rng = np.random.RandomState(0)  # reseeded: the same stream as a new RandomState(seed)
+    trees, features = [], []
+    for seed in seeds:
+        rng.seed(seed)
+        tree_seed = rng.randint(_MAX_INT)
+        rng.seed(seed)
+        chosen = sample_without_replacement(d, d, random_state=rng)
+        weight = np.bincount(sample_without_replacement(n, max_samples, random_state=rng),
+                             minlength=n).astype(np.float64)
+        tree = ExtraTreeRegressor(max_depth=max_depth, max_features=1, splitter="random",
+                                  random_state=tree_seed)
+        rng.seed(tree_seed)
+        tree.n_features_in_ = d
+        tree.n_outputs_ = 1
+        tree.max_features_ = 1
+        splitter = DENSE_SPLITTERS["random"](CRITERIA_REG["squared_error"](1, n), 1, 1, 0.0,
+                                             rng, None)
+        tree.tree_ = Tree(d, one, 1)
+        DepthFirstTreeBuilder(splitter, 2, 1, 0.0, max_depth, 0.0).build(
+            tree.tree_, X, y2, weight, None)
+        trees.append(tree)
+        features.append(chosen)
+    forest.estimators_ = trees
+    forest.estimators_features_ = features
+    forest._average_path_length_per_tree, forest._decision_path_lengths = zip(
+        *[(_path_length(t.tree_.n_node_samples), t.tree_.compute_node_depths()) for t in trees])
+    forest.offset_ = -0.5
+    return forest
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_fit_matches() -> bool:
+    """Does :func:`_fast_fit` give scikit-learn's own forest here (byte-identical pickles)?"""
+    rng = np.random.default_rng(20261128)
+    try:
+        for n, d, max_samples, trees, seed in ((300, 4, 256, 8, 3), (40, 3, 40, 5, 11)):
+            X = rng.normal(size=(n, d))
+            X[:, 0] = np.round(X[:, 0])  # ties and a constant-ish column
+            reference = IsolationForest(n_estimators=trees, max_samples=max_samples,
+                                        random_state=seed).fit(X)
+            if pickle.dumps(_fast_fit(X, trees, max_samples, seed)) != pickle.dumps(reference):
+                return False
+    except Exception:  # another scikit-learn's internals: use its own fit
+        return False
+    return True

@@ -26,7 +26,7 @@ from sklearn.ensemble import IsolationForest
 from aiops.detect.alerting import seconds
 from aiops.detect.features import (FeatureSpec, compute_features, floor_scale, sampling_step,
                                    smooth_scores)
-from aiops.detect.forest import PackedForest
+from aiops.detect.forest import PackedForest, fit_forest
 
 _PARAMS = ("warmup", "n_estimators", "max_samples", "max_train", "max_refit_interval",
            "smooth", "spike_sigmas", "short", "long", "level", "volatility", "trend",
@@ -252,10 +252,8 @@ class MetricScorer:
             complete = np.ones(len(rows), dtype=bool)
         self.active_ = active
         rows = rows[complete][:, active]
-        forest = IsolationForest(n_estimators=self.n_estimators,
-                                 max_samples=min(self.max_samples, len(rows)),
-                                 random_state=self.random_state + self.n_fits_)
-        forest.fit(rows)
+        forest = fit_forest(rows, self.n_estimators, min(self.max_samples, len(rows)),
+                            self.random_state + self.n_fits_)
         self.forest_ = forest
         self._packed = PackedForest(forest)
         self.n_fits_ += 1
