@@ -16,7 +16,6 @@ commit in the request path and process in one loop (``api.worker.Loop``):
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from aiops.schema import Record
-from aiops.store import encode_batch, queries, to_us
+from aiops.store import append_records, queries
 
 
 class Unavailable(RuntimeError):
@@ -40,18 +39,9 @@ class Submitted:
 
 def commit_batch(store: Any, records: Sequence[Record], idem_key: str | None = None
                  ) -> Submitted:
-    """Exactly ``Engine.submit``'s durable append, for a process that holds no engine.
-
-    The content key must match ``Engine.submit`` so a batch committed here and the
-    same batch replayed through an engine are one batch (a test pins this).
-    """
-    payload = encode_batch(records)
-    key = idem_key or hashlib.blake2b(payload, digest_size=16).hexdigest()
-    kinds = {r.kind for r in records}
-    kind = kinds.pop() if len(kinds) == 1 else "mixed"
-    lo = min(r.ts for r in records)
-    hi = max(r.ts for r in records)
-    offset, dup = store.append_batch(kind, payload, len(records), to_us(lo), to_us(hi), key)
+    """``Engine.submit``'s durable append (the same function), for a process that holds no
+    engine: a batch committed here and the same batch through an engine are one batch."""
+    offset, dup = append_records(store, records, idem_key)
     return Submitted(offset, dup, len(records))
 
 
