@@ -28,7 +28,7 @@ from aiops.correlate.incident import confirm, drop_member, immediate, open_incid
 from aiops.correlate.rootcause import CHANGE_TYPES
 from aiops.correlate.stage import Context, Stage
 from aiops.correlate.state import Incident
-from aiops.schema import iso, severity_rank
+from aiops.schema import iso
 
 
 def open_time(ctx: Context, inc: Incident, upto: datetime) -> tuple[datetime, str] | None:
@@ -66,7 +66,7 @@ def open_time(ctx: Context, inc: Incident, upto: datetime) -> tuple[datetime, st
         hold = cfg.detector_hold
         solid = [(m.starts_at + hold, m) for m in members]
         solid = [(t, m) for t, m in solid if m.firing_at(t)]
-        for t, a in solid:
+        for t, _ in solid:
             together = [m for tm, m in solid if tm <= t and m.firing_at(t)]
             if len({m.key for m in together}) >= cfg.detector_min_alerts and len(
                 {m.source for m in together}
