@@ -80,5 +80,9 @@ def build_component(factory: Any, section: str, params: dict[str, Any]) -> Any:
     """Call a component factory with its section, turning a bad key into a ConfigError."""
     try:
         return factory(dict(params))
-    except TypeError as exc:
+    except ConfigError as exc:
+        message = str(exc)
+        raise ConfigError(message if message.startswith("[") else f"[{section}]: {message}") \
+            from None
+    except (TypeError, ValueError) as exc:  # bad keys (TypeError) or bad values (ValueError)
         raise ConfigError(f"[{section}]: {exc}") from None
