@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("engine", "ingest", "templates", "detect", "correlate", "api", "store")
+SECTIONS = ("engine", "templates", "detect", "correlate", "api", "store")
 #: descriptive tables a file may carry that configure nothing (a scenario's name and story)
 METADATA = ("scenario",)
 
@@ -25,7 +25,6 @@ class ConfigError(ValueError):
 @dataclass
 class Config:
     engine: dict[str, Any] = field(default_factory=dict)
-    ingest: dict[str, Any] = field(default_factory=dict)
     templates: dict[str, Any] = field(default_factory=dict)
     detect: dict[str, Any] = field(default_factory=dict)
     correlate: dict[str, Any] = field(default_factory=dict)
