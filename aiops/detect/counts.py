@@ -142,7 +142,12 @@ class CountModel:
         else:
             r = x
         # rounded: near-ties must not flip with the summation order of a restored model
-        i = int(np.argmax(np.round(np.abs(r), 9)))
+        # near-ties (within 1e-9) go to the smallest template id: the residual's last bits
+        # vary with the summation order of a restored model, and the vocabulary's order
+        # with the arrival order of records within the allowed lateness
+        mag = np.abs(r)
+        tied = np.flatnonzero(mag >= mag.max() - 1e-9 * max(1.0, float(mag.max())))
+        i = int(min(tied, key=lambda j: names[j]))
         raw = self.counts_matrix([counts])[0]
         return names[i], float(raw[i])
 

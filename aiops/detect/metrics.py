@@ -143,7 +143,7 @@ class MetricDetector:
             st.scored += 1
             st.recent.append(s)
             if s >= st.high or episodes.active(key):
-                info = (scorer.explain(rows[i]), float(values[i]), st.high)
+                info = (scorer.explain(rows[i], i), float(values[i]), st.high)
                 transitions.extend(episodes.update(key, ts[i], s, st.high, st.low, info))
                 firing[i] = episodes.firing(key)
         if self.score_sink is not None:

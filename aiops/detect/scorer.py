@@ -167,10 +167,12 @@ class MetricScorer:
                                 step=self.step_, floor=self.floor_, start=len(self._tail_t))
         raw = np.empty(n - done)
         pos = 0
+        self._segments = []
         while pos < n - done:
             # the current forest scores up to the next refit point, then it is refitted
             end = min(n - done, pos + self.next_refit_ - self.n_seen_)
             raw[pos:end] = -self._packed.score_samples(self._model_input(rows[pos:end]))
+            self._segments.append((done + end, self.active_, self.center_, self.spread_))
             self._remember(rows[pos:end], self.n_seen_)
             self.n_seen_ += end - pos
             pos = end
@@ -185,13 +187,23 @@ class MetricScorer:
         full[done:] = rows
         return scores, full
 
-    def explain(self, row: np.ndarray) -> tuple[str, float, float]:
-        """(feature that deviates most from training, its value, its robust z)."""
-        x = row[self.active_]
-        z = np.abs(x - self.center_) / self.spread_
+    def explain(self, row: np.ndarray, index: int | None = None) -> tuple[str, float, float]:
+        """(feature that deviates most from training, its value, its robust z).
+
+        ``index``: the row's position in the last ``partial_score`` call, so it is
+        explained by the model that scored it, not one refitted later in the same call
+        (else the explanation would depend on how the input was batched)."""
+        active, center, spread = self.active_, self.center_, self.spread_
+        if index is not None:
+            for end, *model in getattr(self, "_segments", ()):
+                if index < end:
+                    active, center, spread = model
+                    break
+        x = row[active]
+        z = np.abs(x - center) / spread
         z = np.where(np.isfinite(z), z, -1.0)
         i = int(np.argmax(z))
-        return self.feature_names_[self.active_[i]], float(x[i]), float(max(z[i], 0.0))
+        return self.feature_names_[active[i]], float(x[i]), float(max(z[i], 0.0))
 
     @property
     def active_features_(self) -> list[str]:
