@@ -50,6 +50,7 @@ class _Source:
         self.counts: dict[str, int] = {}
         self.errors = 0
         self.examples: dict[str, str] = {}
+        self.example_at: dict[str, Any] = {}  # when each example was seen
         self.history: list[tuple[int, dict[str, int], int]] = []  # warm-up windows
         self.n_windows = 0
         self.n_closed = 0  # windows closed so far, counted when they close
@@ -131,7 +132,15 @@ class LogDetector:
                 src.dormant = False
             tid = template_key(r)
             src.counts[tid] = src.counts.get(tid, 0) + 1
-            src.examples.setdefault(tid, r.message[:200])
+            # the example is the earliest line, the smallest of that instant: lines of one
+            # timestamp arrive in any order (concurrent clients), the example must not
+            example = r.message[:200]
+            seen = src.examples.get(tid)
+            if seen is None:
+                src.examples[tid] = example
+                src.example_at[tid] = r.ts
+            elif example < seen and r.ts == src.example_at.get(tid):
+                src.examples[tid] = example
             if normalize_level(r.level) in ERROR_LEVELS:
                 src.errors += 1
             if self.new_templates:
@@ -170,6 +179,8 @@ class LogDetector:
     def set_state(self, data: bytes) -> None:
         st = persist.loads("logs", data)
         self.sources, self.episodes = st["sources"], st["episodes"]
+        for src in self.sources.values():
+            src.__dict__.setdefault("example_at", {})  # states saved before it existed
         self.bursts, self.novel = st["bursts"], st["novel"]
 
     # -- windows ------------------------------------------------------------
