@@ -134,7 +134,7 @@ def table(result: dict) -> list[dict]:
     trend = d3["drain3 + masks"].get("rate_per_tenth") or []
     if len(trend) > 1:
         rows.append({"measure": "drain3 + masks: lines/CPU s, first → last tenth",
-                     "value": f"{trend[0]} → {trend[-1]}"})
+                     "value": f"{trend[0]:,} → {trend[-1]:,}"})
     r = result["ratios"]
     rows.append({"measure": "replay e2e ÷ drain3 + masks", "value": r["e2e_vs_drain3_masks"],
                  "floor": f">= {FLOORS['e2e_vs_drain3_masks']}",
