@@ -40,6 +40,9 @@ def incident_brief(doc: dict[str, Any]) -> dict[str, Any]:
 
 def replay_summary(engine: Any, inputs: dict[str, Any], *, elapsed: float, store: str
                    ) -> dict[str, Any]:
+    """The headline first (incidents and the SRE KPIs), then what went in and how fast."""
+    from aiops.kpis import kpis
+
     incidents = list(engine.store.documents("incidents", order="opened_at, id"))
     alerts = list(engine.store.documents("alerts", order="starts_at, id"))
     summary = engine.summary()
@@ -47,17 +50,8 @@ def replay_summary(engine: Any, inputs: dict[str, Any], *, elapsed: float, store
     raw_signals = n_records
     n_alerts = len(alerts)
     templates = engine.store.template_rows()
+    overall = kpis(incidents, alerts, raw_signals, breakdowns=())["overall"]
     return {
-        **inputs,
-        "records": summary["records"],
-        "late_records": summary["late_records"],
-        "event_time": summary["event_time"],
-        "templates": {"count": len(templates),
-                      "top": [{k: t[k] for k in ("id", "source", "template", "count")}
-                              for t in templates[:10]]},
-        "alerts": {"notifications": summary["alerts_in"]["external"],
-                   "detector": summary["alerts_in"]["detector"], "unique": n_alerts},
-        "incidents": [incident_brief(doc) for doc in incidents],
         "kpis": {
             "raw_signals": raw_signals,
             "alerts": n_alerts,
@@ -66,7 +60,22 @@ def replay_summary(engine: Any, inputs: dict[str, Any], *, elapsed: float, store
                 round(1 - len(incidents) / n_alerts, 4) if n_alerts else None,
             "noise_reduction_signals_to_alerts":
                 round(1 - n_alerts / raw_signals, 4) if raw_signals else None,
+            "dedup_ratio": overall["dedup_ratio"],
+            "suppressed": overall["suppressed"],
+            "mttd": overall["mttd"],
+            "mtta": overall["mtta"],
+            "mttr": overall["mttr"],
         },
+        "incidents": [incident_brief(doc) for doc in incidents],
+        "alerts": {"notifications": summary["alerts_in"]["external"],
+                   "detector": summary["alerts_in"]["detector"], "unique": n_alerts},
+        "templates": {"count": len(templates),
+                      "top": [{k: t[k] for k in ("id", "source", "template", "count")}
+                              for t in templates[:10]]},
+        "records": summary["records"],
+        "late_records": summary["late_records"],
+        "event_time": summary["event_time"],
+        **inputs,
         "store": store,
         "elapsed_s": round(elapsed, 3),
         "records_per_s": round(n_records / elapsed) if elapsed > 0 else None,

@@ -98,9 +98,8 @@ class CountModel:
         self.components_ = None
         self._parts = []
         if self.use_forest:
-            self.forest_ = fit_forest(X, self.n_estimators, min(256, len(X)),
-                                      self.random_state)
-            self._packed = PackedForest(self.forest_)
+            self.forest_ = self._packed = PackedForest(
+                fit_forest(X, self.n_estimators, min(256, len(X)), self.random_state))
             self._parts.append("forest")
         if self.use_residual:
             n_comp = min(X.shape[0] - 1, X.shape[1])

@@ -30,14 +30,21 @@ from sklearn.ensemble._iforest import _average_path_length
 
 
 class PackedForest:
-    """All trees of a fitted IsolationForest in flat arrays, scored without per-tree calls."""
+    """All trees of a fitted IsolationForest in flat, compact arrays, scored without
+    per-tree calls and without keeping scikit-learn's forest.
 
-    #: batches at least this large are scored by scikit-learn itself
-    LARGE = 512
+    The engine holds one forest per metric series and per log source, and persists it at
+    every checkpoint: scikit-learn's trees cost ~1.7 MB per forest (node structs, values,
+    Python objects), this ~0.3 MB with the same scores. Thresholds are stored as float32
+    rounded down: the trees compare a float32 feature against a float64 threshold, and for
+    a float32 ``x``, ``x <= t`` exactly when ``x <= largest float32 <= t``.
+    """
+
+    #: rows scored per numpy pass (bounds the (rows x trees) work arrays)
+    CHUNK = 2048
 
     def __init__(self, forest: IsolationForest) -> None:
-        self.forest = forest
-        lefts, rights, feats, thresholds, leaf_depths, roots = [], [], [], [], [], []
+        childs, feats, thresholds, leaf_depths, roots = [], [], [], [], []
         offset = 0
         max_depth = 0
         # scikit-learn indexes columns per tree only when trees use a subset of them
@@ -48,7 +55,7 @@ class PackedForest:
             features = features if subset else identity
             t = tree.tree_
             n = t.node_count
-            left, right = t.children_left.copy(), t.children_right.copy()
+            left, right = t.children_left, t.children_right
             if known is not None and len(known[i]) == n:
                 depth = known[i] - 1.0
             else:
@@ -57,40 +64,72 @@ class PackedForest:
                     if left[node] >= 0:
                         depth[left[node]] = depth[right[node]] = depth[node] + 1
             is_leaf = left < 0
+            # renumber so that a node's right child follows its left one: a step down is
+            # then ``child[node] + went_right``; a leaf is its own child (threshold +inf)
+            order = _sibling_order(left, right)
+            new_id = np.empty(n, dtype=np.int64)
+            new_id[order] = np.arange(n)
+            child = np.where(is_leaf, new_id, new_id[np.maximum(left, 0)])[order]
             # a leaf's path length: its depth + the expected depth of an unbuilt subtree
             value = depth + _path_length(t.n_node_samples.astype(float))
-            roots.append(offset)
-            lefts.append(np.where(is_leaf, np.arange(n), left) + offset)
-            rights.append(np.where(is_leaf, np.arange(n), right) + offset)
-            feats.append(np.where(is_leaf, 0, np.asarray(features)[np.maximum(t.feature, 0)]))
-            thresholds.append(np.where(is_leaf, np.inf, t.threshold))
-            leaf_depths.append(np.where(is_leaf, value, 0.0))
+            roots.append(offset + int(new_id[0]))
+            childs.append(child + offset)
+            feats.append(np.where(is_leaf, 0, np.asarray(features)[np.maximum(t.feature, 0)])[order])
+            thresholds.append(np.where(is_leaf, np.inf, t.threshold)[order])
+            leaf_depths.append(np.where(is_leaf, value, 0.0)[order])
             max_depth = max(max_depth, int(depth.max()))
             offset += n
-        self.left = np.concatenate(lefts)
-        self.right = np.concatenate(rights)
-        self.feature = np.concatenate(feats).astype(np.intp)
-        self.threshold = np.concatenate(thresholds)
+        index = np.int32 if offset < 2**31 else np.int64
+        self.child = np.concatenate(childs).astype(index)
+        n_features = forest.n_features_in_
+        self.feature = np.concatenate(feats).astype(np.uint8 if n_features <= 256 else np.intp)
+        self.threshold = _round_down_f32(np.concatenate(thresholds))
         self.leaf_value = np.concatenate(leaf_depths)
-        self.roots = np.array(roots, dtype=np.intp)
+        self.roots = np.array(roots, dtype=index)
         self.max_depth = max_depth
+        self.n_features_in_ = n_features
         self.norm = len(forest.estimators_) * _average_path_length([forest._max_samples])[0]
 
     def score_samples(self, X: np.ndarray) -> np.ndarray:
         """Same values as ``IsolationForest.score_samples`` (negated anomaly score)."""
+        X = np.asarray(X, dtype=np.float32)  # the trees split float32
         n = len(X)
-        if n >= self.LARGE:
-            return self.forest.score_samples(X)
+        if n <= self.CHUNK:
+            return self._score(X)
+        return np.concatenate([self._score(X[i:i + self.CHUNK])
+                               for i in range(0, n, self.CHUNK)])
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        n = len(X)
         if n == 0:
             return np.empty(0)
-        X = np.asarray(X, dtype=np.float32).astype(np.float64)  # the trees split float32
+        flat = X.ravel()
+        base = (np.arange(n, dtype=np.intp) * X.shape[1])[:, None]
         node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
-        rows = np.arange(n)[:, None]
+        child, feature, threshold = self.child, self.feature, self.threshold
         for _ in range(self.max_depth):
-            go_left = X[rows, self.feature[node]] <= self.threshold[node]
-            node = np.where(go_left, self.left[node], self.right[node])
+            went_right = flat[base + feature[node]] > threshold[node]
+            node = child[node] + went_right
         depths = self.leaf_value[node].sum(axis=1)
         return -(2.0 ** (-depths / self.norm))
+
+
+def _sibling_order(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Old node ids in an order where every node's two children are adjacent (root first)."""
+    order = [0]
+    for node in order:  # grows while iterating: breadth first
+        if left[node] >= 0:
+            order.append(int(left[node]))
+            order.append(int(right[node]))
+    return np.asarray(order, dtype=np.int64)
+
+
+def _round_down_f32(values: np.ndarray) -> np.ndarray:
+    """The largest float32 <= each value (inf stays inf)."""
+    out = values.astype(np.float32)
+    above = out.astype(np.float64) > values
+    out[above] = np.nextafter(out[above], np.float32(-np.inf))
+    return out
 
 
 def _path_length(n_samples_leaf: np.ndarray) -> np.ndarray:

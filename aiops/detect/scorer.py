@@ -254,8 +254,7 @@ class MetricScorer:
         rows = rows[complete][:, active]
         forest = fit_forest(rows, self.n_estimators, min(self.max_samples, len(rows)),
                             self.random_state + self.n_fits_)
-        self.forest_ = forest
-        self._packed = PackedForest(forest)
+        self.forest_ = self._packed = PackedForest(forest)  # scikit-learn's trees are dropped
         self.n_fits_ += 1
         self.center_ = np.median(rows, axis=0)
         q75, q25 = np.percentile(rows, [75, 25], axis=0)

@@ -74,11 +74,19 @@ def test_packed_forest_scores_exactly_like_scikit_learn():
 
     from aiops.detect.forest import PackedForest
     t, x = _series()
+    from aiops.detect.forest import fit_forest
     scorer = MetricScorer().fit(t[:2000], x[:2000])
     rows = scorer._model_input(scorer.partial_score(t[2000:2400], x[2000:2400])[1])
-    packed = PackedForest(scorer.forest_)
-    np.testing.assert_allclose(packed.score_samples(rows), scorer.forest_.score_samples(rows),
-                               rtol=0, atol=1e-12)
+    train = scorer._train_rows[:, scorer.active_]
+    train = train[np.isfinite(train).all(axis=1)]
+    forest = fit_forest(train, 100, 256, 0)
+    reference = IsolationForest(n_estimators=100, max_samples=256, random_state=0).fit(train)
+    # the fast fit is scikit-learn's fit; the packed forest (any batch size, chunked past
+    # PackedForest.CHUNK rows) scores like scikit-learn's own score_samples
+    many = np.concatenate([rows] * 8)
+    for X in (rows[:1], rows, many):
+        np.testing.assert_allclose(PackedForest(forest).score_samples(X),
+                                   reference.score_samples(X), rtol=0, atol=1e-12)
     sub = IsolationForest(max_features=0.5, random_state=3).fit(rows)  # per-tree columns
     np.testing.assert_allclose(PackedForest(sub).score_samples(rows[:100]),
                                sub.score_samples(rows[:100]), rtol=0, atol=1e-12)
