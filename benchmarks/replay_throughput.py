@@ -139,6 +139,12 @@ def table(result: dict) -> list[dict]:
     rows.append({"measure": "replay e2e ÷ drain3 + masks", "value": r["e2e_vs_drain3_masks"],
                  "floor": f">= {FLOORS['e2e_vs_drain3_masks']}",
                  "meets": (r["e2e_vs_drain3_masks"] or 0) >= FLOORS["e2e_vs_drain3_masks"]})
+    if r.get("e2e_vs_drain3_masks_first_tenth"):
+        rows.append({"measure": "replay e2e ÷ drain3 + masks on its first tenth (its best rate)",
+                     "value": r["e2e_vs_drain3_masks_first_tenth"],
+                     "floor": f">= {FLOORS['e2e_vs_drain3_masks']}",
+                     "meets": r["e2e_vs_drain3_masks_first_tenth"]
+                     >= FLOORS["e2e_vs_drain3_masks"]})
     rows.append({"measure": "replay e2e ÷ drain3 default", "value": r["e2e_vs_drain3_default"]})
     for w, run in sorted(result["replays"].items()):
         if w == "1":
@@ -192,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                                                       d3["drain3 + masks"]),
               "e2e_cpu_vs_drain3_default": common.ratio(base.get("lines_per_cpu_s"),
                                                         d3["drain3 default"])}
+    trend = drain3["rows"][0].get("rate_per_tenth") or []
+    # drain3 + masks slows down as its clusters pile up, so its average depends on N; its
+    # rate over the first tenth of the lines is its best case: the conservative comparison
+    ratios["e2e_vs_drain3_masks_first_tenth"] = common.ratio(e2e, trend[0] if trend else None)
     compare = {}
     for w, run in replays.items():
         if w != "1" and run.get("available") and base.get("available"):
@@ -225,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'ratio':40} {'value':>7} {'floor':>7}")
     print(f"{'e2e (wall) / drain3 + masks (CPU)':40} {ratios['e2e_vs_drain3_masks']!s:>7} "
           f"{'>= 2.5':>7}")
+    if ratios["e2e_vs_drain3_masks_first_tenth"]:
+        print(f"{'  same, drain3 + masks first tenth rate':40} "
+              f"{ratios['e2e_vs_drain3_masks_first_tenth']!s:>7} {'>= 2.5':>7}")
     print(f"{'e2e (wall) / drain3 default (CPU)':40} {ratios['e2e_vs_drain3_default']!s:>7}")
     for w, comp in compare.items():
         print(f"{'--workers ' + w + ' / --workers 1 (wall)':40} {comp['speedup']!s:>7} "
