@@ -98,7 +98,7 @@ def api_rows(r: dict) -> list[dict]:
          "value": f"{half['p50_ms']} / {half['p95_ms']} / {half['p99_ms']}",
          "floor": f"p99 <= {t.get('p99_ms_4_clients', 60)}",
          "meets": half["p99_ms"] <= t.get("p99_ms_4_clients", 60)},
-        {"measure": f"same rate, 1 client: p50 / p95 / p99 ms",
+        {"measure": "same rate, 1 client: p50 / p95 / p99 ms",
          "value": f"{single['p50_ms']} / {single['p95_ms']} / {single['p99_ms']}",
          "floor": f"p99 <= {t.get('p99_ms_single', 25)}",
          "meets": single["p99_ms"] <= t.get("p99_ms_single", 25)},
