@@ -52,7 +52,10 @@ def test_scaling_step_normalises_to_twice_the_lines():
     s = scaling.step(a, b)
     assert s["lines_ratio"] == 2.5
     assert s["wall_ratio_at_2x_lines"] == 2.0  # exactly linear
-    assert s["cpu_ratio_at_2x_lines"] == 2.2 and not s["meets"]
+    assert s["cpu_per_line_ratio"] == 1.1
+    assert 2.1 < s["cpu_ratio_at_2x_lines"] < 2.2 and not s["meets"]  # 2.5x lines: 1.1 ** 0.76
+    two = scaling.step(a, dict(b, log_lines=200, cpu_s=22.0))
+    assert two["cpu_ratio_at_2x_lines"] == 2.2
 
 
 def test_markdown_reports_failures_and_floors():
