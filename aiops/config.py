@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("engine", "ingest", "templates", "detect", "correlate", "api", "store")
+SECTIONS = ("engine", "templates", "detect", "correlate", "api", "store")
 #: descriptive tables a file may carry that configure nothing (a scenario's name and story)
 METADATA = ("scenario",)
 
@@ -25,7 +25,6 @@ class ConfigError(ValueError):
 @dataclass
 class Config:
     engine: dict[str, Any] = field(default_factory=dict)
-    ingest: dict[str, Any] = field(default_factory=dict)
     templates: dict[str, Any] = field(default_factory=dict)
     detect: dict[str, Any] = field(default_factory=dict)
     correlate: dict[str, Any] = field(default_factory=dict)
@@ -80,5 +79,9 @@ def build_component(factory: Any, section: str, params: dict[str, Any]) -> Any:
     """Call a component factory with its section, turning a bad key into a ConfigError."""
     try:
         return factory(dict(params))
-    except TypeError as exc:
+    except ConfigError as exc:
+        message = str(exc)
+        raise ConfigError(message if message.startswith("[") else f"[{section}]: {message}") \
+            from None
+    except (TypeError, ValueError) as exc:  # bad keys (TypeError) or bad values (ValueError)
         raise ConfigError(f"[{section}]: {exc}") from None

@@ -304,14 +304,20 @@ class Engine:
         if own.get("version") != self.params.state_version:
             raise ConfigError("store was written by an incompatible engine version; "
                               "replay into a new store")
-        self.offset = offset
-        self._alerts = own["alerts"]
-        self._events = own["events"]
-        self._clock = own["clock"]
-        self._last = own.get("last", self._clock)
-        self.stats = Counter(own["stats"])
-        self.correlator.set_state(states["correlate"])
-        self.partition.set_state(states)
+        try:
+            self.offset = offset
+            self._alerts = own["alerts"]
+            self._events = own["events"]
+            self._clock = own["clock"]
+            self._last = own.get("last", self._clock)
+            self.stats = Counter(own["stats"])
+            self.correlator.set_state(states["correlate"])
+            self.partition.set_state(states)
+        except Exception as exc:  # a state this code cannot read: say so, never half-resume
+            raise ConfigError(
+                f"the store's engine state cannot be resumed by this version of aiops "
+                f"({type(exc).__name__}: {exc}); replay into a new store (or omit --store)"
+            ) from exc
 
     # -- reporting --------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

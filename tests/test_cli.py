@@ -79,3 +79,42 @@ def test_parse_strict_reports_line_and_exits_2(tmp_path, capsys):
 def test_missing_path_is_a_clear_error(capsys):
     assert main(["replay", "/nonexistent/dir", "--no-progress"]) == 2
     assert "/nonexistent/dir" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("section", ["correlate", "templates", "engine", "detect"])
+def test_an_unknown_config_key_is_one_clear_line_naming_its_section(
+        section, scenario, tmp_path, capsys, monkeypatch):
+    config = tmp_path / "aiops.toml"
+    config.write_text(f"[{section}]\nno_such_key = 1\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["replay", str(scenario), "--no-progress"]) == 0  # a good run first
+    capsys.readouterr()
+    from aiops.store import open_store
+
+    def kept() -> int:
+        store = open_store(tmp_path / ".aiops" / "replay.db")
+        try:
+            return len(list(store.documents("alerts", order="id")))
+        finally:
+            store.close()
+
+    before = kept()
+    assert before > 0
+    code = main(["replay", str(scenario), "--config", str(config), "--no-progress"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert f"[{section}]" in err and "no_such_key" in err and "Traceback" not in err
+    assert kept() == before  # the failed run did not wipe the previous results
+
+
+def test_output_piped_into_a_reader_that_leaves_is_not_a_traceback(scenario):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "aiops", "parse",
+                             str(scenario / "logs" / "checkout.jsonl")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err

@@ -120,3 +120,20 @@ def test_checkpoint_frequency_does_not_change_the_stored_templates(tmp_path, cap
         rows.append(sorted((t["id"], t["template"], t["count"])
                            for t in open_store(store).template_rows()))
     assert rows[0] == rows[1]
+
+
+def test_a_state_this_version_cannot_read_is_a_clear_error_not_a_traceback(tmp_path):
+    import pytest
+
+    from aiops.config import ConfigError
+
+    path = tmp_path / "aiops.db"
+    engine = Engine(Config(), open_store(path))
+    ingest_all(engine, scenario()[:400])
+    engine.flush()
+    states = dict(engine.store.load_checkpoint()[1])
+    states["correlate"] = b'{"not": "a correlator state"}'
+    engine.store.save_checkpoint(engine.offset, states)
+    engine.store.close()
+    with pytest.raises(ConfigError, match="new store"):
+        Engine(Config(), open_store(path))

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
                            TimeElapsedColumn)
 
@@ -42,7 +43,8 @@ def emit_json(obj: Any, out=None) -> None:
 
 
 def fail(message: str, code: int = 2) -> int:
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
+    # escaped: messages name config sections like [templates], which rich reads as markup
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return code
 
 

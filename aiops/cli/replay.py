@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = resolve_inputs(args)
     store_path = Path(args.store) if args.store else DEFAULT_STORE
     if not args.store:
+        Engine(inputs.config, open_store()).close()  # a bad config fails before the old run goes
         for suffix in ("", "-wal", "-shm"):
             Path(f"{store_path}{suffix}").unlink(missing_ok=True)
     engine = Engine(inputs.config, open_store(store_path))

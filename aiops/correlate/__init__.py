@@ -1,6 +1,6 @@
 """Correlation: a pipeline of stages (dedup -> silence -> inhibit -> flapping ->
 group -> lifecycle) turning alerts into explained incidents. ``build_correlator``
-is the engine's entry point; ``docs/correlation.md`` documents the rules.
+is the engine's entry point; the README ("Correlation") documents the rules.
 """
 
 from aiops.correlate.config import CorrelateConfig

@@ -59,6 +59,8 @@ class CorrelateConfig:
     dedup_by: list[str] = field(default_factory=list)
     retention: timedelta = timedelta(hours=24)
     detector_min_alerts: int = 3
+    detector_hold: timedelta = timedelta(minutes=5)
+    detector_lead: timedelta = timedelta(minutes=3)
     host_labels: list[str] = field(
         default_factory=lambda: ["host", "hostname", "node", "nodename", "instance"]
     )

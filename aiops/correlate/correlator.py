@@ -28,7 +28,7 @@ _TICK = timedelta(seconds=1)
 
 
 class Correlator:
-    """Alerts in, explained incidents out. See ``docs/correlation.md``."""
+    """Alerts in, explained incidents out. See the README, "Correlation"."""
 
     def __init__(self, config: dict | CorrelateConfig | None = None) -> None:
         cfg = config if isinstance(config, CorrelateConfig) else CorrelateConfig.from_dict(config)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 
-from aiops.correlate.incident import join, new_incident
+from aiops.correlate.incident import drop_member, join, new_incident
 from aiops.correlate.lifecycle import try_open
 from aiops.correlate.stage import Context, Stage
 from aiops.correlate.state import AlertState, Incident
@@ -67,12 +67,15 @@ class GroupStage(Stage):
 
     def place(self, a: AlertState, ctx: Context) -> Incident:
         best = None
-        linked = []
+        waiting = []  # pending groups of anomalies a real alert links to: they come along
         for inc in self._active(a, ctx):
             ev = self.evidence(a, inc, ctx)
             if ev is None:
                 continue
-            linked.append((inc, ev))
+            if not a.detector and not inc.visible and inc.ext_count == 0:
+                if ev[1] >= 0.9:  # same service/group or a direct edge
+                    waiting.append((inc, ev))
+                continue
             # prefer incidents with real alerts over groups of anomalies, then the strongest link
             rank = (inc.ext_count > 0, ev[1], inc.visible, -inc.created_at.timestamp(), inc.id)
             if best is None or rank > best[0]:
@@ -80,12 +83,8 @@ class GroupStage(Stage):
         if best is not None:
             _, inc, (rule, score, matched, detail) = best
             join(ctx, inc, a, rule, score, matched, detail)
-            if not a.detector and inc.ext_count > 0:
-                for other, ev in linked:  # anomalies that were waiting on the same services come along
-                    if other is not inc and not other.visible and other.ext_count == 0 and ev[1] >= 0.9:
-                        self._merge(ctx, other, inc, a, ev)
         else:
-            inc = self._reopenable(a, ctx)
+            inc = self._reopenable(a, ctx) if not a.detector else None
             if inc is not None:
                 m = next(
                     iter(
@@ -101,15 +100,28 @@ class GroupStage(Stage):
                 )
             else:
                 inc = new_incident(ctx, a)
+        for other, ev in waiting:  # anomalies that were waiting on the same services come along
+            self._merge(ctx, other, inc, a, ev)
         if not inc.visible:
             try_open(ctx, inc, a.starts_at)
         return inc
 
     def _merge(self, ctx: Context, src: Incident, dst: Incident, bridge: AlertState, ev: tuple) -> None:
-        """Move a pending group of detector alerts into ``dst``: ``bridge`` links to both."""
+        """Move a pending group of detector alerts into ``dst``: ``bridge`` links to both.
+
+        Only anomalies that started at most ``detector_lead`` before ``bridge`` come along:
+        early signs of the same problem. Older ones stay where they were."""
+        since = bridge.starts_at - ctx.cfg.detector_lead
         members = sorted(src.members.values(), key=lambda m: (m.joined_at, m.alert_id))
-        ctx.incidents.pop(src.id, None)
-        for m in members:
+        moving = [m for m in members if m.joined_at >= since]
+        if not moving:
+            return
+        if len(moving) == len(members):
+            ctx.incidents.pop(src.id, None)
+        else:
+            for m in moving:
+                drop_member(ctx, src, m.alert_id, "")
+        for m in moving:
             x = ctx.alerts.get(m.alert_id)
             if x is not None:
                 join(

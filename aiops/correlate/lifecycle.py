@@ -2,9 +2,9 @@
 
 A group of alerts stays *pending* (not shown, not counted) until one of:
   * an alert at/above ``immediate_severity`` (not from a detector) is in it;
-  * two distinct alerts fire at the same time (the second one's start); detector alerts count
-    only once they outlived ``join_hold``, and detector alerts alone need one at/above
-    ``immediate_severity`` or ``detector_min_alerts`` distinct ones of two kinds;
+  * two distinct non-detector alerts fire at the same time (the second one's start);
+  * detector alerts alone: ``detector_min_alerts`` distinct ones from two detectors (metrics and
+    logs) have each been firing for ``detector_hold``;
   * a change event (deploy, config change, drift...) on one of its entities lies within
     ``change_window`` before a non-detector alert (or up to ``hold_time`` after it);
   * a non-detector alert is still firing ``hold_time`` after it started.
@@ -28,13 +28,7 @@ from aiops.correlate.incident import confirm, drop_member, immediate, open_incid
 from aiops.correlate.rootcause import CHANGE_TYPES
 from aiops.correlate.stage import Context, Stage
 from aiops.correlate.state import Incident
-from aiops.schema import iso, severity_rank
-
-
-def _solid_from(ctx: Context, m) -> datetime:
-    """When an alert starts to count as evidence: detector alerts only once they outlived
-    ``join_hold`` (an anomaly that vanishes at once, e.g. a new log line, corroborates nothing)."""
-    return m.starts_at + ctx.cfg.join_hold if m.detector else m.starts_at
+from aiops.schema import iso
 
 
 def open_time(ctx: Context, inc: Incident, upto: datetime) -> tuple[datetime, str] | None:
@@ -49,27 +43,44 @@ def open_time(ctx: Context, inc: Incident, upto: datetime) -> tuple[datetime, st
     )
     members = members[:500]  # a group this big has long qualified or never will
     cands: list[tuple[datetime, str]] = []
-    solid = [(_solid_from(ctx, m), m) for m in members]
-    solid = [(t, m) for t, m in solid if m.firing_at(t)]
     for a in members:
         if immediate(ctx, a):
             cands.append((a.starts_at, f"{a.severity} alert {a.name} on {a.entity or '?'}"))
-    for t, a in solid:  # corroboration: distinct alerts counting as evidence at the same time
-        together = [m for tm, m in solid if tm <= t and m.firing_at(t)]
-        if len({m.key for m in together}) < 2:
-            continue
-        other = next(m for m in together if m.key != a.key)
-        ext = [m for m in together if not m.detector]
-        det = [m for m in together if m.detector]
-        strong = any(severity_rank(m.severity) >= severity_rank(cfg.immediate_severity) for m in det)
-        if (
-            ext
-            or strong
-            or (len({m.key for m in det}) >= cfg.detector_min_alerts and len({m.name for m in det}) >= 2)
-        ):
+    if inc.ext_count:
+        # corroboration: two distinct real alerts firing at the same time. Anomalies do not
+        # count: detectors flag noise too, and a blip "corroborated" by one would page
+        solid = [(m.starts_at, m) for m in members if not m.detector]
+        solid = [(t, m) for t, m in solid if m.firing_at(t)]
+        for t, a in solid:
+            together = [m for tm, m in solid if tm <= t and m.firing_at(t)]
+            if a.detector or len({m.key for m in together if not m.detector}) < 2:
+                continue
+            other = next(m for m in together if m.key != a.key and not m.detector)
             cands.append(
                 (t, f"{a.name} on {a.entity or '?'} corroborates {other.name} on {other.entity or '?'}")
             )
+    else:
+        # anomalies alone: strong, sustained evidence only. detector_min_alerts distinct ones,
+        # from two different detectors (independent signals: metrics and logs), each firing
+        # for detector_hold; real alerts usually arrive long before and take them in
+        hold = cfg.detector_hold
+        solid = [(m.starts_at + hold, m) for m in members]
+        solid = [(t, m) for t, m in solid if m.firing_at(t)]
+        for t, _ in solid:
+            together = [m for tm, m in solid if tm <= t and m.firing_at(t)]
+            if len({m.key for m in together}) >= cfg.detector_min_alerts and len(
+                {m.source for m in together}
+            ) >= 2:
+                kinds = sorted({m.name for m in together})
+                cands.append(
+                    (
+                        t,
+                        f"{len({m.key for m in together})} anomalies ({', '.join(kinds)}) on "
+                        f"{', '.join(sorted({m.entity or '?' for m in together})[:4])} "
+                        f"firing together for {int(hold.total_seconds())}s",
+                    )
+                )
+                break
     for a in members:
         if a.detector:
             continue  # deploys bring new log lines: a change event corroborates only real alerts

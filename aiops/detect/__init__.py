@@ -2,7 +2,7 @@
 
 The engine builds them with :func:`build_detectors` from the ``[detect]`` config
 section; each has ``observe(records, watermark) -> list[Alert]``, ``flush``,
-``get_state`` / ``set_state`` (see docs/engine-contracts.md and docs/detection.md).
+``get_state`` / ``set_state`` (see docs/engine-contracts.md and the README, "Anomaly detection").
 """
 
 from __future__ import annotations

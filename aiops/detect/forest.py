@@ -115,13 +115,19 @@ class PackedForest:
 
 
 def _sibling_order(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Old node ids in an order where every node's two children are adjacent (root first)."""
-    order = [0]
-    for node in order:  # grows while iterating: breadth first
-        if left[node] >= 0:
-            order.append(int(left[node]))
-            order.append(int(right[node]))
-    return np.asarray(order, dtype=np.int64)
+    """Old node ids in an order where every node's two children are adjacent (root first):
+    breadth first, one numpy step per level."""
+    levels = [np.zeros(1, dtype=np.int64)]
+    frontier = levels[0]
+    while True:
+        inner = frontier[left[frontier] >= 0]
+        if not len(inner):
+            break
+        frontier = np.empty(2 * len(inner), dtype=np.int64)
+        frontier[0::2] = left[inner]
+        frontier[1::2] = right[inner]
+        levels.append(frontier)
+    return np.concatenate(levels)
 
 
 def _round_down_f32(values: np.ndarray) -> np.ndarray:

@@ -55,15 +55,55 @@ def test_change_event_corroborates_a_warning():
     assert any(e["kind"] == "event" and "Deployed checkout v2" in e["text"] for e in inc["timeline"])
 
 
-def test_detector_alerts_need_corroboration():
-    critical = alert("MetricAnomaly", 0, severity="critical", source="detector:metrics", service="checkout")
-    f = Feeder(SHOP).feed([critical], until=500)
+def test_detector_alerts_alone_need_sustained_evidence_from_two_detectors():
+    def det(name, at, source="detector:logs", **kw):
+        return alert(name, at, source=source, service="checkout", **kw)
+
+    # two log-detector alerts and an error burst, even a critical one: one signal (the logs)
+    f = Feeder(SHOP).feed(
+        [det("LogAnomaly", 0), det("LogErrorBurst", 5, severity="critical"), det("NewLogTemplate", 9)],
+        until=900,
+    )
     assert f.incidents == {}
-    f.feed([alert("LogErrorBurst", 550, severity="warning", source="detector:logs", service="checkout")])
-    assert f.incidents == {}  # detector evidence counts once it outlived join_hold (30 s)
-    f.advance(585)
+    # metrics agree: three distinct anomalies from two detectors, each firing for detector_hold
+    f = Feeder(SHOP).feed(
+        [det("MetricAnomaly", 0, source="detector:metrics"), det("LogAnomaly", 10), det("LogErrorBurst", 20)],
+        until=310,
+    )
+    assert f.incidents == {}  # not yet sustained (5m)
+    f.advance(330)
     (inc,) = f.incidents.values()
-    assert inc["opened_at"] == "2026-03-02T10:09:40Z"
+    assert inc["opened_at"] == "2026-03-02T10:05:20Z"
+    assert "firing together for 300s" in next(e for e in inc["timeline"] if e["kind"] == "opened")["text"]
+
+
+def test_detector_alerts_do_not_corroborate_a_real_alert():
+    f = Feeder(SHOP).feed(
+        [
+            alert("MetricAnomaly", 0, source="detector:metrics", service="checkout"),
+            alert("HighRequestLatency", 10, service="checkout"),
+        ],
+        until=100,
+    )
+    assert f.incidents == {}  # a lone warning still waits for hold_time (2m)
+    f.advance(140)
+    (inc,) = f.incidents.values()
+    assert inc["opened_at"] == "2026-03-02T10:02:10Z" and len(inc["alerts"]) == 2
+
+
+def test_a_real_alert_takes_in_recent_anomalies_but_not_old_ones():
+    f = Feeder(SHOP).feed(
+        [
+            alert("MetricAnomaly", 0, source="detector:metrics", service="checkout"),  # 5 min before
+            alert("LogAnomaly", 200, source="detector:logs", service="checkout"),  # early sign
+            alert("HighErrorRate", 300, severity="critical", service="checkout"),
+        ],
+        until=400,
+    )
+    (inc,) = f.incidents.values()
+    assert f.alert_row("LogAnomaly")["incident_id"] == inc["id"]
+    assert f.alert_row("MetricAnomaly")["incident_id"] is None
+    assert inc["root_cause"]["service"] == "checkout"
 
 
 def test_detector_alerts_long_after_a_group_began_start_a_new_one():
