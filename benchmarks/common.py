@@ -2,9 +2,10 @@
 
 Every timed replay runs in a fresh child process so its peak memory is its own:
 ``os.wait4`` returns the child's resource usage (CPU time, ``ru_maxrss`` of the
-largest process in its tree), and a sampler adds up the RSS of the whole process
-tree every 0.1 s, which is what matters once ``--workers`` runs several processes
-at the same time.
+largest process in its tree), and a sampler adds up the RSS and PSS of the whole
+process tree every 0.1 s, which is what matters once ``--workers`` runs several
+processes at the same time (forked workers share pages with their parent: the RSS
+sum counts them twice, the PSS sum once).
 """
 
 from __future__ import annotations
@@ -128,8 +129,12 @@ def log_messages(directory: Path, limit: int | None = None) -> list[str]:
 
 
 # -- measured child processes -------------------------------------------------------------------
-def _tree_rss_kb(root: int) -> int:
-    """Summed RSS of ``root`` and all its descendants (scan of /proc)."""
+def _tree_memory_kb(root: int) -> tuple[int, int]:
+    """Summed RSS and PSS of ``root`` and all its descendants (a scan of /proc).
+
+    RSS counts pages a forked worker still shares with its parent once per process
+    (an upper bound); PSS splits shared pages between the processes sharing them.
+    """
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in os.scandir("/proc"):
@@ -150,18 +155,30 @@ def _tree_rss_kb(root: int) -> int:
         kids = [c for c, pp in parents.items() if pp == p and c not in tree]
         tree.update(kids)
         frontier.extend(kids)
-    return sum(rss.get(p, 0) for p in tree)
+    pss = 0
+    for p in tree:
+        try:
+            with open(f"/proc/{p}/smaps_rollup", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"Pss:"):
+                        pss += int(line.split()[1])
+                        break
+        except (OSError, ValueError):
+            pss += rss.get(p, 0)
+    return sum(rss.get(p, 0) for p in tree), pss
 
 
 class _Sampler(threading.Thread):
     def __init__(self, pid: int, every: float = 0.1):
         super().__init__(daemon=True)
-        self.pid, self.every, self.peak_kb = pid, every, 0
+        self.pid, self.every, self.peak_kb, self.peak_pss_kb = pid, every, 0, 0
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
-            self.peak_kb = max(self.peak_kb, _tree_rss_kb(self.pid))
+            rss, pss = _tree_memory_kb(self.pid)
+            self.peak_kb = max(self.peak_kb, rss)
+            self.peak_pss_kb = max(self.peak_pss_kb, pss)
             self._halt.wait(self.every)
 
     def stop(self) -> None:
@@ -196,6 +213,7 @@ def run_measured(cmd: list[str], cwd: Path = ROOT, timeout: float | None = None)
             "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
             "max_process_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "peak_tree_rss_mb": round(max(sampler.peak_kb, usage.ru_maxrss) / 1024, 1),
+            "peak_tree_pss_mb": round(sampler.peak_pss_kb / 1024, 1),
             "stdout": stdout, "stderr": stderr}
 
 

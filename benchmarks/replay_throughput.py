@@ -154,8 +154,10 @@ def table(result: dict) -> list[dict]:
         if not run.get("available"):
             rows.append({"measure": f"replay --workers {w}", "value": "unavailable"})
             continue
-        rows.append({"measure": f"replay --workers {w}: lines/s (wall), peak RSS MB",
-                     "value": f"{run['lines_per_s']}, {run['peak_tree_rss_mb']}"})
+        rows.append({"measure": f"replay --workers {w}: lines/s (wall), wall / CPU s, "
+                                f"peak RSS / PSS MB (process tree)",
+                     "value": f"{run['lines_per_s']:,}, {run['wall_s']} / {run['cpu_s']}, "
+                              f"{run['peak_tree_rss_mb']} / {run['peak_tree_pss_mb']}"})
         comp = result["workers"][w]
         rows.append({"measure": f"--workers {w} speedup over 1", "value": comp["speedup"],
                      "floor": f">= {FLOORS['workers2_speedup']}",
@@ -220,11 +222,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{lines:,} log lines; drain3 timed on {drain3['lines']:,}"
           f"{' (first N, --drain3-lines)' if drain3['lines'] < lines else ''}")
-    print(f"{'':34} {'lines/s':>9} {'wall s':>7} {'CPU s':>7} {'RSS MB':>7}")
+    print(f"{'':34} {'lines/s':>9} {'wall s':>7} {'CPU s':>7} {'RSS MB':>7} {'PSS MB':>7}")
     for w, run in replays.items():
         if run.get("available"):
             print(f"{'aiops replay --workers ' + w:34} {run['lines_per_s']:>9,} "
-                  f"{run['wall_s']:>7} {run['cpu_s']:>7} {run['peak_tree_rss_mb']:>7}")
+                  f"{run['wall_s']:>7} {run['cpu_s']:>7} {run['peak_tree_rss_mb']:>7} "
+                  f"{run['peak_tree_pss_mb']:>7}")
         else:
             print(f"{'aiops replay --workers ' + w:34} unavailable (flag not accepted)")
     for row in drain3["rows"]:

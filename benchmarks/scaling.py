@@ -124,13 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     result["table"] = table(result)
 
     print(f"{'log lines':>10} {'records':>10} {'wall s':>7} {'CPU s':>7} {'lines/s':>8} "
-          f"{'RSS MB':>7}")
+          f"{'RSS MB':>7} {'PSS MB':>7}")
     for r in sizes:
         if r["rc"]:
             print(f"{r['log_lines']:>10,} failed (exit {r['rc']}): {r.get('error', '')[-300:]}")
             continue
         print(f"{r['log_lines']:>10,} {r['records']:>10,} {r['wall_s']:>7} {r['cpu_s']:>7} "
-              f"{r['lines_per_s']:>8,} {r['peak_tree_rss_mb']:>7}")
+              f"{r['lines_per_s']:>8,} {r['peak_tree_rss_mb']:>7} {r['peak_tree_pss_mb']:>7}")
     print(f"\n{'step':>22} {'lines':>6} {'wall':>6} {'CPU':>6} {'CPU/line':>9} "
           f"{'CPU@2x':>7} {'floor':>6} {'RSS':>6}")
     for s in steps:
