@@ -32,7 +32,9 @@ from typing import Any, Iterable, Sequence
 
 from aiops.config import Config, ConfigError, build_component
 from aiops.correlate import build_correlator
+from aiops.detect import build_detectors
 from aiops.partition import Emitted, Partition
+from aiops.templates import build_miner
 from aiops.schema import EPOCH, Alert, Event, Record, iso
 from aiops.store import Store, append_records, decode_batch, open_store
 
@@ -114,7 +116,12 @@ class _Outputs:
 
 
 class Engine:
-    def __init__(self, config: Config | None = None, store: Store | None = None) -> None:
+    """``workers``: run templates and detection in that many processes, partitioned by
+    source (:mod:`aiops.pool`); same results. A store remembers its partition count:
+    None takes it from the store (1 for a new one), a different number is an error."""
+
+    def __init__(self, config: Config | None = None, store: Store | None = None,
+                 workers: int | None = None) -> None:
         limit_native_threads()
         self.config = config or Config()
         self.params = EngineParams.from_dict(self.config.engine)
@@ -122,8 +129,17 @@ class Engine:
         self.lateness = timedelta(seconds=self.params.lateness_s)
         self.alert_delay = timedelta(seconds=self.params.alert_delay_s)
         self.tick = timedelta(seconds=self.params.correlate_tick_s)
-        self.partition = Partition(self.config.templates, self.config.detect, self.lateness)
+        self.workers = self._partitions(workers)
         self.correlator = build_component(build_correlator, "correlate", self.config.correlate)
+        if self.workers > 1:
+            from aiops.pool import PartitionPool
+
+            build_component(build_miner, "templates", self.config.templates)  # errors here,
+            build_component(build_detectors, "detect", self.config.detect)   # not in workers
+            self.partition: Any = PartitionPool(self.workers, self.config.templates,
+                                                self.config.detect, self.lateness)
+        else:
+            self.partition = Partition(self.config.templates, self.config.detect, self.lateness)
         self._lock = threading.RLock()
         self._submit_lock = threading.Lock()
         self._inflight: dict[int, list[Record]] = {}
@@ -137,6 +153,19 @@ class Engine:
         self._since_checkpoint = 0
         self._checkpointed_at = time.monotonic()
         self._restore()
+
+    def _partitions(self, workers: int | None) -> int:
+        if workers is not None and workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {workers}")
+        self._loaded = self.store.load_checkpoint()  # _restore uses it: read once
+        states = self._loaded[1]
+        if "engine" not in states:
+            return workers or 1
+        stored = pickle.loads(states["pool"])["n"] if "pool" in states else 1
+        if workers is not None and workers != stored:
+            raise ConfigError(f"this store was written with {stored} worker(s); continue it "
+                              f"with --workers {stored} (or replay into a new store)")
+        return stored
 
     # kept as attributes for callers that inspect components
     @property
@@ -295,7 +324,8 @@ class Engine:
             self._checkpointed_at = time.monotonic()
 
     def _restore(self) -> None:
-        offset, states = self.store.load_checkpoint()
+        offset, states = self._loaded
+        del self._loaded
         if "engine" not in states:
             for row in self.correlator.list_silences():  # silences from config, stored
                 self._out.silences[row["id"]] = row
@@ -333,6 +363,9 @@ class Engine:
         }
 
     def close(self) -> None:
+        close = getattr(self.partition, "close", None)
+        if close is not None:
+            close()
         self.store.close()
 
 

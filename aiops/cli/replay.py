@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from aiops.cli.common import add_input_options, emit_json, guarded, progress, resolve_inputs
+from aiops.config import ConfigError
 from aiops.engine import Engine
 from aiops.replay import pace, replay_summary
 from aiops.store import open_store
@@ -26,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"{DEFAULT_STORE} each run)")
     p.add_argument("--speed", type=float, default=0.0,
                    help="0 = as fast as possible (default); N = N x real time")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="run templates and detection in N processes, partitioned by source "
+                        "(same results; default 1, or what --store was written with)")
     p.add_argument("--batch-size", type=int, default=50_000, help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=guarded(run))
@@ -36,9 +40,11 @@ def run(args: argparse.Namespace) -> int:
     store_path = Path(args.store) if args.store else DEFAULT_STORE
     if not args.store:
         Engine(inputs.config, open_store()).close()  # a bad config fails before the old run goes
+        if args.workers is not None and args.workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {args.workers}")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{store_path}{suffix}").unlink(missing_ok=True)
-    engine = Engine(inputs.config, open_store(store_path))
+    engine = Engine(inputs.config, open_store(store_path), workers=args.workers)
     started = time.perf_counter()
     stream = inputs.stream(strict=args.strict)
     if args.speed > 0:

@@ -113,7 +113,7 @@ class GroupStage(Stage):
         early signs of the same problem. Older ones stay where they were."""
         since = bridge.starts_at - ctx.cfg.detector_lead
         members = sorted(src.members.values(), key=lambda m: (m.joined_at, m.alert_id))
-        moving = [m for m in members if m.joined_at >= since]
+        moving = [m for m in members if m.joined_at >= since and self._linked(ctx, m, bridge)]
         if not moving:
             return
         if len(moving) == len(members):
@@ -135,6 +135,19 @@ class GroupStage(Stage):
                     f"{bridge.entity or '?'} links it ({ev[0]}: {ev[3]})",
                     confirm_now=True,
                 )
+
+    @staticmethod
+    def _linked(ctx: Context, m, bridge: AlertState) -> bool:
+        """Does this anomaly itself touch ``bridge`` (same group or entity, a direct edge)?
+        Only those come along: the group's others wait for an alert of their own."""
+        x = ctx.alerts.get(m.alert_id)
+        if x is None:
+            return False
+        if bridge.group_key and x.group_key == bridge.group_key:
+            return True
+        if not x.entity or not bridge.entity:
+            return False
+        return x.entity == bridge.entity or ctx.graph.distance(x.entity, bridge.entity) == 1
 
     def _active(self, a: AlertState, ctx: Context) -> list[Incident]:
         out = []

@@ -130,7 +130,9 @@ class LifecycleStage(Stage):
         for inc in sorted(ctx.incidents.values(), key=lambda i: (i.created_at, i.id)):
             if inc.status == "pending":
                 if not try_open(ctx, inc, now):
-                    if not inc.live:
+                    # gone before it opened: nothing fires, or its real alerts (the only ones
+                    # that can open it) all resolved and only anomalies that came along remain
+                    if not inc.live or (inc.ext_count and not inc.ext_live):
                         self._drop(ctx, inc)
                     continue
             if inc.tentative:
@@ -172,14 +174,25 @@ class LifecycleStage(Stage):
             ctx.pruned_at = cut
 
     def _drop(self, ctx: Context, inc: Incident) -> None:
+        orphans = []
         for aid in inc.members:
             a = ctx.alerts.get(aid)
             if a is not None:
                 a.group_id = a.incident_id = None
+                if a.detector and a.status == "firing" and inc.ext_count:
+                    orphans.append(a)  # came along with a real alert that proved transient
+                    continue
                 if not a.suppressed:
                     a.suppressed = "transient"
                 ctx.touch(a)
         del ctx.incidents[inc.id]
+        if orphans:  # still firing: they go where they would have gone on their own
+            from aiops.correlate.group import GroupStage
+
+            stage = GroupStage()
+            for a in sorted(orphans, key=lambda x: (x.starts_at, x.id)):
+                stage.place(a, ctx)
+                ctx.touch(a)
 
     def _prune(self, ctx: Context, now: datetime) -> None:
         """Forget what can no longer change: resolved incidents past the reopen window and

@@ -141,7 +141,8 @@ class CountModel:
             r = z - (z @ self.components_.T) @ self.components_
         else:
             r = x
-        i = int(np.argmax(np.abs(r)))
+        # rounded: near-ties must not flip with the summation order of a restored model
+        i = int(np.argmax(np.round(np.abs(r), 9)))
         raw = self.counts_matrix([counts])[0]
         return names[i], float(raw[i])
 

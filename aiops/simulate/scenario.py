@@ -16,7 +16,7 @@ from aiops.simulate import logs as L
 from aiops.simulate.alerting import alertmanager_bodies, evaluate_rules, go_time
 from aiops.simulate.faults import BUILDERS, Fault
 from aiops.simulate.noise import DIRECT_RULES, NOISE_KIND, background, standard_rules
-from aiops.simulate.signals import attach, series_for
+from aiops.simulate.signals import SCRAPE, attach, series_for
 from aiops.simulate.tomlw import dumps as toml_dumps
 from aiops.simulate.topology import Topology
 
@@ -132,8 +132,23 @@ def generate(spec: Spec, out: Path) -> dict:
         "inputs": inputs,
         "correlate": correlate,
     }
+    detect = detect_config(spec.duration)
+    if detect:
+        doc["detect"] = detect
     (out / "scenario.toml").write_text(toml_dumps(doc))
     return truth
+
+
+def detect_config(duration: float) -> dict:
+    """Detector warm-ups that fit a short scenario: the defaults learn for an hour of logs
+    and 750 metric points (~3 h at a 15 s scrape), longer than a scenario of an hour or
+    less lasts; such a scenario learns its first third, so its detector alerts show.
+    Longer ones (and real deployments) keep the defaults."""
+    if duration > 3600:
+        return {}
+    lead = duration / 3
+    return {"logs": {"warmup_windows": max(8, min(60, int(lead // 60)))},
+            "metrics": {"warmup": max(40, int(lead // SCRAPE))}}
 
 
 def _write_logs(spec: Spec, faults: list[Fault], rng: random.Random, out: Path) -> list[dict]:

@@ -1,0 +1,288 @@
+"""Partitions in worker processes: ``--workers N`` for the same results, faster.
+
+Templates and detectors only ever look at one source (a log source, a metric name)
+at a time, so the sources can be split among processes: each worker process owns a
+:class:`~aiops.partition.Partition` for the sources assigned to it, and the engine
+talks to a :class:`PartitionPool` exactly as it talks to one partition. Alerts and
+change events need neither templates nor detectors: they stay in the engine's
+process, in a local partition, in arrival order.
+
+What keeps the results identical to one process:
+
+* every worker sees the *global* event-time high-water mark after each batch, even
+  a worker that got no records in it, so windows close and episodes end at the same
+  watermarks as in one process;
+* a source stays on one worker for the life of the store (the assignment is
+  persisted with the checkpoint), and the assignment is decided by the input alone
+  (first sight, least records so far);
+* the correlator gets the same alerts: its delivery sorts them by when they became
+  known, so it does not matter which worker found them.
+
+Batches are pipelined: ``add`` hands batch *k* to the workers and returns what they
+made of batch *k-1*, so parsing the next batch in the engine's process overlaps the
+workers' mining and detection. A checkpoint waits for the batch in flight and keeps
+its alerts in the pool's state, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import pickle
+import threading
+import traceback
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiops.partition import Emitted, Partition
+from aiops.schema import Alert, LogRecord, MetricSample, Record
+from aiops.store.codec import decode_batch, encode_batch
+
+_HIGHEST = pickle.HIGHEST_PROTOCOL
+
+
+def route_key(record: Record) -> str | None:
+    """The unit a worker owns (None: handled in the engine's process)."""
+    kind = type(record)
+    if kind is LogRecord:
+        return "l:" + (record.service or record.source or "")
+    if kind is MetricSample:
+        return "m:" + record.name
+    return None
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed; its traceback is the message."""
+
+
+def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float) -> None:
+    from aiops.engine import limit_native_threads
+
+    limit_native_threads()
+    part = Partition(templates, detect, timedelta(seconds=lateness_s))
+    while True:
+        try:
+            op, *args = pickle.loads(conn.recv_bytes())
+        except EOFError:
+            return
+        try:
+            if op == "add":
+                payload, max_ts = args
+                part.observe(decode_batch(payload) if payload else [])
+                if max_ts is not None and (part.max_ts is None or max_ts > part.max_ts):
+                    part.max_ts = max_ts
+                reply: Any = (part.release().alerts, dict(part.stats))
+            elif op == "finish":
+                reply = (part.finish().alerts, dict(part.stats))
+            elif op == "state":
+                reply = (part.get_state(), part.templates(), part.drain_signals())
+            elif op == "set_state":
+                part.set_state(args[0])
+                reply = None
+            elif op == "close":
+                return
+            else:  # pragma: no cover - a programming error
+                raise ValueError(f"unknown worker operation {op!r}")
+            conn.send_bytes(pickle.dumps(("ok", reply), protocol=_HIGHEST))
+        except Exception:
+            conn.send_bytes(pickle.dumps(("error", traceback.format_exc()), protocol=_HIGHEST))
+
+
+class PartitionPool:
+    """The :class:`Partition` interface over ``n`` worker processes plus a local partition."""
+
+    def __init__(self, n: int, templates: dict[str, Any], detect: dict[str, Any],
+                 lateness: timedelta) -> None:
+        if n < 2:
+            raise ValueError(f"a pool needs at least 2 workers, got {n}")
+        self.n = n
+        self.lateness = lateness
+        self.local = Partition(templates, detect, lateness)  # alerts and events
+        self.assignment: dict[str, int] = {}
+        self.load = [0] * n
+        self.max_ts: datetime | None = None
+        self._worker_stats: list[dict] = [{} for _ in range(n)]
+        self._pending: list[Alert] | None = None  # alerts found but not handed out yet
+        self._inflight = False
+        self._snap: list[tuple[dict, list]] | None = None
+        self._signals: Counter = Counter()
+        # fork is cheap and keeps the parent's imports; a process with other threads
+        # (a server) spawns instead, as forking a multi-threaded process is unsafe
+        method = "fork" if threading.active_count() == 1 and \
+            "fork" in mp.get_all_start_methods() else "spawn"
+        ctx = mp.get_context(method)
+        self._conns = []
+        self._procs = []
+        for _ in range(n):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker, daemon=True, name="aiops-partition",
+                               args=(child, templates, detect, lateness.total_seconds()))
+            proc.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(proc)
+
+    # -- the Partition interface ---------------------------------------------------------
+    @property
+    def watermark(self) -> datetime | None:
+        return None if self.max_ts is None else self.max_ts - self.lateness
+
+    @property
+    def stats(self) -> Counter:
+        total = Counter(self.local.stats)
+        for s in self._worker_stats:
+            total.update(s)
+        return total
+
+    @property
+    def miner(self) -> Any:
+        return self.local.miner
+
+    @property
+    def detectors(self) -> list:
+        return self.local.detectors
+
+    def add(self, records: list[Record]) -> Emitted:
+        """Hand the batch to the workers; return the alerts of the previous one."""
+        parts: list[list[Record]] = [[] for _ in range(self.n)]
+        local: list[Record] = []
+        assignment, load = self.assignment, self.load
+        max_ts = self.max_ts
+        for r in records:
+            ts = r.ts
+            if max_ts is None or ts > max_ts:
+                max_ts = ts
+            key = route_key(r)
+            if key is None:
+                local.append(r)
+                continue
+            w = assignment.get(key)
+            if w is None:
+                w = assignment[key] = min(range(self.n), key=load.__getitem__)
+            load[w] += 1
+            parts[w].append(r)
+        previous = self._collect()
+        # the alerts handed out now were found at the watermark of the batch before
+        found_at = self.watermark
+        self._snap = None
+        self.max_ts = max_ts
+        for conn, part in zip(self._conns, parts):
+            self._send(conn, "add", encode_batch(part) if part else b"", max_ts)
+        self._inflight = True
+        self.local.observe(local)
+        if max_ts is not None and (self.local.max_ts is None or max_ts > self.local.max_ts):
+            self.local.max_ts = max_ts
+        out = self.local.release()
+        out.alerts.extend(previous)
+        out.watermark = found_at
+        return out
+
+    def release(self) -> Emitted:
+        return self.add([])
+
+    def finish(self) -> Emitted:
+        previous = self._collect()
+        self._snap = None
+        if self.max_ts is not None:
+            self.local.max_ts = self.max_ts
+        out = self.local.finish()
+        out.alerts.extend(previous)
+        for conn in self._conns:
+            self._send(conn, "finish")
+        for i, conn in enumerate(self._conns):
+            alerts, self._worker_stats[i] = self._recv(conn)
+            out.alerts.extend(alerts)
+        out.watermark = self.watermark
+        return out
+
+    def drain_signals(self) -> Counter:
+        self._snapshot()
+        signals, self._signals = self._signals, Counter()
+        signals.update(self.local.drain_signals())
+        self._snap = None  # a checkpoint reads states, templates, then signals: done
+        return signals
+
+    def templates(self) -> list[dict[str, Any]]:
+        rows = self.local.templates()
+        for _, templates in self._snapshot():
+            rows.extend(templates)
+        return rows
+
+    def get_state(self) -> dict[str, bytes]:
+        snapshot = self._snapshot()
+        own = {"n": self.n, "assignment": self.assignment, "load": self.load,
+               "max_ts": self.max_ts, "worker_stats": self._worker_stats,
+               "pending": self._pending or []}
+        states = {"pool": pickle.dumps(own, protocol=_HIGHEST), **self.local.get_state()}
+        for i, (worker_states, _) in enumerate(snapshot):
+            for key, value in worker_states.items():
+                states[f"w{i}.{key}"] = value
+        return states
+
+    def set_state(self, states: dict[str, bytes]) -> None:
+        own = pickle.loads(states["pool"])
+        if own["n"] != self.n:
+            raise ValueError(f"the store was written by {own['n']} partitions, not {self.n}")
+        self.assignment = own["assignment"]
+        self.load = own["load"]
+        self.max_ts = own["max_ts"]
+        self._worker_stats = own["worker_stats"]
+        self._pending = own["pending"] or None
+        self.local.set_state(states)
+        for i, conn in enumerate(self._conns):
+            prefix = f"w{i}."
+            self._send(conn, "set_state",
+                       {k[len(prefix):]: v for k, v in states.items() if k.startswith(prefix)})
+        for conn in self._conns:
+            self._recv(conn)
+
+    def close(self) -> None:
+        for conn in self._conns:
+            try:
+                self._send(conn, "close")
+                conn.close()
+            except OSError:
+                pass
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+
+    # -- internals -----------------------------------------------------------------------
+    def _collect(self) -> list[Alert]:
+        """Wait for the batch in flight; its alerts, plus any kept from before a restart."""
+        alerts = self._pending or []
+        self._pending = None
+        if self._inflight:
+            self._inflight = False
+            for i, conn in enumerate(self._conns):
+                found, self._worker_stats[i] = self._recv(conn)
+                alerts.extend(found)
+        return alerts
+
+    def _snapshot(self) -> list[tuple[dict, list]]:
+        """Every worker's (states, templates) now; the signals they drained are kept."""
+        if self._snap is None:
+            if self._inflight:  # its alerts wait in _pending for the next add
+                self._pending = self._collect()
+            for conn in self._conns:
+                self._send(conn, "state")
+            self._snap = []
+            for conn in self._conns:
+                states, templates, signals = self._recv(conn)
+                self._snap.append((states, templates))
+                self._signals.update(signals)
+        return self._snap
+
+    @staticmethod
+    def _send(conn: Any, op: str, *args: Any) -> None:
+        conn.send_bytes(pickle.dumps((op, *args), protocol=_HIGHEST))
+
+    def _recv(self, conn: Any) -> Any:
+        try:
+            status, value = pickle.loads(conn.recv_bytes())
+        except EOFError:
+            raise WorkerError("a partition worker process exited") from None
+        if status != "ok":
+            raise WorkerError(f"a partition worker failed:\n{value}")
+        return value

@@ -1,0 +1,79 @@
+"""``--workers``: templates and detection in worker processes give the one-process results."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from aiops.cli.common import resolve_inputs
+from aiops.config import ConfigError
+from aiops.engine import Engine, ingest_all
+from aiops.store import open_store
+from tests.test_engine import outcome
+
+SCENARIO = Path(__file__).resolve().parents[1] / "sample_telemetry" / "model-latency-node-cpu"
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    args = argparse.Namespace(paths=[str(SCENARIO)], log_format=None, service=None,
+                              timezone=None, year=None, config=None)
+    inputs = resolve_inputs(args)
+    return inputs.config, list(inputs.stream(strict=True))
+
+
+def replay(config, records, workers, store=None, batch_size=2000):
+    engine = Engine(config, store or open_store(), workers=workers)
+    try:
+        ingest_all(engine, records, batch_size=batch_size)
+        engine.flush()
+        return outcome(engine), engine.summary()
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def reference(scenario):
+    return replay(*scenario, workers=1)
+
+
+def test_two_workers_give_the_one_process_results(scenario, reference):
+    (incidents, alerts, templates), summary = reference
+    assert incidents and templates
+    assert any(a.get("source", "").startswith("detector:") for a in alerts)  # detectors ran
+    assert replay(*scenario, workers=2) == reference
+    assert replay(*scenario, workers=3, batch_size=777)[0] == reference[0]
+
+
+def test_a_pool_store_resumes_after_a_crash_with_the_same_results(scenario, reference,
+                                                                    tmp_path):
+    config, records = scenario
+    config.engine = {**config.engine, "checkpoint_records": 3000, "checkpoint_interval_s": 0}
+    path = tmp_path / "pool.db"
+    engine = Engine(config, open_store(path), workers=2)
+    half = len(records) // 2
+    ingest_all(engine, records[:half], batch_size=1000)
+    assert engine.store.head_offset() > int(engine.store.load_checkpoint()[0])
+    engine.partition.close()  # the crash: no flush, workers gone, batches past the checkpoint
+    engine.store.close()
+    restarted = Engine(config, open_store(path))  # the partition count comes from the store
+    try:
+        assert restarted.workers == 2
+        restarted.catch_up()
+        ingest_all(restarted, records[half:], batch_size=1000)
+        restarted.flush()
+        assert outcome(restarted) == reference[0]
+    finally:
+        restarted.close()
+
+
+def test_a_store_keeps_its_partition_count(scenario, tmp_path):
+    config, records = scenario
+    path = tmp_path / "pool.db"
+    replay(config, records[:3000], workers=2, store=open_store(path))
+    with pytest.raises(ConfigError, match="--workers 2"):
+        Engine(config, open_store(path), workers=1)
+    with pytest.raises(ConfigError, match=">= 1"):
+        Engine(config, open_store(), workers=0)
