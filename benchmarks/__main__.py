@@ -64,7 +64,8 @@ def run_one(name: str, args: list[str], timeout: float, out: Path) -> dict:
         except ValueError:
             pass
     status = "ok" if rc == 0 and result is not None else f"failed ({rc})"
-    print(stdout.rstrip())
+    if not stdout.lstrip().startswith("{"):  # api_load prints its JSON: it is in the table
+        print(stdout.rstrip())
     print(f"== {name}: {status} in {seconds} s (log: {out / (name + '.log')})\n", flush=True)
     entry = {"status": status, "seconds": seconds, "args": args, "result": result}
     if status != "ok":
