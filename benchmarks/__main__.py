@@ -154,7 +154,8 @@ def markdown(entries: dict, header: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes: all in under 5 minutes")
     ap.add_argument("--only", nargs="+", choices=sorted(PLAN), metavar="NAME",
                     help=f"run only these ({', '.join(PLAN)})")
