@@ -1,0 +1,67 @@
+"""The benchmark plumbing reports what happened (no timings are asserted: those live in benchmarks/)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import common  # noqa: E402
+import replay_throughput  # noqa: E402
+import scaling  # noqa: E402
+from benchmarks.__main__ import markdown  # noqa: E402
+
+
+def test_run_measured_reports_exit_code_output_and_memory():
+    code = "import sys; b = bytearray(60 * 2**20); b[::4096] = b'x' * len(b[::4096]); " \
+           "print('out'); sys.exit(3)"
+    run = common.run_measured([sys.executable, "-c", code])
+    assert run["rc"] == 3
+    assert run["stdout"].strip() == "out"
+    assert run["max_process_rss_mb"] >= 60  # the child's own peak, not this process'
+    assert run["peak_tree_rss_mb"] >= run["max_process_rss_mb"]
+    assert run["cpu_s"] >= 0 and run["wall_s"] > 0
+
+
+def test_replay_of_one_file_gives_a_summary(tmp_path):
+    log = tmp_path / "one.log"
+    log.write_text('{"ts": "2026-03-02T10:00:00Z", "service": "a", "message": "started"}\n')
+    run = common.replay(log)
+    assert run["rc"] == 0, run.get("error")
+    assert run["summary"]["records"]["log"] == 1
+
+
+def test_same_results_ignores_timings_but_not_incidents():
+    a = {"incidents": [{"id": "INC-1"}], "alerts": {"unique": 2}, "kpis": {"alerts": 2},
+         "elapsed_s": 1.0, "records_per_s": 10, "store": "a.db"}
+    b = dict(a, elapsed_s=2.0, records_per_s=5, store="b.db")
+    assert replay_throughput.same_results(a, b)["identical"]
+    assert replay_throughput.same_results(a, b)["other_fields_differing"] == []
+    c = dict(b, incidents=[{"id": "INC-2"}])
+    assert not replay_throughput.same_results(a, c)["identical"]
+
+
+def test_chunk_clock_yields_everything_and_rates_per_chunk():
+    clock = replay_throughput.ChunkClock([str(i) for i in range(1000)], chunks=10)
+    assert list(clock) == [str(i) for i in range(1000)]
+    assert len(clock.marks) == 11
+
+
+def test_scaling_step_normalises_to_twice_the_lines():
+    a = {"log_lines": 100, "wall_s": 10.0, "cpu_s": 10.0, "peak_tree_rss_mb": 100.0}
+    b = {"log_lines": 250, "wall_s": 25.0, "cpu_s": 27.5, "peak_tree_rss_mb": 150.0}
+    s = scaling.step(a, b)
+    assert s["lines_ratio"] == 2.5
+    assert s["wall_ratio_at_2x_lines"] == 2.0  # exactly linear
+    assert s["cpu_per_line_ratio"] == 1.1
+    assert 2.1 < s["cpu_ratio_at_2x_lines"] < 2.2 and not s["meets"]  # 2.5x lines: 1.1 ** 0.76
+    two = scaling.step(a, dict(b, log_lines=200, cpu_s=22.0))
+    assert two["cpu_ratio_at_2x_lines"] == 2.2
+
+
+def test_markdown_reports_failures_and_floors():
+    entries = {"scaling": {"status": "ok", "result": {"table": [
+                   {"measure": "x", "value": 1234, "floor": "<= 2", "meets": False}]}},
+               "api_load": {"status": "failed (1)", "result": None}}
+    md = markdown(entries, "header")
+    assert "| scaling | x | 1,234 | <= 2 | **no** |" in md
+    assert "| api_load | **failed (1)**" in md
