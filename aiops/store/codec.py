@@ -76,4 +76,26 @@ def encode_batch(records: Iterable[Record]) -> bytes:
 
 
 def decode_batch(payload: bytes) -> list[Record]:
-    return [_decode(t) for t in orjson.loads(zlib.decompress(payload))]
+    """The records of a batch; log lines (most of any batch) take an inlined path.
+
+    The engine decodes every batch it did not receive in memory (the API's engine
+    process: all of them), so this loop is a third of its per-record cost: log records
+    are built positionally (the field order is checked by the round-trip tests) and
+    timestamps share one ``datetime`` per whole second.
+    """
+    out: list[Record] = []
+    append = out.append
+    seconds: dict[int, datetime] = {}
+    log = LogRecord
+    for t in orjson.loads(zlib.decompress(payload)):
+        if t[0] == "l":
+            _, us, msg, service, host, level, attrs, raw, source, line = t
+            sec, frac = divmod(us, 1_000_000)
+            base = seconds.get(sec)
+            if base is None:
+                base = seconds[sec] = EPOCH + timedelta(seconds=sec)
+            append(log(base + timedelta(microseconds=frac) if frac else base, msg, service,
+                       host, level, attrs or {}, msg if raw is None else raw, source, line))
+        else:
+            append(_decode(t))
+    return out
