@@ -51,6 +51,7 @@ class _Source:
         self.errors = 0
         self.examples: dict[str, str] = {}
         self.example_at: dict[str, Any] = {}  # when each example was seen
+        self.empty_run = 0  # empty windows closed in a row
         self.history: list[tuple[int, dict[str, int], int]] = []  # warm-up windows
         self.n_windows = 0
         self.n_closed = 0  # windows closed so far, counted when they close
@@ -126,7 +127,7 @@ class LogDetector:
             if src is None:
                 src = self.sources[key] = _Source(idx)
             if src.dormant:  # back after a long silence: start afresh, no phantom windows
-                src.window, src.dormant = idx, False
+                src.window, src.dormant, src.empty_run = idx, False, 0
             elif idx > src.window:
                 closed.setdefault(key, []).extend(self._close_until(src, idx))
                 src.dormant = False
@@ -185,17 +186,29 @@ class LogDetector:
 
     # -- windows ------------------------------------------------------------
     def _close_until(self, src: _Source, idx: int) -> list[tuple[int, dict, int]]:
-        """Close the open window and the empty ones before window ``idx`` (capped)."""
-        closed = [(src.window, src.counts, src.errors)]
+        """Close the open window and the empty ones before window ``idx``.
+
+        A silence is scored for at most ``max_gap_windows`` empty windows in a row, counted
+        across calls (``empty_run``), so where the watermark happened to stop between calls
+        cannot change which windows are scored; past that the source is dormant."""
+        cap = self.max_gap_windows
+        run = src.__dict__.get("empty_run", 0)
+        closed = []
+        run = run + 1 if not src.counts else 0
+        if run <= cap:
+            closed.append((src.window, src.counts, src.errors))
         gap = idx - src.window - 1
-        for w in range(src.window + 1, src.window + 1 + min(gap, self.max_gap_windows)):
+        scored = max(0, min(gap, cap - run))  # empty windows still inside the cap
+        for w in range(src.window + 1, src.window + 1 + scored):
             closed.append((w, {}, 0))
+        run += gap
         for _, counts, _ in closed:  # warm-up windows define the known templates
             if src.n_closed >= self.warmup_windows:
                 break
             src.known.update(counts)
             src.n_closed += 1
-        src.dormant = gap > self.max_gap_windows
+        src.empty_run = run
+        src.dormant = run > cap
         src.window, src.counts, src.errors, src.new_this_window = idx, {}, 0, 0
         return closed
 
