@@ -217,6 +217,17 @@ def _post_all(url: str, work: list[tuple[str, bytes]], acked: list, clients: int
         t.join(180)
 
 
+def _flush(url: str) -> None:
+    """End of input, as a client would send it: retried while the engine is unavailable
+    (restarting after the crash), and it must succeed, or the results are read unfinished."""
+    for _ in range(30):
+        resp = httpx.post(url + "/api/v1/flush", timeout=300)
+        if resp.status_code == 200:
+            return
+        time.sleep(1)
+    raise AssertionError(f"flush failed: {resp.status_code} {resp.text}")
+
+
 def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(tmp_path):
     config = tmp_path / "aiops.toml"
     config.write_text("[engine]\nlateness_s = 3600\n")  # client concurrency reorders batches
@@ -228,7 +239,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(tmp_path):
     # the reference: one uninterrupted run
     with Server(tmp_path / "clean.db", config) as clean:
         _post_all(clean.url, work, [])
-        httpx.post(clean.url + "/api/v1/flush", timeout=300)
+        _flush(clean.url)
         expected = outcome_over_http(clean.url)
     server = Server(tmp_path / "crash.db", config).start()
 
@@ -243,7 +254,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(tmp_path):
     try:
         _post_all(server.url, work, acked, restart=crash_and_restart)
         assert len({(p, b) for p, b, _ in acked}) == len(work)
-        httpx.post(server.url + "/api/v1/flush", timeout=300)
+        _flush(server.url)
         got = outcome_over_http(server.url)
         with httpx.Client(base_url=server.url, timeout=60) as c:
             stored = []
