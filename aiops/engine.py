@@ -32,9 +32,7 @@ from typing import Any, Iterable, Sequence
 
 from aiops.config import Config, ConfigError, build_component
 from aiops.correlate import build_correlator
-from aiops.detect import build_detectors
 from aiops.partition import Emitted, Partition
-from aiops.templates import build_miner
 from aiops.schema import EPOCH, Alert, Event, Record, iso
 from aiops.store import Store, append_records, decode_batch, open_store
 
@@ -134,8 +132,8 @@ class Engine:
         if self.workers > 1:
             from aiops.pool import PartitionPool
 
-            build_component(build_miner, "templates", self.config.templates)  # errors here,
-            build_component(build_detectors, "detect", self.config.detect)   # not in workers
+            # its local partition builds a miner and detectors here first: config errors
+            # surface in this process, not in the workers
             self.partition: Any = PartitionPool(self.workers, self.config.templates,
                                                 self.config.detect, self.lateness)
         else:

@@ -78,6 +78,11 @@ class Partition:
     def watermark(self) -> datetime | None:
         return None if self.max_ts is None else self.max_ts - self.lateness
 
+    def advance(self, max_ts: datetime | None) -> None:
+        """Raise the event-time high-water mark to ``max_ts`` (a pool's global one)."""
+        if max_ts is not None and (self.max_ts is None or max_ts > self.max_ts):
+            self.max_ts = max_ts
+
     def add(self, records: list[Record]) -> Emitted:
         """Buffer a batch; run the stages on everything the watermark has passed."""
         self.observe(records)
@@ -132,12 +137,7 @@ class Partition:
             return out
         buf = self.buffer
         cut = len(buf) if final else bisect_right(buf, watermark, key=_ts)
-        if cut == 0:
-            if final:  # nothing left to release, but windows still close at the end
-                for detector in self.detectors:
-                    found = detector.observe([], watermark)
-                    self.stats["detector_alerts"] += len(found)
-                    out.alerts.extend(found)
+        if cut == 0 and not final:  # at the end detectors run even on nothing: windows close
             return out
         if cut == len(buf):
             ready, self.buffer = buf, []

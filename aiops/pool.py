@@ -69,8 +69,7 @@ def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float) -> None
             if op == "add":
                 payload, max_ts = args
                 part.observe(decode_batch(payload) if payload else [])
-                if max_ts is not None and (part.max_ts is None or max_ts > part.max_ts):
-                    part.max_ts = max_ts
+                part.advance(max_ts)
                 reply: Any = (part.release().alerts, dict(part.stats))
             elif op == "finish":
                 reply = (part.finish().alerts, dict(part.stats))
@@ -170,8 +169,7 @@ class PartitionPool:
             self._send(conn, "add", encode_batch(part) if part else b"", max_ts)
         self._inflight = True
         self.local.observe(local)
-        if max_ts is not None and (self.local.max_ts is None or max_ts > self.local.max_ts):
-            self.local.max_ts = max_ts
+        self.local.advance(max_ts)
         out = self.local.release()
         out.alerts.extend(previous)
         out.watermark = found_at
@@ -183,8 +181,7 @@ class PartitionPool:
     def finish(self) -> Emitted:
         previous = self._collect()
         self._snap = None
-        if self.max_ts is not None:
-            self.local.max_ts = self.max_ts
+        self.local.advance(self.max_ts)
         out = self.local.finish()
         out.alerts.extend(previous)
         for conn in self._conns:

@@ -128,7 +128,5 @@ def guarded(func):
             return fail(str(err))
         except FileNotFoundError as err:
             return fail(f"{err.filename}: no such file")
-        except BrokenPipeError:
-            return 0
 
     return run

@@ -181,7 +181,8 @@ class LogDetector:
         st = persist.loads("logs", data)
         self.sources, self.episodes = st["sources"], st["episodes"]
         for src in self.sources.values():
-            src.__dict__.setdefault("example_at", {})  # states saved before it existed
+            src.__dict__.setdefault("example_at", {})  # states saved before these existed
+            src.__dict__.setdefault("empty_run", 0)
         self.bursts, self.novel = st["bursts"], st["novel"]
 
     # -- windows ------------------------------------------------------------
@@ -192,9 +193,8 @@ class LogDetector:
         across calls (``empty_run``), so where the watermark happened to stop between calls
         cannot change which windows are scored; past that the source is dormant."""
         cap = self.max_gap_windows
-        run = src.__dict__.get("empty_run", 0)
         closed = []
-        run = run + 1 if not src.counts else 0
+        run = src.empty_run + 1 if not src.counts else 0
         if run <= cap:
             closed.append((src.window, src.counts, src.errors))
         gap = idx - src.window - 1

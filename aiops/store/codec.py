@@ -42,12 +42,8 @@ def _encode(r: Record) -> list:
 
 
 def _decode(t: list) -> Record:
+    """A metric, event or alert (``decode_batch`` builds log records itself)."""
     tag = t[0]
-    if tag == "l":
-        _, ts, msg, service, host, level, attrs, raw, source, line = t
-        return LogRecord(ts=from_us(ts), message=msg, service=service, host=host, level=level,
-                         attributes=attrs or {}, raw=msg if raw is None else raw, source=source,
-                         line=line)
     if tag == "m":
         _, ts, name, value, labels, source, line = t
         return MetricSample(ts=from_us(ts), name=name, value=value, labels=labels or {},
