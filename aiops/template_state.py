@@ -1,4 +1,4 @@
-"""A source tree as plain JSON-able data and back, exactly (drain tree, ids, caches).
+"""A source tree as plain data and back, exactly (drain tree, ids, caches).
 
 drain3 pickles its ``Drain`` object with jsonpickle; here the prefix tree is
 written node by node instead, because re-inserting clusters would not rebuild it:
@@ -8,6 +8,8 @@ tree must be the same tree for a restart to continue with the same ids.
 
 from __future__ import annotations
 
+import io
+import pickle
 from datetime import datetime
 from typing import Any
 
@@ -32,28 +34,64 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _dump_cache(cache: dict, index: dict[str, Event]) -> list:
-    """Keys: a line (str, value: event, its template then, params), the line with digits
-    deleted (bytes) or (token count, first word) (tuple); those two map to event tuples."""
-    out = []
-    for key, value in cache.items():
+def _event_ref(event_id: str) -> Event:
+    raise RuntimeError("an event reference is resolved by _CacheUnpickler")  # pragma: no cover
+
+
+def _reduce_event(ev: Event) -> tuple:
+    return _event_ref, (ev.id,)
+
+
+def _dump_cache(cache: dict) -> bytes:
+    """The cache as a pickle whose events are references by id.
+
+    The cache holds up to ``cache_size`` lines per source; walking it in Python made
+    the checkpoint of a 1M-line replay cost seconds, a pickle with events reduced to
+    their ids (each pickled once, the pickler memoises) costs milliseconds.
+    Keys: a line (str, value: event, its template then, params), the line with digits
+    deleted (bytes) or (token count, first word) (tuple); those two map to event tuples.
+    """
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {Event: _reduce_event}
+    pickler.dump(cache)
+    return buf.getvalue()
+
+
+class _CacheUnpickler(pickle.Unpickler):
+    """Only strings, bytes, tuples, numbers and event references: nothing else loads."""
+
+    def __init__(self, data: bytes, registry: dict[str, Event]) -> None:
+        super().__init__(io.BytesIO(data))
+        self.registry = registry
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == (__name__, "_event_ref"):
+            return self.registry.get
+        raise pickle.UnpicklingError(f"template cache state may not load {module}.{name}")
+
+
+def _unpickle_cache(data: bytes, registry: dict[str, Event]) -> dict:
+    cache: dict = {}
+    for key, value in _CacheUnpickler(data, registry).load().items():
         if isinstance(key, str):
             ev, template, params = value
-            if ev.id in index:
-                out.append(["l", key, ev.id, template, list(params)])
-            continue
-        ids = [ev.id for ev in value if ev.id in index]
-        if not ids:
-            continue
-        if isinstance(key, bytes):
-            out.append(["b", key.decode("latin-1"), ids])
+            if ev is None:
+                continue
+            if template == ev.template:
+                template = ev.template        # the fast path compares templates by identity
+            cache[key] = (ev, template, params)
         else:
-            out.append(["t", list(key), ids])
-    return out
+            value = tuple(ev for ev in value if ev is not None)
+            if value:
+                cache[key] = value
+    return cache
 
 
-def _load_cache(rows: list, registry: dict[str, Event]) -> dict:
-    cache: dict = {}
+def _load_cache(rows: list | bytes, registry: dict[str, Event]) -> dict:
+    if isinstance(rows, bytes):
+        return _unpickle_cache(rows, registry)
+    cache: dict = {}                   # a version 1 (JSON) state
     for row in rows:
         kind = row[0]
         if kind == "l":
@@ -72,7 +110,6 @@ def _load_cache(rows: list, registry: dict[str, Event]) -> dict:
 def dump_tree(tree: SourceTree) -> dict:
     drain = tree.drain
     events = [ev for ev in tree.registry.values() if ev.source == tree.source]
-    index = {ev.id: ev for ev in events}
     return {
         "source": tree.source, "tick": tree.tick, "seq": tree.seq, "changes": tree.changes,
         "history": list(tree.history),
@@ -86,8 +123,8 @@ def dump_tree(tree: SourceTree) -> dict:
                     ev.merged_into.id if ev.merged_into is not None else None, ev.seq,
                     ev.cluster.events.get(ev.key) is ev]
                    for ev in sorted(events, key=lambda e: e.seq)],
-        "cache": _dump_cache(tree.cache, index),
-        "cache_old": _dump_cache(tree.cache_old, index),
+        "cache": _dump_cache(tree.cache),
+        "cache_old": _dump_cache(tree.cache_old),
     }
 
 

@@ -26,8 +26,10 @@ What sits around drain3 and why (details in ``aiops.masking``,
 from __future__ import annotations
 
 import inspect
+import io
 import json
 import os
+import pickle
 import tempfile
 import zlib
 from datetime import datetime
@@ -41,7 +43,8 @@ from aiops.template_events import SourceTree
 from aiops.template_match import Event
 from aiops.template_state import dump_tree, load_tree
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+_READABLE = {1, 2}
 
 
 class TemplateConfigError(TypeError, ValueError):
@@ -117,10 +120,15 @@ def _mask_rules(value: Any, name: str) -> list[tuple[str, str]] | None:
     return rules
 
 
-def _iso_default(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+class _StateUnpickler(pickle.Unpickler):
+    """Plain data only (a state is dicts, lists, strings, numbers, datetimes and bytes)."""
+
+    _ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"template miner state may not load {module}.{name}")
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -263,24 +271,28 @@ class TemplateMiner:
 
     # -- state ------------------------------------------------------------------------
     def get_state(self) -> bytes:
-        """Everything learned, as compressed JSON: trees, ids, caches, history."""
+        """Everything learned, as a compressed pickle of plain data: trees, ids, caches, history.
+
+        Read back only from the engine's own store or a persistence handler's file (a
+        pickle must not come from users); version 1 states (JSON) still load.
+        """
         state = {"version": STATE_VERSION, "trees": [dump_tree(t) for t in self.trees_.values()]}
-        try:
-            data = orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS)
-        except TypeError:   # lone surrogates (undecodable bytes kept by a reader): escape them
-            data = json.dumps(state, default=_iso_default).encode()
-        return zlib.compress(data, 3)
+        return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 3)
 
     def set_state(self, state: bytes) -> None:
         """Restore :meth:`get_state` output; settings stay those given to ``__init__``."""
         raw = zlib.decompress(state)
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            data = json.loads(raw)
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"template miner state version {data.get('version')!r} "
-                             f"is not {STATE_VERSION}")
+        if raw[:1] in (b"{", b"["):                      # version 1 wrote JSON
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                data = json.loads(raw)
+        else:
+            data = _StateUnpickler(io.BytesIO(raw)).load()
+        if not isinstance(data, dict) or data.get("version") not in _READABLE:
+            found = data.get("version") if isinstance(data, dict) else None
+            raise ValueError(f"template miner state version {found!r} "
+                             f"is not one of {sorted(_READABLE)}")
         self.trees_.clear()
         self.registry_.clear()
         for tree_data in data["trees"]:

@@ -205,6 +205,27 @@ def test_state_round_trip_continues_with_the_same_ids():
     assert one.templates() == second.templates() and one.history() == second.history()
 
 
+def test_state_keeps_the_line_cache_and_loads_only_plain_data():
+    import pickle
+    import zlib
+
+    lines = [f"GET /api/{i % 7} took {i}ms from 10.1.{i % 5}.{i}" for i in range(200)]
+    first = TemplateMiner()
+    mine(first, lines)
+    second = TemplateMiner()
+    second.set_state(first.get_state())
+    for a, b in zip(first.trees_.values(), second.trees_.values()):
+        assert len(a.cache) == len(b.cache) > 0
+        for key, value in a.cache.items():
+            got = b.cache[key]
+            assert [getattr(v, "id", v) for v in got] == [getattr(v, "id", v) for v in value]
+            if isinstance(key, str):       # the fast path relies on the template's identity
+                assert got[1] is got[0].template
+    evil = zlib.compress(pickle.dumps({"version": 2, "trees": [], "x": TemplateMiner}))
+    with pytest.raises(pickle.UnpicklingError, match="may not load"):
+        TemplateMiner().set_state(evil)
+
+
 def test_persistence_handler_saves_and_loads():
     store = MemoryPersistence()
     miner = TemplateMiner(persistence=store)
