@@ -77,3 +77,19 @@ def test_a_store_keeps_its_partition_count(scenario, tmp_path):
         Engine(config, open_store(path), workers=1)
     with pytest.raises(ConfigError, match=">= 1"):
         Engine(config, open_store(), workers=0)
+
+
+def test_worker_records_keep_every_field_templates_and_detectors_read(scenario):
+    from aiops.pool import pack_records, route_key, unpack_records
+    from aiops.schema import LogRecord
+
+    records = [r for r in scenario[1] if route_key(r) is not None]
+    assert any(type(r) is LogRecord for r in records) and any(type(r) is not LogRecord
+                                                              for r in records)
+    back = unpack_records(pack_records(records))
+    fields = {"log": ("ts", "message", "service", "host", "level", "source"),
+              "metric": ("ts", "name", "value", "labels", "source")}
+    assert [type(r) for r in back] == [type(r) for r in records]
+    for a, b in zip(records, back):
+        assert [getattr(a, f) for f in fields[a.kind]] == [getattr(b, f) for f in fields[b.kind]]
+        assert route_key(a) == route_key(b)
