@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import pickle
+import queue
 import threading
 import traceback
 from collections import Counter
@@ -87,17 +88,31 @@ class WorkerError(RuntimeError):
     """A worker process failed; its traceback is the message."""
 
 
+def _read_commands(conn: Any, inbox: queue.SimpleQueue) -> None:
+    """Drain the pipe as commands arrive, so the engine's send never waits for this
+    worker to finish a batch (it may have the next ones in flight already)."""
+    while True:
+        try:
+            inbox.put(conn.recv_bytes())
+        except (EOFError, OSError):
+            inbox.put(None)
+            return
+
+
 def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float) -> None:
     from aiops.engine import limit_native_threads, tune_gc
 
     limit_native_threads()
     tune_gc()
     part = Partition(templates, detect, timedelta(seconds=lateness_s))
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    threading.Thread(target=_read_commands, args=(conn, inbox), daemon=True,
+                     name="aiops-partition-reader").start()
     while True:
-        try:
-            op, *args = pickle.loads(conn.recv_bytes())
-        except EOFError:
+        data = inbox.get()
+        if data is None:
             return
+        op, *args = pickle.loads(data)
         try:
             if op == "add":
                 payload, max_ts = args
@@ -121,7 +136,13 @@ def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float) -> None
 
 
 class PartitionPool:
-    """The :class:`Partition` interface over ``n`` worker processes plus a local partition."""
+    """The :class:`Partition` interface over ``n`` worker processes plus a local partition.
+
+    ``depth``: batches a worker may have queued or in work while the engine parses the
+    next one; with one, a worker that finished early waited for the slowest.
+    """
+
+    depth = 3
 
     def __init__(self, n: int, templates: dict[str, Any], detect: dict[str, Any],
                  lateness: timedelta) -> None:
@@ -135,7 +156,7 @@ class PartitionPool:
         self.max_ts: datetime | None = None
         self._worker_stats: list[dict] = [{} for _ in range(n)]
         self._pending: list[Alert] | None = None  # alerts found but not handed out yet
-        self._inflight = False
+        self._inflight: list[datetime | None] = []  # the watermark after each batch in flight
         self._snap: list[tuple[dict, list]] | None = None
         self._signals: Counter = Counter()
         # fork is cheap and keeps the parent's imports; a process with other threads
@@ -193,19 +214,25 @@ class PartitionPool:
                 w = assignment[key] = min(range(self.n), key=load.__getitem__)
             load[w] += 1
             parts[w].append(r)
-        previous = self._collect()
-        # the alerts handed out now were found at the watermark of the batch before
-        found_at = self.watermark
+        before = self.watermark
         self._snap = None
         self.max_ts = max_ts
         for conn, part in zip(self._conns, parts):
             self._send(conn, "add", pack_records(part) if part else b"", max_ts)
-        self._inflight = True
+        self._inflight.append(self.watermark)
         self.local.observe(local)
         self.local.advance(max_ts)
         out = self.local.release()
-        out.alerts.extend(previous)
-        out.watermark = found_at
+        # alerts go out with the watermark of the batch that found them (the correlator
+        # delivers everything known by then): kept ones, then batches older than depth
+        out.watermark = None
+        if self._pending is not None:
+            out.alerts.extend(self._pending)
+            self._pending = None
+            out.watermark = before
+        while len(self._inflight) > self.depth:
+            found, out.watermark = self._collect_oldest()
+            out.alerts.extend(found)
         return out
 
     def release(self) -> Emitted:
@@ -279,21 +306,27 @@ class PartitionPool:
                 proc.kill()
 
     # -- internals -----------------------------------------------------------------------
+    def _collect_oldest(self) -> tuple[list[Alert], datetime | None]:
+        """Wait for the oldest batch in flight: its alerts and its watermark."""
+        watermark = self._inflight.pop(0)
+        alerts: list[Alert] = []
+        for i, conn in enumerate(self._conns):
+            found, self._worker_stats[i] = self._recv(conn)
+            alerts.extend(found)
+        return alerts, watermark
+
     def _collect(self) -> list[Alert]:
-        """Wait for the batch in flight; its alerts, plus any kept from before a restart."""
+        """Wait for every batch in flight; their alerts, plus any kept from before."""
         alerts = self._pending or []
         self._pending = None
-        if self._inflight:
-            self._inflight = False
-            for i, conn in enumerate(self._conns):
-                found, self._worker_stats[i] = self._recv(conn)
-                alerts.extend(found)
+        while self._inflight:
+            alerts.extend(self._collect_oldest()[0])
         return alerts
 
     def _snapshot(self) -> list[tuple[dict, list]]:
         """Every worker's (states, templates) now; the signals they drained are kept."""
         if self._snap is None:
-            if self._inflight:  # its alerts wait in _pending for the next add
+            if self._inflight:  # their alerts wait in _pending for the next add
                 self._pending = self._collect()
             for conn in self._conns:
                 self._send(conn, "state")
