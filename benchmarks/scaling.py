@@ -1,6 +1,7 @@
 """Replay time and peak memory at 250k, 500k and 1M log lines: does cost grow linearly?
 
-    python benchmarks/scaling.py [--hours 1.5 3 6] [--workers N] [--json FILE]
+    python benchmarks/scaling.py [--hours 1.5 3 6] [--services 30] [--workers N] [--json FILE]
+    python benchmarks/scaling.py --hours 6 --services 8 15 30
 
 Each size is ``aiops simulate --seed 1 --services 30 --log-rate 1.05 --hours H``
 (1.5 h ~ 250k, 3 h ~ 500k, 6 h ~ 1M log lines; the actual counts are reported),
@@ -17,6 +18,10 @@ or less shorter detector warm-ups (so its detector alerts show), which is anothe
 workload. Smaller sizes at the same hours: fewer ``--services`` (8 services:
 ~66k / 135k / 269k lines). Within the defaults, the metric detector starts scoring
 after 750 points of a series (~3 h), so longer replays also do more per line.
+
+Growing the system instead of the time span (``--hours 6 --services 8 15 30``)
+keeps that mix the same at every size: each size has the same warm-ups and the
+same share of scoring; only the volume (sources, series, lines) grows.
 """
 
 from __future__ import annotations
@@ -73,7 +78,8 @@ def table(result: dict) -> list[dict]:
     rows = []
     for run in result["sizes"]:
         if run["rc"]:
-            rows.append({"measure": f"replay {run['hours']:g} h: failed", "value": run["rc"]})
+            rows.append({"measure": f"replay {run['hours']:g} h, {run['services']} services: failed",
+                         "value": run["rc"]})
             continue
         rows.append({"measure": f"replay {run['log_lines']:,} lines: wall / CPU s, peak RSS MB",
                      "value": f"{run['wall_s']} / {run['cpu_s']}, {run['peak_tree_rss_mb']}"})
@@ -92,12 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hours", type=float, nargs="+", default=[1.5, 3.0, 6.0],
                     help="simulated hours per size (1.5 h ~ 250k lines at the defaults)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--services", type=int, default=30)
+    ap.add_argument("--services", type=int, nargs="+", default=[30],
+                    help="simulated services per size (give several with one --hours value)")
     ap.add_argument("--log-rate", type=float, default=1.05)
     ap.add_argument("--workers", type=int, default=None,
                     help="pass --workers N to aiops replay (default: not passed)")
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON too")
     args = ap.parse_args(argv)
+    if len(args.hours) > 1 and len(args.services) > 1:
+        ap.error("vary either --hours or --services, not both")
 
     if min(args.hours) <= 1 < max(args.hours):
         print("note: scenarios of 1 h or less get shorter detector warm-ups from aiops simulate; "
@@ -106,19 +115,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  fixed cost (replay of one log line): {fixed['wall_s']} s wall, {fixed['cpu_s']} s CPU, "
           f"{fixed['peak_tree_rss_mb']} MB", file=sys.stderr)
     sizes = []
-    for hours in sorted(args.hours):
-        directory, meta = common.scenario(args.seed, args.services, hours, args.log_rate)
+    for hours, services in sorted((h, s) for h in args.hours for s in args.services):
+        directory, meta = common.scenario(args.seed, services, hours, args.log_rate)
         run = common.replay(directory, workers=args.workers)
         summary = run.pop("summary") or {}
-        run.update(hours=hours, log_lines=meta["log_lines"],
+        run.update(hours=hours, services=services, log_lines=meta["log_lines"],
                    records=sum(summary.get("records", {}).values()),
                    incidents=len(summary.get("incidents", [])))
         if not run["rc"]:
             run["lines_per_s"] = round(run["log_lines"] / run["wall_s"])
         sizes.append(run)
-        print(f"  {hours:g} h, {meta['log_lines']:,} lines: rc {run['rc']}, {run['wall_s']} s wall, "
-              f"{run['cpu_s']} s CPU, {run['peak_tree_rss_mb']} MB", file=sys.stderr)
-    ok = [r for r in sizes if not r["rc"]]
+        print(f"  {hours:g} h, {services} services, {meta['log_lines']:,} lines: rc {run['rc']}, "
+              f"{run['wall_s']} s wall, {run['cpu_s']} s CPU, {run['peak_tree_rss_mb']} MB", file=sys.stderr)
+    ok = []
+    for r in sizes:  # a size that is no larger (the simulator has a minimum system) is no step
+        if not r["rc"] and (not ok or r["log_lines"] > ok[-1]["log_lines"]):
+            ok.append(r)
     steps = [step(a, b) for a, b in zip(ok, ok[1:])]
     if len(ok) > 2:
         steps.append(step(ok[0], ok[-1]))

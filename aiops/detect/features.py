@@ -28,6 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+try:  # pandas' rolling kernels (what Series.rolling().mean()/.std() run)
+    from pandas._libs.window.aggregations import roll_mean as _roll_mean
+    from pandas._libs.window.aggregations import roll_var as _roll_var
+except ImportError:  # pragma: no cover - moved in some pandas release: the public path
+    _roll_mean = _roll_var = None
+
 DAY = 86400.0
 WEEK = 7 * DAY
 
@@ -119,25 +125,23 @@ def compute_features(ts: np.ndarray, values: np.ndarray, spec: FeatureSpec, *,
     x_all = np.asarray(values, dtype=float)
     lo = max(0, start - spec.lookback_points(step))
     x = x_all[lo:]
-    s = pd.Series(x)
-    prev = s.shift(1)
-    base = prev.rolling(spec.long, min_periods=2)
-    spread = np.fmax(base.std().to_numpy(), floor)
-    mean_long = base.mean().to_numpy()
-    mean_short = prev.rolling(spec.short, min_periods=1).mean().to_numpy()
-    level = s.rolling(spec.level, min_periods=1).mean().to_numpy()
+    prev = _shift(x, 1)
+    spread = np.fmax(rolling_std(prev, spec.long, 2), floor)
+    mean_long = rolling_mean(prev, spec.long, 2)
+    mean_short = rolling_mean(prev, spec.short, 1)
+    level = rolling_mean(x, spec.level, 1)
     cols = [x,
             np.nan_to_num((x - mean_short) / spread),
             np.nan_to_num((level - mean_long) / spread)]
     if spec.volatility:
-        recent = s.rolling(spec.short, min_periods=2).std().to_numpy()
+        recent = rolling_std(x, spec.short, 2)
         cols.append(np.nan_to_num(np.log((recent + floor) / (spread + floor))))
     if spec.trend:
         w, b = spec.trend_points(step)
-        now = s.rolling(w, min_periods=1).mean()
-        before = s.shift(w).rolling(b, min_periods=2)
-        cols.append(np.nan_to_num(((now - before.mean()) / np.fmax(before.std(), floor))
-                                  .to_numpy()))
+        now = rolling_mean(x, w, 1)
+        before = _shift(x, w)
+        cols.append(np.nan_to_num((now - rolling_mean(before, b, 2))
+                                  / np.fmax(rolling_std(before, b, 2), floor)))
     k = start - lo
     out = [c[k:] for c in cols]
     rows = np.arange(start, len(x_all))
@@ -146,6 +150,52 @@ def compute_features(ts: np.ndarray, values: np.ndarray, spec: FeatureSpec, *,
                                       tolerance=step)
         out.append((x_all[start:] - seasonal) / spread[k:])  # NaN until a period exists
     return np.ascontiguousarray(np.column_stack(out)) if out else np.empty((0, 0))
+
+
+def _shift(x: np.ndarray, n: int) -> np.ndarray:
+    """``pd.Series(x).shift(n)``: NaN for the first ``n``."""
+    out = np.empty(len(x))
+    out[:n] = np.nan
+    out[n:] = x[:len(x) - n] if n < len(x) else x[:0]
+    return out
+
+
+def _window_bounds(n: int, window: int, min_periods: int) -> tuple[np.ndarray, np.ndarray]:
+    if min_periods > window:
+        raise ValueError(f"min_periods {min_periods} must be <= window {window}")
+    end = np.arange(1, n + 1, dtype=np.int64)
+    return np.clip(end - window, 0, n), end
+
+
+def rolling_mean(x: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    """``pd.Series(x).rolling(window, min_periods).mean()``, same numbers.
+
+    pandas' own Cython kernel, called without building Series and Rolling objects:
+    a streaming call scores a few points per series, so that ~0.1 ms per pandas call,
+    nine per call, times every series and batch, was most of the metric detector's time
+    and grew with series x batches (quadratically with the size of the system)."""
+    if _roll_mean is None:  # pragma: no cover - a pandas without the kernel
+        return pd.Series(x).rolling(window, min_periods=min_periods).mean().to_numpy()
+    if not len(x):
+        return np.empty(0)
+    start, end = _window_bounds(len(x), window, min_periods)
+    with np.errstate(all="ignore"):
+        return np.asarray(_roll_mean(np.asarray(x, dtype=np.float64), start, end, min_periods))
+
+
+def rolling_std(x: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    """``pd.Series(x).rolling(window, min_periods).std()`` (ddof 1), same numbers."""
+    if _roll_var is None:  # pragma: no cover - a pandas without the kernel
+        return pd.Series(x).rolling(window, min_periods=min_periods).std().to_numpy()
+    if not len(x):
+        return np.empty(0)
+    start, end = _window_bounds(len(x), window, min_periods)
+    with np.errstate(all="ignore"):
+        var = np.asarray(_roll_var(np.asarray(x, dtype=np.float64), start, end, min_periods,
+                                   ddof=1))
+        out = np.sqrt(var)
+    out[var < 0] = 0.0
+    return out
 
 
 def _lagged(t: np.ndarray, x: np.ndarray, rows: np.ndarray, lag: float,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from detect_helpers import epoch, nab_frame
 
 from aiops.detect.features import (DAY, FeatureSpec, _seasonal_baseline, compute_features,
@@ -54,3 +55,25 @@ def test_smoothing_is_a_trailing_event_time_mean():
     out = smooth_scores(t, raw, 3600.0)
     np.testing.assert_allclose(out, [1, 1.5, 2, 2.5, (4 + 10) / 2])
     np.testing.assert_allclose(smooth_scores(t, raw, 3600.0, start=3), out[3:])
+
+
+@pytest.mark.parametrize("window, min_periods", [(1, 1), (3, 1), (12, 2), (288, 2), (5000, 2)])
+def test_rolling_kernels_give_pandas_numbers_exactly(window, min_periods):
+    import pandas as pd
+
+    from aiops.detect.features import _shift, rolling_mean, rolling_std
+
+    rng = np.random.default_rng(window)
+    x = rng.normal(1e6, 3.0, 4000)
+    x[rng.integers(0, len(x), 200)] = np.nan
+    x[1000:1400] = 42.0                       # a flat stretch: variance must stay >= 0
+    for series in (x, _shift(x, 1), _shift(x, 7), x[:1]):
+        s = pd.Series(series)
+        r = s.rolling(window, min_periods=min_periods)
+        assert np.array_equal(rolling_mean(series, window, min_periods), r.mean().to_numpy(),
+                              equal_nan=True)
+        if min_periods >= 2:
+            assert np.array_equal(rolling_std(series, window, min_periods),
+                                  r.std().to_numpy(), equal_nan=True)
+    assert np.array_equal(_shift(x, 3)[3:], x[:-3], equal_nan=True)
+    assert np.isnan(_shift(x, 3)[:3]).all()
