@@ -160,39 +160,37 @@ def _shift(x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _window_bounds(n: int, window: int, min_periods: int) -> tuple[np.ndarray, np.ndarray]:
+def _rolling(kernel, x: np.ndarray, window: int, min_periods: int, **kwargs) -> np.ndarray:
+    """pandas' own Cython rolling kernel over trailing windows, as ``Series.rolling`` calls it.
+
+    Called without building Series and Rolling objects: a streaming call scores a few
+    points per series, so ~0.1 ms per pandas call, nine per call, times every series and
+    batch, was most of the metric detector's time and grew with series x batches
+    (quadratically with the size of the system)."""
     if min_periods > window:
         raise ValueError(f"min_periods {min_periods} must be <= window {window}")
+    n = len(x)
+    if not n:
+        return np.empty(0)
     end = np.arange(1, n + 1, dtype=np.int64)
-    return np.clip(end - window, 0, n), end
+    with np.errstate(all="ignore"):
+        return np.asarray(kernel(np.asarray(x, dtype=np.float64), np.clip(end - window, 0, n),
+                                 end, min_periods, **kwargs))
 
 
 def rolling_mean(x: np.ndarray, window: int, min_periods: int) -> np.ndarray:
-    """``pd.Series(x).rolling(window, min_periods).mean()``, same numbers.
-
-    pandas' own Cython kernel, called without building Series and Rolling objects:
-    a streaming call scores a few points per series, so that ~0.1 ms per pandas call,
-    nine per call, times every series and batch, was most of the metric detector's time
-    and grew with series x batches (quadratically with the size of the system)."""
+    """``pd.Series(x).rolling(window, min_periods).mean()``, same numbers."""
     if _roll_mean is None:  # pragma: no cover - a pandas without the kernel
         return pd.Series(x).rolling(window, min_periods=min_periods).mean().to_numpy()
-    if not len(x):
-        return np.empty(0)
-    start, end = _window_bounds(len(x), window, min_periods)
-    with np.errstate(all="ignore"):
-        return np.asarray(_roll_mean(np.asarray(x, dtype=np.float64), start, end, min_periods))
+    return _rolling(_roll_mean, x, window, min_periods)
 
 
 def rolling_std(x: np.ndarray, window: int, min_periods: int) -> np.ndarray:
     """``pd.Series(x).rolling(window, min_periods).std()`` (ddof 1), same numbers."""
     if _roll_var is None:  # pragma: no cover - a pandas without the kernel
         return pd.Series(x).rolling(window, min_periods=min_periods).std().to_numpy()
-    if not len(x):
-        return np.empty(0)
-    start, end = _window_bounds(len(x), window, min_periods)
-    with np.errstate(all="ignore"):
-        var = np.asarray(_roll_var(np.asarray(x, dtype=np.float64), start, end, min_periods,
-                                   ddof=1))
+    var = _rolling(_roll_var, x, window, min_periods, ddof=1)
+    with np.errstate(invalid="ignore"):
         out = np.sqrt(var)
     out[var < 0] = 0.0
     return out
