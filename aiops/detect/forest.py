@@ -44,49 +44,51 @@ class PackedForest:
     CHUNK = 2048
 
     def __init__(self, forest: IsolationForest) -> None:
-        childs, feats, thresholds, leaf_depths, roots = [], [], [], [], []
-        offset = 0
-        max_depth = 0
+        # all trees at once (one numpy pass per level, not per tree): the engine packs a
+        # forest at every fit, hundreds of them in a large replay
+        trees = [est.tree_ for est in forest.estimators_]
+        counts = np.array([t.node_count for t in trees], dtype=np.int64)
+        starts = np.zeros(len(trees), dtype=np.int64)
+        starts[1:] = np.cumsum(counts)[:-1]
+        shift = np.repeat(starts, counts)
+        left = np.concatenate([t.children_left for t in trees]).astype(np.int64)
+        right = np.concatenate([t.children_right for t in trees]).astype(np.int64)
+        is_leaf = left < 0
+        left = np.where(is_leaf, -1, left + shift)
+        right = np.where(is_leaf, -1, right + shift)
         # scikit-learn indexes columns per tree only when trees use a subset of them
-        subset = forest._max_features != forest.n_features_in_ or forest.bootstrap_features
-        identity = np.arange(forest.n_features_in_)
+        if forest._max_features != forest.n_features_in_ or forest.bootstrap_features:
+            feature = np.concatenate([np.asarray(f)[np.maximum(t.feature, 0)]
+                                      for t, f in zip(trees, forest.estimators_features_)])
+        else:
+            feature = np.maximum(np.concatenate([t.feature for t in trees]), 0)
         known = getattr(forest, "_decision_path_lengths", None)  # root = 1, from the fit
-        for i, (tree, features) in enumerate(zip(forest.estimators_, forest.estimators_features_)):
-            features = features if subset else identity
-            t = tree.tree_
-            n = t.node_count
-            left, right = t.children_left, t.children_right
-            if known is not None and len(known[i]) == n:
-                depth = known[i] - 1.0
-            else:
-                depth = np.zeros(n)
-                for node in range(n):  # parents precede children in sklearn's node order
-                    if left[node] >= 0:
-                        depth[left[node]] = depth[right[node]] = depth[node] + 1
-            is_leaf = left < 0
-            # renumber so that a node's right child follows its left one: a step down is
-            # then ``child[node] + went_right``; a leaf is its own child (threshold +inf)
-            order = _sibling_order(left, right)
-            new_id = np.empty(n, dtype=np.int64)
-            new_id[order] = np.arange(n)
-            child = np.where(is_leaf, new_id, new_id[np.maximum(left, 0)])[order]
-            # a leaf's path length: its depth + the expected depth of an unbuilt subtree
-            value = depth + _path_length(t.n_node_samples.astype(float))
-            roots.append(offset + int(new_id[0]))
-            childs.append(child + offset)
-            feats.append(np.where(is_leaf, 0, np.asarray(features)[np.maximum(t.feature, 0)])[order])
-            thresholds.append(np.where(is_leaf, np.inf, t.threshold)[order])
-            leaf_depths.append(np.where(is_leaf, value, 0.0)[order])
-            max_depth = max(max_depth, int(depth.max()))
-            offset += n
-        index = np.int32 if offset < 2**31 else np.int64
-        self.child = np.concatenate(childs).astype(index)
+        if known is not None and [len(k) for k in known] == counts.tolist():
+            depth = np.concatenate(known) - 1.0
+        else:
+            depth = np.zeros(len(left))
+            for node in range(len(left)):  # parents precede children in sklearn's node order
+                if left[node] >= 0:
+                    depth[left[node]] = depth[right[node]] = depth[node] + 1
+        # renumber so that a node's right child follows its left one: a step down is
+        # then ``child[node] + went_right``; a leaf is its own child (threshold +inf)
+        order = _sibling_order(left, right, starts)
+        new_id = np.empty(len(left), dtype=np.int64)
+        new_id[order] = np.arange(len(left))
+        child = np.where(is_leaf, new_id, new_id[np.maximum(left, 0)])[order]
+        # a leaf's path length: its depth + the expected depth of an unbuilt subtree
+        n_samples = np.concatenate([t.n_node_samples for t in trees]).astype(float)
+        value = depth + _path_length(n_samples)
+        index = np.int32 if len(left) < 2**31 else np.int64
+        self.child = child.astype(index)
         n_features = forest.n_features_in_
-        self.feature = np.concatenate(feats).astype(np.uint8 if n_features <= 256 else np.intp)
-        self.threshold = _round_down_f32(np.concatenate(thresholds))
-        self.leaf_value = np.concatenate(leaf_depths)
-        self.roots = np.array(roots, dtype=index)
-        self.max_depth = max_depth
+        self.feature = np.where(is_leaf, 0, feature)[order].astype(
+            np.uint8 if n_features <= 256 else np.intp)
+        threshold = np.concatenate([t.threshold for t in trees])
+        self.threshold = _round_down_f32(np.where(is_leaf, np.inf, threshold)[order])
+        self.leaf_value = np.where(is_leaf, value, 0.0)[order]
+        self.roots = new_id[starts].astype(index)
+        self.max_depth = int(depth.max()) if len(depth) else 0
         self.n_features_in_ = n_features
         self.norm = len(forest.estimators_) * _average_path_length([forest._max_samples])[0]
 
@@ -114,11 +116,11 @@ class PackedForest:
         return -(2.0 ** (-depths / self.norm))
 
 
-def _sibling_order(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Old node ids in an order where every node's two children are adjacent (root first):
-    breadth first, one numpy step per level."""
-    levels = [np.zeros(1, dtype=np.int64)]
-    frontier = levels[0]
+def _sibling_order(left: np.ndarray, right: np.ndarray, roots: np.ndarray) -> np.ndarray:
+    """Node ids in an order where every node's two children are adjacent (roots first):
+    breadth first over all trees together, one numpy step per level."""
+    levels = [roots]
+    frontier = roots
     while True:
         inner = frontier[left[frontier] >= 0]
         if not len(inner):
