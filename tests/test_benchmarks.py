@@ -65,3 +65,20 @@ def test_markdown_reports_failures_and_floors():
     md = markdown(entries, "header")
     assert "| scaling | x | 1,234 | <= 2 | **no** |" in md
     assert "| api_load | **failed (1)**" in md
+
+
+def test_every_planned_benchmark_has_a_script_that_knows_its_options(capsys):
+    import importlib
+
+    import pytest
+
+    from benchmarks import __main__ as runner
+
+    for name, (quick, full, *_timeouts) in runner.PLAN.items():
+        module = importlib.import_module(runner.SCRIPTS.get(name, name))
+        with pytest.raises(SystemExit) as exc:
+            module.main(["--help"])
+        assert exc.value.code == 0
+        usage = capsys.readouterr().out
+        for option in {a for a in quick + full if a.startswith("--")}:
+            assert option in usage, (name, option)
