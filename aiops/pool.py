@@ -19,9 +19,11 @@ What keeps the results identical to one process:
   known, so it does not matter which worker found them.
 
 Batches are pipelined: ``add`` hands batch *k* to the workers and returns what they
-made of batch *k-1*, so parsing the next batch in the engine's process overlaps the
-workers' mining and detection. A checkpoint waits for the batch in flight and keeps
-its alerts in the pool's state, so a restart loses nothing.
+made of batch *k - depth* (each worker queues up to ``depth`` batches), so parsing the
+next batches in the engine's process overlaps the workers' mining and detection, and a
+worker that finished early does not wait for the slowest. Alerts go out with the
+watermark of the batch that found them. A checkpoint waits for the batches in flight and
+keeps their alerts in the pool's state, so a restart loses nothing.
 """
 
 from __future__ import annotations
