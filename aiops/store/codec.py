@@ -68,7 +68,13 @@ def _default(obj):
 
 
 def encode_batch(records: Iterable[Record]) -> bytes:
-    return zlib.compress(orjson.dumps([_encode(r) for r in records], default=_default), 1)
+    """Log lines (most of any batch) take an inlined path: the engine encodes every
+    batch it journals, so this loop is a tenth of a replay's time."""
+    log, epoch, us = LogRecord, EPOCH, _US
+    rows = [["l", (r.ts - epoch) // us, r.message, r.service, r.host, r.level,
+             r.attributes or None, r.raw if r.raw != r.message else None, r.source, r.line]
+            if type(r) is log else _encode(r) for r in records]
+    return zlib.compress(orjson.dumps(rows, default=_default), 1)
 
 
 def decode_batch(payload: bytes) -> list[Record]:
