@@ -137,3 +137,17 @@ def test_a_state_this_version_cannot_read_is_a_clear_error_not_a_traceback(tmp_p
     engine.store.close()
     with pytest.raises(ConfigError, match="new store"):
         Engine(Config(), open_store(path))
+
+
+def test_large_states_are_stored_in_parts_and_read_back_whole(tmp_path):
+    from aiops.store import sqlite as sqlite_store
+
+    store = open_store(tmp_path / "s.db")
+    big = bytes(range(256)) * (sqlite_store._PART_BYTES // 256 * 2 + 3)  # 2 parts and a bit
+    store.save_checkpoint(7, {"detect.0": big, "small": b"x"})
+    rows = store.reader().execute("SELECT key FROM state").fetchall()
+    assert sum(sqlite_store._PART in k for (k,) in rows) == 3
+    assert store.load_checkpoint() == (7, {"detect.0": big, "small": b"x"})
+    store.save_checkpoint(8, {"detect.0": b"now small", "small": b"y"})  # old parts go
+    assert store.load_checkpoint() == (8, {"detect.0": b"now small", "small": b"y"})
+    store.close()

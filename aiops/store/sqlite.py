@@ -152,6 +152,23 @@ ROLLUP_SCHEMA = (
 )
 
 
+_PART = "/part:"        # key suffix of one part of a large state
+_PART_BYTES = 8 << 20   # SQLite copies each bound blob: bound in parts, a 55 MB state
+                        # costs 8 MB more at the checkpoint, not 55
+
+
+def _state_rows(offset: int, states: dict[str, bytes]) -> Iterator[tuple[str, Any]]:
+    yield "offset", str(offset).encode()
+    for key, value in states.items():
+        if len(value) <= _PART_BYTES:
+            yield key, value
+            continue
+        view = memoryview(value)
+        yield key, b""                          # a state saved whole before is replaced
+        for i in range(0, len(value), _PART_BYTES):
+            yield f"{key}{_PART}{i // _PART_BYTES:06d}", view[i:i + _PART_BYTES]
+
+
 class SQLiteStore:
     """Thread-safe: one writer connection behind a lock, one reader connection per thread."""
 
@@ -250,8 +267,16 @@ class SQLiteStore:
     # -- checkpoints --------------------------------------------------------------------------
     def load_checkpoint(self) -> tuple[int, dict[str, bytes]]:
         with self._lock:
-            rows = self._writer.execute("SELECT key, value FROM state").fetchall()
-        states = {k: bytes(v) for k, v in rows}
+            rows = self._writer.execute("SELECT key, value FROM state ORDER BY key").fetchall()
+        states: dict[str, bytes] = {}
+        parts: dict[str, list[bytes]] = {}
+        for key, value in rows:
+            if _PART in key:                    # a large state, stored in parts (in key order)
+                parts.setdefault(key.split(_PART)[0], []).append(value)
+            else:
+                states[key] = bytes(value)
+        for key, values in parts.items():
+            states[key] = b"".join(values)
         offset = int(states.pop("offset", b"0") or 0)
         return offset, states
 
@@ -270,8 +295,9 @@ class SQLiteStore:
             w = self._writer
             w.execute("BEGIN IMMEDIATE")
             try:
+                w.execute("DELETE FROM state WHERE instr(key, ?) > 0", (_PART,))
                 w.executemany("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)",
-                              [("offset", str(offset).encode()), *states.items()])
+                              _state_rows(offset, states))
                 w.executemany(  # an upsert, not REPLACE: the roll-up triggers see old and new
                     "INSERT INTO alerts(id, fingerprint, status, service, severity, "
                     "source, starts_at, ends_at, incident_id, suppressed, seq, doc, name, repeats) "
