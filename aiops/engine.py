@@ -62,7 +62,7 @@ def tune_gc() -> None:
 
     The engine keeps millions of long-lived objects (template caches, windows) and
     allocates a list per record batch; with the default thresholds (700) the cyclic
-    collector ran every few hundred allocations and rescanned that state: a third of
+    collector ran every few hundred allocations and rescanned that state: a quarter of
     a 1M-line replay's CPU time. The engine makes few reference cycles, so collecting
     rarely frees the same memory (peak RSS unchanged) and results do not change.
     Called by the process's owner (the CLI, a worker, the API), never by the library.
