@@ -29,6 +29,7 @@ keeps their alerts in the pool's state, so a restart loses nothing.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import pickle
 import queue
 import threading
@@ -42,6 +43,14 @@ from aiops.schema import EPOCH, Alert, LogRecord, MetricSample, Record
 from aiops.store.codec import to_us
 
 _HIGHEST = pickle.HIGHEST_PROTOCOL
+
+
+#: relative cost of a record by route kind ("l"og line, "m"etric sample), measured on the
+#: 1M-line replay (~13 us per log line, ~31 us per sample in a worker): a source goes to the
+#: worker with the least work so far, and counting samples as log lines gave one worker
+#: 65 % more CPU time than the other
+_COST = {"l": 2, "m": 5}
+_WORKER_NICE = 5
 
 
 def route_key(record: Record) -> str | None:
@@ -106,6 +115,11 @@ def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float) -> None
 
     limit_native_threads()
     tune_gc()
+    # the engine's process parses and journals what feeds every worker: when the processes
+    # outnumber the cores, it goes first (on 2 cores the 1M-line replay took 24.3 s with
+    # equal priority, 22.1 s with the workers at nice +5; results do not depend on it)
+    if hasattr(os, "nice"):
+        os.nice(_WORKER_NICE)
     part = Partition(templates, detect, timedelta(seconds=lateness_s))
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     threading.Thread(target=_read_commands, args=(conn, inbox), daemon=True,
@@ -198,7 +212,7 @@ class PartitionPool:
         return self.local.detectors
 
     def add(self, records: list[Record]) -> Emitted:
-        """Hand the batch to the workers; return the alerts of the previous one."""
+        """Hand the batch to the workers; return the alerts of batches ``depth`` back."""
         parts: list[list[Record]] = [[] for _ in range(self.n)]
         local: list[Record] = []
         assignment, load = self.assignment, self.load
@@ -214,7 +228,7 @@ class PartitionPool:
             w = assignment.get(key)
             if w is None:
                 w = assignment[key] = min(range(self.n), key=load.__getitem__)
-            load[w] += 1
+            load[w] += _COST[key[0]]
             parts[w].append(r)
         before = self.watermark
         self._snap = None
