@@ -40,9 +40,9 @@ from typing import Any
 
 from aiops.partition import Emitted, Partition
 from aiops.schema import EPOCH, Alert, LogRecord, MetricSample, Record
+from aiops.store.codec import MICROSECOND, us_clock
 
 _HIGHEST = pickle.HIGHEST_PROTOCOL
-_US = timedelta(microseconds=1)
 
 
 #: relative cost of a record by route kind ("l"og line, "m"etric sample), measured on the
@@ -76,7 +76,7 @@ def pack_records(records: list[Record]) -> bytes:
     which the split does not change. Packing is on the engine's critical path when
     workers run: it does it for every record.
     """
-    epoch, unit = EPOCH, _US
+    epoch, unit = EPOCH, MICROSECOND
     logs = [r for r in records if type(r) is LogRecord]
     combos: dict[tuple, int] = {}
     index = [combos.setdefault((r.service, r.host, r.level, r.source), len(combos))
@@ -90,15 +90,7 @@ def pack_records(records: list[Record]) -> bytes:
 def unpack_records(payload: bytes) -> list[Record]:
     combos, times, messages, index, samples = pickle.loads(payload)
     log, metric = LogRecord, MetricSample
-    seconds: dict[int, datetime] = {}
-
-    def at(us: int) -> datetime:
-        sec, frac = divmod(us, 1_000_000)
-        ts = seconds.get(sec)
-        if ts is None:
-            ts = seconds[sec] = EPOCH + timedelta(seconds=sec)
-        return ts + timedelta(microseconds=frac) if frac else ts
-
+    at = us_clock()
     out: list[Record] = []
     append = out.append
     for us, message, i in zip(times, messages, index):
@@ -276,9 +268,7 @@ class PartitionPool:
         out.alerts.extend(previous)
         for conn in self._conns:
             self._send(conn, "finish")
-        for i, conn in enumerate(self._conns):
-            alerts, self._worker_stats[i] = self._recv(conn)
-            out.alerts.extend(alerts)
+        out.alerts.extend(self._alerts_and_stats())
         out.watermark = self.watermark
         return out
 
@@ -338,12 +328,15 @@ class PartitionPool:
     # -- internals -----------------------------------------------------------------------
     def _collect_oldest(self) -> tuple[list[Alert], datetime | None]:
         """Wait for the oldest batch in flight: its alerts and its watermark."""
-        watermark = self._inflight.pop(0)
+        return self._alerts_and_stats(), self._inflight.pop(0)
+
+    def _alerts_and_stats(self) -> list[Alert]:
+        """Every worker's next reply to ``add``/``finish``: the alerts; keep the stats."""
         alerts: list[Alert] = []
         for i, conn in enumerate(self._conns):
             found, self._worker_stats[i] = self._recv(conn)
             alerts.extend(found)
-        return alerts, watermark
+        return alerts
 
     def _collect(self) -> list[Alert]:
         """Wait for every batch in flight; their alerts, plus any kept from before."""
