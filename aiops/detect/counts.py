@@ -141,7 +141,6 @@ class CountModel:
             r = z - (z @ self.components_.T) @ self.components_
         else:
             r = x
-        # rounded: near-ties must not flip with the summation order of a restored model
         # near-ties (within 1e-9) go to the smallest template id: the residual's last bits
         # vary with the summation order of a restored model, and the vocabulary's order
         # with the arrival order of records within the allowed lateness
