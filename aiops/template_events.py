@@ -119,15 +119,16 @@ class SourceTree:
     def mine(self, records: list, i: int) -> int:
         """Mine ``records[i:]`` while they belong to this source; return the next index.
 
-        Fast path: a line seen before gets its answer back (unless its template has
-        changed since). Otherwise two keys, the line with its digits deleted (exact
-        shape) and (token count, first word) (any values, like drain's first tree
-        levels), each map to a few recent events; the first whose template the line
-        is an exact instance of is the answer, and that match yields the parameters.
-        Only a line no cached template fits is masked and sent to drain.
+        Fast path: two keys, the line with its digits deleted (exact shape) and
+        (token count, first word) (any values, like drain's first tree levels), each
+        map to a few recent events; the first whose template the line is an exact
+        instance of is the answer, and that match yields the parameters. Only a line
+        no cached template fits is masked and sent to drain. Whole lines are not
+        cached: at 1M lines they were 11 % of the hits, two thirds of the cache's
+        memory, and their churn pushed shape keys out (mining 1.7x slower with them).
         """
         source, n = self.source, len(records)
-        cache, old, half = self.cache, self.cache_old, self.cache_half
+        cache, half = self.cache, self.cache_half
         tick = self.tick
         while i < n:
             rec = records[i]
@@ -136,71 +137,47 @@ class SourceTree:
             i += 1
             tick += 1
             message = rec.message
-            ev = params = None
-            if half:                                  # the same line again: same answer
-                hit = cache.get(message)
-                if hit is None:
-                    hit = old.get(message)
-                    if hit is not None:
-                        cache[message] = hit
-                if hit is not None:
-                    ev, template, params = hit
-                    if ev.merged_into is not None or ev.template is not template:
-                        ev = ev.canonical()
-                        params = ev.match(" ".join(message.split()))
-                        if params is not None:
-                            cache[message] = (ev, ev.template, params)
-            if params is None:
-                tokens = message.split()
-                text = " ".join(tokens)
-                seen = []
-                if half:
-                    try:
-                        key = message.encode().translate(None, _DIGITS)
-                    except UnicodeEncodeError:
-                        key = message.encode("utf-8", "surrogatepass").translate(None, _DIGITS)
-                    cands = cache.get(key)
-                    if cands is None:
-                        cands = old.get(key)
-                        if cands is not None:
-                            cache[key] = cands
+            tokens = message.split()
+            text = " ".join(tokens)
+            params = None
+            seen = []
+            if half:
+                try:
+                    key = message.encode().translate(None, _DIGITS)
+                except UnicodeEncodeError:
+                    key = message.encode("utf-8", "surrogatepass").translate(None, _DIGITS)
+                cands = cache.get(key) or self._revive(key)
+                if cands is not None:
+                    params = self._lookup(cands, key, text)
+                if params is None:
+                    seen.append((key, cands))
+                    first = tokens[0] if tokens else ""
+                    if not first.isalpha() and _HAS_DIGIT(first):
+                        first = ""                  # a value, like drain's <*> node
+                    key = (len(tokens), first)
+                    cands = cache.get(key) or self._revive(key)
                     if cands is not None:
                         params = self._lookup(cands, key, text)
                     if params is None:
                         seen.append((key, cands))
-                        first = tokens[0] if tokens else ""
-                        if not first.isalpha() and _HAS_DIGIT(first):
-                            first = ""                  # a value, like drain's <*> node
-                        key = (len(tokens), first)
-                        cands = cache.get(key)
-                        if cands is None:
-                            cands = old.get(key)
-                            if cands is not None:
-                                cache[key] = cands
-                        if cands is not None:
-                            params = self._lookup(cands, key, text)
-                        if params is None:
-                            seen.append((key, cands))
-                    if params is not None:
-                        ev = params[0]
-                        params = params[1]
-                if params is None:
-                    self.tick, self.now = tick, rec.ts
-                    evictions = self.evictions
-                    ev = self._mine(message)
-                    if self.evictions != evictions:    # cached candidates may be gone
-                        seen = [(key, None) for key, _ in seen]
-                    params = ev.match(text)
-                    if params is None:      # cannot happen with the default masks; stay safe
-                        params = ()
-                        seen = ()
-                if half:
-                    if len(cache) >= half:
-                        self.cache_old = old = cache
-                        self.cache = cache = {}
-                    for key, cands in seen:             # teach the keys that missed
-                        cache[key] = (ev, *(cands or ())[:_CANDIDATES - 1])
-                    cache[message] = (ev, ev.template, params)
+            if params is not None:
+                ev, params = params
+            else:
+                self.tick, self.now = tick, rec.ts
+                evictions = self.evictions
+                ev = self._mine(message)
+                if self.evictions != evictions:    # cached candidates may be gone
+                    seen = [(key, None) for key, _ in seen]
+                params = ev.match(text)
+                if params is None:      # cannot happen with the default masks; stay safe
+                    params = ()
+                    seen = ()
+            if seen:
+                if len(cache) >= half:
+                    self.cache_old = cache
+                    self.cache = cache = {}
+                for key, cands in seen:                 # teach the keys that missed
+                    cache[key] = (ev, *(cands or ())[:_CANDIDATES - 1])
             ev.cluster.used = tick
             ev.count += 1
             ts = rec.ts
@@ -215,6 +192,13 @@ class SourceTree:
             rec.params = params
         self.tick = tick
         return i
+
+    def _revive(self, key: Any) -> tuple | None:
+        """A key of the previous generation, moved into the current one (None if unknown)."""
+        cands = self.cache_old.get(key)
+        if cands is not None:
+            self.cache[key] = cands
+        return cands
 
     def _lookup(self, cands: tuple, key: Any, text: str) -> tuple | None:
         """The first candidate ``text`` is an instance of, moved to the front: (event, params)."""
