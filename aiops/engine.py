@@ -319,12 +319,12 @@ class Engine:
             return self.correlator.list_silences()
 
     # -- durability -------------------------------------------------------------------------
-    def _states(self) -> dict[str, bytes]:
+    def _states(self) -> dict[str, Any]:
         own = {"version": self.params.state_version, "alerts": self._alerts,
                "events": self._events, "clock": self._clock, "last": self._last,
                "stats": dict(self.stats)}
         return {"engine": pickle.dumps(own, protocol=pickle.HIGHEST_PROTOCOL),
-                "correlate": self.correlator.get_state(), **self.partition.get_state()}
+                "correlate": self.correlator.get_state(), **self.partition.get_state(deferred=True)}
 
     def checkpoint(self) -> None:
         with self._lock:

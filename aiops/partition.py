@@ -162,14 +162,15 @@ class Partition:
     def templates(self) -> list[dict[str, Any]]:
         return self.miner.templates()
 
-    def get_state(self) -> dict[str, bytes]:
+    def get_state(self, *, deferred: bool = False) -> dict[str, Any]:
+        """States as bytes; ``deferred``: detectors' as ``StateDump``s a store streams."""
         # buffered records are raw input: the input log's compact codec carries them exactly
         own = {"max_ts": self.max_ts, "buffer": encode_batch(self.buffer) if self.buffer else b"",
                "stats": dict(self.stats)}
         states = {"partition": pickle.dumps(own, protocol=pickle.HIGHEST_PROTOCOL),
                   "templates": self.miner.get_state()}
         for i, detector in enumerate(self.detectors):
-            states[f"detect.{i}"] = detector.get_state()
+            states[f"detect.{i}"] = detector.state_dump() if deferred else detector.get_state()
         return states
 
     def set_state(self, states: dict[str, bytes]) -> None:

@@ -285,12 +285,12 @@ class PartitionPool:
             rows.extend(templates)
         return rows
 
-    def get_state(self) -> dict[str, bytes]:
+    def get_state(self, *, deferred: bool = False) -> dict[str, Any]:
         snapshot = self._snapshot()
         own = {"n": self.n, "assignment": self.assignment, "load": self.load,
                "max_ts": self.max_ts, "worker_stats": self._worker_stats,
                "pending": self._pending or []}
-        states = {"pool": pickle.dumps(own, protocol=_HIGHEST), **self.local.get_state()}
+        states = {"pool": pickle.dumps(own, protocol=_HIGHEST), **self.local.get_state(deferred=deferred)}
         for i, (worker_states, _) in enumerate(snapshot):
             for key, value in worker_states.items():
                 states[f"w{i}.{key}"] = value

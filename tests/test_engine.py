@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
+
 from aiops.config import Config
 from aiops.engine import Engine, ingest_all
 from aiops.schema import Alert, Event, LogRecord, MetricSample
@@ -151,3 +153,46 @@ def test_large_states_are_stored_in_parts_and_read_back_whole(tmp_path):
     store.save_checkpoint(8, {"detect.0": b"now small", "small": b"y"})  # old parts go
     assert store.load_checkpoint() == (8, {"detect.0": b"now small", "small": b"y"})
     store.close()
+
+
+def test_a_state_that_writes_itself_is_streamed_into_the_same_rows_as_its_bytes(tmp_path):
+    """A detector's ``StateDump`` goes into the store in parts, never whole in memory."""
+    from aiops.detect import persist
+    from aiops.store import sqlite as sqlite_store
+
+    part = sqlite_store._PART_BYTES
+    payloads = {"empty": b"", "small": b"abc", "exact": b"e" * part,
+                "two": bytes(range(256)) * (part // 128), "big": b"b" * (2 * part + 5)}
+    rows = {}
+    for how in ("bytes", "streamed"):
+        store = open_store(tmp_path / f"{how}.db")
+        states = {k: v if how == "bytes" else _Writes(v) for k, v in payloads.items()}
+        store.save_checkpoint(3, states)
+        rows[how] = store.reader().execute("SELECT key, value FROM state ORDER BY key").fetchall()
+        assert store.load_checkpoint() == (3, payloads)
+        store.close()
+    assert rows["streamed"] == rows["bytes"]
+    assert sum(sqlite_store._PART in k for k, _ in rows["bytes"]) == 2 + 3
+
+    series = {"cpu": np.arange(300_000, dtype=float), "mem": list(range(1000))}
+    dump = persist.StateDump("metrics", series)
+    store = open_store(tmp_path / "dump.db")
+    store.save_checkpoint(4, {"detect.0": dump})
+    offset, states = store.load_checkpoint()
+    assert states["detect.0"] == dump.to_bytes()
+    back = persist.loads("metrics", states["detect.0"])
+    assert np.array_equal(back["cpu"], series["cpu"]) and back["mem"] == series["mem"]
+    store.close()
+
+
+class _Writes:
+    """Writes its bytes in uneven pieces, as a pickler does."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def write_to(self, file) -> None:
+        view, i, step = memoryview(self.data), 0, 1
+        while i < len(view):
+            file.write(view[i:i + step])
+            i, step = i + step, step * 3 + 1

@@ -173,9 +173,12 @@ class LogDetector:
         transitions += [("burst", t) for t in self.bursts.close(now)]
         return self._alerts(transitions)
 
+    def state_dump(self) -> persist.StateDump:
+        return persist.StateDump("logs", {"sources": self.sources, "episodes": self.episodes,
+                                          "bursts": self.bursts, "novel": self.novel})
+
     def get_state(self) -> bytes:
-        return persist.dumps("logs", {"sources": self.sources, "episodes": self.episodes,
-                                      "bursts": self.bursts, "novel": self.novel})
+        return self.state_dump().to_bytes()
 
     def set_state(self, data: bytes) -> None:
         st = persist.loads("logs", data)

@@ -107,9 +107,12 @@ class MetricDetector:
         alerts.sort(key=lambda a: a.ts)
         return alerts
 
+    def state_dump(self) -> persist.StateDump:
+        return persist.StateDump("metrics", {"series": self.series, "episodes": self.episodes,
+                                             "dropped": self.dropped})
+
     def get_state(self) -> bytes:
-        return persist.dumps("metrics", {"series": self.series, "episodes": self.episodes,
-                                         "dropped": self.dropped})
+        return self.state_dump().to_bytes()
 
     def set_state(self, data: bytes) -> None:
         state = persist.loads("metrics", data)

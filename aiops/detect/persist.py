@@ -21,13 +21,31 @@ class StateError(ValueError):
     """State bytes that this version cannot restore."""
 
 
+class StateDump:
+    """A state pickled straight into a file-like sink when the checkpoint is written.
+
+    The store streams it into its table in parts, so a state of tens of MB (hundreds of
+    metric series) never exists whole in memory beside the objects it describes: that
+    copy was the checkpoint's peak RSS.
+    """
+
+    __slots__ = ("kind", "state")
+
+    def __init__(self, kind: str, state: Any) -> None:
+        self.kind, self.state = kind, state
+
+    def write_to(self, file: Any) -> None:
+        file.write(MAGIC)
+        pickle.dump((VERSION, self.kind, self.state), file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()   # one buffer: MAGIC + pickle.dumps(...) held a second copy
+        self.write_to(buf)
+        return buf.getvalue()
+
+
 def dumps(kind: str, state: Any) -> bytes:
-    # pickled after the header in one buffer: ``MAGIC + pickle.dumps(...)`` held a second
-    # copy of a state that is tens of MB for hundreds of metric series (checkpoint peak RSS)
-    buf = io.BytesIO()
-    buf.write(MAGIC)
-    pickle.dump((VERSION, kind, state), buf, protocol=pickle.HIGHEST_PROTOCOL)
-    return buf.getvalue()
+    return StateDump(kind, state).to_bytes()
 
 
 def loads(kind: str, data: bytes) -> Any:

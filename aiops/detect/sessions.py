@@ -130,9 +130,12 @@ class SessionDetector:
         transitions += self.episodes.close(watermark.timestamp())
         return self._alerts(transitions)
 
+    def state_dump(self) -> persist.StateDump:
+        return persist.StateDump("sessions", {k: v for k, v in self.__dict__.items()
+                                              if k != "score_sink"})
+
     def get_state(self) -> bytes:
-        return persist.dumps("sessions", {k: v for k, v in self.__dict__.items()
-                                          if k != "score_sink"})
+        return self.state_dump().to_bytes()
 
     def set_state(self, data: bytes) -> None:
         self.__dict__.update(persist.loads("sessions", data))

@@ -26,7 +26,7 @@ class Store(Protocol):
 
     def load_checkpoint(self) -> tuple[int, dict[str, bytes]]: ...
 
-    def save_checkpoint(self, offset: int, states: dict[str, bytes], *,
+    def save_checkpoint(self, offset: int, states: dict[str, Any], *,
                         alerts: Iterable[dict[str, Any]] = (),
                         incidents: Iterable[dict[str, Any]] = (),
                         templates: Iterable[dict[str, Any]] | None = None,

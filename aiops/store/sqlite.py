@@ -155,18 +155,63 @@ ROLLUP_SCHEMA = (
 _PART = "/part:"        # key suffix of one part of a large state
 _PART_BYTES = 8 << 20   # SQLite copies each bound blob: bound in parts, a 55 MB state
                         # costs 8 MB more at the checkpoint, not 55
+_PUT_STATE = "INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)"
 
 
-def _state_rows(offset: int, states: dict[str, bytes]) -> Iterator[tuple[str, Any]]:
-    yield "offset", str(offset).encode()
+def _state_rows(key: str, value: bytes) -> Iterator[tuple[str, Any]]:
+    if len(value) <= _PART_BYTES:
+        yield key, value
+        return
+    view = memoryview(value)
+    yield key, b""                              # a state saved whole before is replaced
+    for i in range(0, len(value), _PART_BYTES):
+        yield f"{key}{_PART}{i // _PART_BYTES:06d}", view[i:i + _PART_BYTES]
+
+
+class _PartWriter:
+    """A file-like sink that stores what is written to it under ``key``, in parts.
+
+    A state that can write itself (``write_to(file)``, e.g. a detector's pickle) is
+    streamed through it, so it never exists whole in memory: the same rows as
+    ``_state_rows`` would make from its bytes.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, key: str) -> None:
+        self.conn, self.key = conn, key
+        self.buf = bytearray()
+        self.parts = 0
+
+    def write(self, data: Any) -> int:
+        self.buf += data
+        while len(self.buf) > _PART_BYTES:
+            self._emit(_PART_BYTES)
+        return memoryview(data).nbytes
+
+    def _emit(self, n: int) -> None:
+        with memoryview(self.buf) as view:
+            part = bytes(view[:n])
+        self.conn.execute(_PUT_STATE, (f"{self.key}{_PART}{self.parts:06d}", part))
+        del self.buf[:n]
+        self.parts += 1
+
+    def close(self) -> None:
+        if not self.parts:
+            self.conn.execute(_PUT_STATE, (self.key, bytes(self.buf)))
+            return
+        if self.buf:
+            self._emit(len(self.buf))
+        self.conn.execute(_PUT_STATE, (self.key, b""))
+
+
+def _write_states(conn: sqlite3.Connection, offset: int, states: dict[str, Any]) -> None:
+    conn.execute(_PUT_STATE, ("offset", str(offset).encode()))
     for key, value in states.items():
-        if len(value) <= _PART_BYTES:
-            yield key, value
-            continue
-        view = memoryview(value)
-        yield key, b""                          # a state saved whole before is replaced
-        for i in range(0, len(value), _PART_BYTES):
-            yield f"{key}{_PART}{i // _PART_BYTES:06d}", view[i:i + _PART_BYTES]
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            conn.executemany(_PUT_STATE, _state_rows(key, value))
+        else:
+            sink = _PartWriter(conn, key)
+            value.write_to(sink)
+            sink.close()
 
 
 class SQLiteStore:
@@ -280,7 +325,7 @@ class SQLiteStore:
         offset = int(states.pop("offset", b"0") or 0)
         return offset, states
 
-    def save_checkpoint(self, offset: int, states: dict[str, bytes], *,
+    def save_checkpoint(self, offset: int, states: dict[str, Any], *,
                         alerts: Iterable[dict[str, Any]] = (),
                         incidents: Iterable[dict[str, Any]] = (),
                         templates: Iterable[dict[str, Any]] | None = None,
@@ -288,16 +333,16 @@ class SQLiteStore:
                         silences: Iterable[dict[str, Any]] = ()) -> None:
         """Everything derived from batches <= offset, in one transaction.
 
-        ``templates`` is the miner's full current list (it replaces the table: ids merged
-        into others disappear); None leaves the table as it is.
+        A state is bytes, or an object that writes them (``write_to(file)``), streamed into
+        the table in parts. ``templates`` is the miner's full current list (it replaces
+        the table: ids merged into others disappear); None leaves the table as it is.
         """
         with self._lock:
             w = self._writer
             w.execute("BEGIN IMMEDIATE")
             try:
                 w.execute("DELETE FROM state WHERE instr(key, ?) > 0", (_PART,))
-                w.executemany("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)",
-                              _state_rows(offset, states))
+                _write_states(w, offset, states)
                 w.executemany(  # an upsert, not REPLACE: the roll-up triggers see old and new
                     "INSERT INTO alerts(id, fingerprint, status, service, severity, "
                     "source, starts_at, ends_at, incident_id, suppressed, seq, doc, name, repeats) "
