@@ -8,7 +8,7 @@ have nanoseconds, and ``generatorURL`` may be empty.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
 
 from aiops.schema import Alert, fingerprint, normalize_severity
 from ingest.errors import ErrorPolicy, ParseError
@@ -108,7 +108,7 @@ def alerts_from_webhook(obj: Any, *, location: str, source: str,
         yield alert
 
 
-def read_alerts(data: bytes | str, *, source: str = "", policy: ErrorPolicy | None = None,
+def read_alerts(data: bytes | str | TextIO, *, source: str = "", policy: ErrorPolicy | None = None,
                 timezone: str | None = None) -> Iterator[Alert]:
     """Webhook bodies (one document, an array, or NDJSON of bodies) or generic alert objects."""
     policy = policy or ErrorPolicy()

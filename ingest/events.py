@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
 
 from aiops.schema import Event
 from ingest.errors import ErrorPolicy, ParseError
@@ -49,7 +49,7 @@ def event_from_object(obj: Any, *, location: str, source: str,
     )
 
 
-def read_events(data: bytes | str, *, source: str = "", timezone: str | None = None,
+def read_events(data: bytes | str | TextIO, *, source: str = "", timezone: str | None = None,
                 policy: ErrorPolicy | None = None) -> Iterator[Event]:
     policy = policy or ErrorPolicy()
     timestamps = TimestampParser(tz=timezone)

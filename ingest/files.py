@@ -135,11 +135,11 @@ def read_input(spec: InputSpec, policy: ErrorPolicy,
             yield from read_prometheus_text(fh, default_ts=default_ts, source=source,
                                             policy=policy)
             return
-        data = fh.read()
-    if kind == "metric":
-        yield from read_metrics_json(data, source=source, name=spec.name, timezone=spec.timezone,
-                                     policy=policy)
-    elif kind == "event":
-        yield from read_events(data, source=source, timezone=spec.timezone, policy=policy)
-    else:
-        yield from read_alerts(data, source=source, timezone=spec.timezone, policy=policy)
+        # JSON: NDJSON files stream line by line (see iter_json_items)
+        if kind == "metric":
+            yield from read_metrics_json(fh, source=source, name=spec.name,
+                                         timezone=spec.timezone, policy=policy)
+        elif kind == "event":
+            yield from read_events(fh, source=source, timezone=spec.timezone, policy=policy)
+        else:
+            yield from read_alerts(fh, source=source, timezone=spec.timezone, policy=policy)

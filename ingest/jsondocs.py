@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, TextIO
 
 import orjson
 
@@ -28,14 +28,19 @@ def decode_utf8(data: bytes | str, source: str = "") -> str:
                          line=line, field="body", got=data[exc.start:exc.start + 4].hex()) from exc
 
 
-def iter_json_items(data: bytes | str, *, source: str = "",
+def iter_json_items(data: bytes | str | TextIO, *, source: str = "",
                     policy: ErrorPolicy | None = None) -> Iterator[tuple[str, Any]]:
     """Yield ``(location, item)`` for a JSON array, a single JSON object, or NDJSON lines.
 
     Location is ``"[i]"`` for array items (0-based) and ``"line N"`` for NDJSON
-    lines; a bad NDJSON line is reported through ``policy`` and the rest kept.
+    lines; a bad NDJSON line is reported through ``policy`` and the rest kept. An open
+    text file whose first line is a whole object is read as NDJSON line by line, so a
+    file of any size costs one line of memory; anything else is read whole.
     """
     policy = policy or ErrorPolicy()
+    if not isinstance(data, (bytes, bytearray, str)):
+        yield from _iter_json_file(data, source, policy)
+        return
     text = decode_utf8(data, source)
     stripped = text.lstrip()
     if not stripped:
@@ -53,14 +58,42 @@ def iter_json_items(data: bytes | str, *, source: str = "",
             else:
                 yield "line 1", doc
             return
-    for lineno, line in enumerate(text.splitlines(), 1):
+    yield from _ndjson(enumerate(text.splitlines(), 1), source, policy)
+
+
+def _ndjson(numbered: Iterable[tuple[int, str]], source: str, policy: ErrorPolicy
+            ) -> Iterator[tuple[str, Any]]:
+    for lineno, line in numbered:
         if not line.strip():
             continue
         try:
             yield f"line {lineno}", orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             policy.report(ParseError(f"a JSON value ({exc.msg})", source=source, line=lineno,
-                                     got=line))
+                                     got=line.rstrip("\r\n")))
+
+
+def _iter_json_file(fh: TextIO, source: str, policy: ErrorPolicy) -> Iterator[tuple[str, Any]]:
+    skipped = []
+    for first in fh:
+        if first.strip():
+            break
+        skipped.append(first)
+    else:
+        return
+    doc = None
+    if first.lstrip()[0] == "{":
+        try:
+            doc = orjson.loads(first)
+        except orjson.JSONDecodeError:
+            pass
+    if type(doc) is not dict:             # a document over several lines, or an array
+        yield from iter_json_items("".join(skipped) + first + fh.read(), source=source,
+                                   policy=policy)
+        return
+    first_lineno = len(skipped) + 1
+    yield f"line {first_lineno}", doc
+    yield from _ndjson(enumerate(fh, first_lineno + 1), source, policy)
 
 
 def _json_error(exc: orjson.JSONDecodeError, text: str, source: str) -> ParseError:

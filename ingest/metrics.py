@@ -12,7 +12,7 @@ import csv
 import math
 import re
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, TextIO
 
 from aiops.schema import MetricSample
 from ingest.errors import ErrorPolicy, ParseError
@@ -124,7 +124,7 @@ def _strict_float(value: Any, f: Fields, key: str, allow_numeric_string: bool = 
     return float(value)
 
 
-def read_metrics_json(data: bytes | str, *, source: str = "", name: str = "",
+def read_metrics_json(data: bytes | str | TextIO, *, source: str = "", name: str = "",
                       timezone: str | None = None, policy: ErrorPolicy | None = None
                       ) -> Iterator[MetricSample]:
     policy = policy or ErrorPolicy()

@@ -167,3 +167,49 @@ def test_invalid_utf8_names_the_byte_offset():
     with pytest.raises(ParseError) as info:
         list(read_events(b'{"ts": "2026-01-01T00:00:00Z", "type": "deploy\xff"}', source="b"))
     assert "offset 46" in str(info.value)
+
+
+@pytest.mark.parametrize("layout", ["ndjson", "ndjson-blank-first", "array", "pretty", "one"])
+def test_json_files_read_like_their_bytes_and_ndjson_streams(tmp_path, layout):
+    """An NDJSON file is read line by line (no whole-file copy); every layout gives what
+    the same bytes give, bad lines reported by number with the rest kept."""
+    items = [{"timestamp": f"2026-03-02T10:00:{i:02d}Z", "name": "cpu", "value": i,
+              "labels": {"host": "h1"}} for i in range(40)]
+    if layout.startswith("ndjson"):
+        lines = [json.dumps(x) for x in items]
+        lines[7] = '{"timestamp": "2026-03-02T10:00:07Z", "name": '     # truncated
+        text = ("\n\n" if layout == "ndjson-blank-first" else "") + "\n".join(lines) + "\n"
+    elif layout == "array":
+        text = json.dumps(items, indent=2)
+    elif layout == "pretty":
+        text = json.dumps(items[0], indent=2)
+    else:
+        text = json.dumps(items[0])
+    path = tmp_path / "m.jsonl"
+    path.write_text(text)
+    from_file, from_bytes = ErrorPolicy(strict=False), ErrorPolicy(strict=False)
+    got = list(read_input(InputSpec(path=path, kind="metric", format="json"), from_file))
+    want = list(read_metrics_json(text.encode(), source=str(path), policy=from_bytes))
+    assert got == want
+    assert [str(e) for e in from_file.first] == [str(e) for e in from_bytes.first]
+    if layout.startswith("ndjson"):
+        assert len(got) == 39 and [s.value for s in got][:8] == [0, 1, 2, 3, 4, 5, 6, 8]
+        blank = 2 if layout == "ndjson-blank-first" else 0
+        assert [e.line for e in from_file.first] == [8 + blank]
+    else:
+        assert len(got) == (40 if layout == "array" else 1)
+
+
+def test_an_ndjson_file_is_never_read_whole(tmp_path):
+    import io
+
+    class LinesOnly(io.StringIO):
+        def read(self, *args):
+            raise AssertionError("read the whole file")
+
+    lines = [json.dumps({"ts": f"2026-03-02T10:{i // 60:02d}:{i % 60:02d}Z", "type": "deploy",
+                         "service": "api"}) for i in range(300)]
+    events = list(read_events(LinesOnly("\n".join(lines) + "\n"), source="e.jsonl"))
+    assert [e.ts.minute * 60 + e.ts.second for e in events] == list(range(300))
+    with pytest.raises(AssertionError, match="whole"):   # a document is read whole
+        list(read_events(LinesOnly(json.dumps([json.loads(x) for x in lines[:3]]))))
