@@ -35,7 +35,9 @@ class PackedForest:
 
     The engine holds one forest per metric series and per log source, and persists it at
     every checkpoint: scikit-learn's trees cost ~1.7 MB per forest (node structs, values,
-    Python objects), this ~0.3 MB with the same scores. Thresholds are stored as float32
+    Python objects), this ~9 bytes per node with the same scores: uint16 child indices
+    (a forest has fewer than 65,536 nodes), uint8 features, leaf path lengths as uint16
+    indices into a table of the distinct values. Thresholds are stored as float32
     rounded down: the trees compare a float32 feature against a float64 threshold, and for
     a float32 ``x``, ``x <= t`` exactly when ``x <= largest float32 <= t``.
     """
@@ -79,18 +81,30 @@ class PackedForest:
         # a leaf's path length: its depth + the expected depth of an unbuilt subtree
         n_samples = np.concatenate([t.n_node_samples for t in trees]).astype(float)
         value = depth + _path_length(n_samples)
-        index = np.int32 if len(left) < 2**31 else np.int64
+        index = np.uint16 if len(left) <= 2**16 else np.int32 if len(left) < 2**31 else np.int64
         self.child = child.astype(index)
         n_features = forest.n_features_in_
         self.feature = np.where(is_leaf, 0, feature)[order].astype(
             np.uint8 if n_features <= 256 else np.intp)
         threshold = np.concatenate([t.threshold for t in trees])
         self.threshold = _round_down_f32(np.where(is_leaf, np.inf, threshold)[order])
-        self.leaf_value = np.where(is_leaf, value, 0.0)[order]
+        self._set_leaves(np.where(is_leaf, value, 0.0)[order])
         self.roots = new_id[starts].astype(index)
         self.max_depth = int(depth.max()) if len(depth) else 0
         self.n_features_in_ = n_features
         self.norm = len(forest.estimators_) * _average_path_length([forest._max_samples])[0]
+
+    def _set_leaves(self, leaf_value: np.ndarray) -> None:
+        # a forest has a few hundred distinct leaf path lengths: a uint16 per node into a
+        # table of them, not a float64 per node (the same values, so the same sums)
+        self.values, leaf = np.unique(leaf_value, return_inverse=True)
+        self.leaf = leaf.reshape(-1).astype(np.uint16 if len(self.values) <= 2**16 else np.intp)
+
+    def __setstate__(self, state: dict) -> None:
+        leaf_value = state.pop("leaf_value", None)
+        self.__dict__.update(state)
+        if leaf_value is not None:  # packed by a release that kept a float64 per node
+            self._set_leaves(leaf_value)
 
     def score_samples(self, X: np.ndarray) -> np.ndarray:
         """Same values as ``IsolationForest.score_samples`` (negated anomaly score)."""
@@ -112,7 +126,7 @@ class PackedForest:
         for _ in range(self.max_depth):
             went_right = flat[base + feature[node]] > threshold[node]
             node = child[node] + went_right
-        depths = self.leaf_value[node].sum(axis=1)
+        depths = self.values[self.leaf[node]].sum(axis=1)
         return -(2.0 ** (-depths / self.norm))
 
 

@@ -90,3 +90,31 @@ def test_packed_forest_scores_exactly_like_scikit_learn():
     sub = IsolationForest(max_features=0.5, random_state=3).fit(rows)  # per-tree columns
     np.testing.assert_allclose(PackedForest(sub).score_samples(rows[:100]),
                                sub.score_samples(rows[:100]), rtol=0, atol=1e-12)
+
+
+def test_packed_forest_is_compact_and_reads_forests_packed_the_old_way():
+    """Leaf path lengths are uint16 indices into a table and child indices uint16: the same
+    scores, bit for bit, as one float64 per node; a forest pickled that way (stores of
+    earlier releases) unpickles into the compact layout with the same scores."""
+    import pickle
+
+    from aiops.detect.forest import PackedForest, fit_forest
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(3000, 6))
+    X[:40] *= 6
+    packed = PackedForest(fit_forest(X, 100, 256, 4))
+    T = rng.normal(size=(3000, 6)) * 3
+    scores = packed.score_samples(T)
+    per_node = sum(a.nbytes for a in (packed.child, packed.feature, packed.threshold,
+                                      packed.leaf)) / len(packed.child)
+    assert per_node == 9 and packed.child.dtype == np.uint16
+    old = dict(vars(packed))           # the layout of earlier releases
+    old["leaf_value"] = old.pop("values")[old.pop("leaf")]
+    old["child"] = old["child"].astype(np.int32)
+    old["roots"] = old["roots"].astype(np.int32)
+    restored = object.__new__(PackedForest)
+    restored.__setstate__(old)
+    assert np.array_equal(restored.score_samples(T), scores)
+    again = pickle.loads(pickle.dumps(packed))
+    assert np.array_equal(again.score_samples(T), scores)
+    assert not np.isnan(scores).any() and scores.min() < scores.max()
