@@ -32,3 +32,27 @@ def test_a_batch_round_trips_exactly_in_order():
     assert decoded == records
     assert [type(r) for r in decoded] == [type(r) for r in records]
     assert all(d.ts.tzinfo is not None for d in decoded)
+
+
+def test_a_batch_is_encoded_in_pieces_into_the_same_bytes_as_at_once():
+    """The input log's bytes (and so the batches' content keys) do not depend on how
+    many pieces the encoder made: zlib over the whole JSON array, written piecewise."""
+    import zlib
+
+    import orjson
+
+    from aiops.store import codec
+
+    t = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
+    kinds = [lambda i: LogRecord(ts=t + timedelta(milliseconds=i), message=f"GET /a/{i} 200",
+                                 service="web", raw=f"raw {i}", line=i),
+             lambda i: MetricSample(ts=t, name="cpu", value=i / 7, labels={"h": str(i % 3)}),
+             lambda i: Event(ts=t, type="deploy", service="web", message=f"v{i}")]
+    chunk = codec._ENCODE_CHUNK
+    for n in (0, 1, chunk - 1, chunk, chunk + 1, 3 * chunk + 5):
+        records = [kinds[i % 7 % 3](i) for i in range(n)]
+        rows = [codec._encode(r) for r in records]
+        whole = zlib.compress(orjson.dumps(rows, default=codec._default), 1)
+        assert encode_batch(records) == whole, n
+        assert encode_batch(iter(records)) == whole, n
+        assert decode_batch(whole) == records
