@@ -158,22 +158,14 @@ _PART_BYTES = 1 << 20   # SQLite copies each bound blob: bound in parts, a 40 MB
 _PUT_STATE = "INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)"
 
 
-def _state_rows(key: str, value: bytes) -> Iterator[tuple[str, Any]]:
-    if len(value) <= _PART_BYTES:
-        yield key, value
-        return
-    view = memoryview(value)
-    yield key, b""                              # a state saved whole before is replaced
-    for i in range(0, len(value), _PART_BYTES):
-        yield f"{key}{_PART}{i // _PART_BYTES:06d}", view[i:i + _PART_BYTES]
-
-
 class _PartWriter:
-    """A file-like sink that stores what is written to it under ``key``, in parts.
+    """A file-like sink that stores what is written to it under ``key``: in one row if
+    it comes to at most ``_PART_BYTES``, else in parts of that size under
+    ``key/part:NNNNNN`` with ``key`` itself empty (a state saved whole before is replaced).
 
-    A state that can write itself (``write_to(file)``, e.g. a detector's pickle) is
-    streamed through it, so it never exists whole in memory: the same rows as
-    ``_state_rows`` would make from its bytes.
+    A state given as bytes is written in one call; a state that can write itself
+    (``write_to(file)``, e.g. a detector's pickle) is streamed through it, so it never
+    exists whole in memory. Parts of what is written are bound without a copy.
     """
 
     def __init__(self, conn: sqlite3.Connection, key: str) -> None:
@@ -182,15 +174,24 @@ class _PartWriter:
         self.parts = 0
 
     def write(self, data: Any) -> int:
-        self.buf += data
-        while len(self.buf) > _PART_BYTES:
-            self._emit(_PART_BYTES)
-        return memoryview(data).nbytes
+        view = memoryview(data).cast("B")
+        size = len(view)
+        # a part goes out only while more than a part is pending: a state of at most one
+        # part (known only at close) stays in one row
+        while len(self.buf) + len(view) > _PART_BYTES:
+            take = _PART_BYTES - len(self.buf)
+            if self.buf:
+                self.buf += view[:take]
+                self._emit(self.buf)
+                self.buf = bytearray()
+            else:
+                self._emit(view[:take])
+            view = view[take:]
+        self.buf += view
+        return size
 
-    def _emit(self, n: int) -> None:
-        with memoryview(self.buf) as view, view[:n] as part:   # bound without a copy
-            self.conn.execute(_PUT_STATE, (f"{self.key}{_PART}{self.parts:06d}", part))
-        del self.buf[:n]
+    def _emit(self, part: Any) -> None:
+        self.conn.execute(_PUT_STATE, (f"{self.key}{_PART}{self.parts:06d}", part))
         self.parts += 1
 
     def close(self) -> None:
@@ -198,19 +199,19 @@ class _PartWriter:
             self.conn.execute(_PUT_STATE, (self.key, bytes(self.buf)))
             return
         if self.buf:
-            self._emit(len(self.buf))
+            self._emit(self.buf)
         self.conn.execute(_PUT_STATE, (self.key, b""))
 
 
 def _write_states(conn: sqlite3.Connection, offset: int, states: dict[str, Any]) -> None:
     conn.execute(_PUT_STATE, ("offset", str(offset).encode()))
     for key, value in states.items():
+        sink = _PartWriter(conn, key)
         if isinstance(value, (bytes, bytearray, memoryview)):
-            conn.executemany(_PUT_STATE, _state_rows(key, value))
+            sink.write(value)
         else:
-            sink = _PartWriter(conn, key)
             value.write_to(sink)
-            sink.close()
+        sink.close()
 
 
 class SQLiteStore:
