@@ -34,7 +34,7 @@ from typing import Any, Iterable, Sequence
 from aiops.config import Config, ConfigError, build_component
 from aiops.correlate import build_correlator
 from aiops.partition import Emitted, Partition
-from aiops.schema import EPOCH, Alert, Event, Record, iso
+from aiops.schema import EPOCH, Alert, Event, Record, event_time, iso
 from aiops.store import Store, append_records, decode_batch, open_store
 
 
@@ -433,9 +433,9 @@ def deliver(correlator: Any, alerts: list[Alert], events: list[Event], horizon: 
     Returns the correlator's new clock and ``last``.
     """
     alerts.sort(key=_alert_order)
-    events.sort(key=_event_ts)
+    events.sort(key=event_time)
     cut = len(alerts) if final else bisect_right(alerts, horizon, key=_alert_order_ts)
-    ecut = len(events) if final else bisect_right(events, horizon, key=_event_ts)
+    ecut = len(events) if final else bisect_right(events, horizon, key=event_time)
     due_alerts, due_events = alerts[:cut], events[:ecut]
     del alerts[:cut], events[:ecut]
     i = j = 0
@@ -467,10 +467,6 @@ def deliver(correlator: Any, alerts: list[Alert], events: list[Event], horizon: 
         sink(correlator.observe([], [], g))
         clock = g
     return clock, last
-
-
-def _event_ts(e: Event) -> datetime:
-    return e.ts
 
 
 def ingest_all(engine: Engine, records: Iterable[Record], batch_size: int = 5000) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiops.config import build_component
 from aiops.detect import build_detectors
-from aiops.schema import Alert, Event, LogRecord, Record
+from aiops.schema import Alert, Event, LogRecord, Record, event_time
 from aiops.store.codec import decode_batch, encode_batch
 from aiops.templates import build_miner
 
@@ -32,10 +32,6 @@ _HOUR = timedelta(hours=1)
 
 def _order(r: Record) -> tuple[datetime, int]:
     return (r.ts, _KIND_RANK[r.kind])
-
-
-def _ts(r: Record) -> datetime:
-    return r.ts
 
 
 def merge_sorted(buffer: list[Record], batch: list[Record]) -> list[Record]:
@@ -136,7 +132,7 @@ class Partition:
         if watermark is None:
             return out
         buf = self.buffer
-        cut = len(buf) if final else bisect_right(buf, watermark, key=_ts)
+        cut = len(buf) if final else bisect_right(buf, watermark, key=event_time)
         if cut == 0 and not final:  # at the end detectors run even on nothing: windows close
             return out
         if cut == len(buf):

@@ -7,12 +7,17 @@ nothing is dropped. Timestamps are always timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal, Union
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: a record's event time as a sort, merge or bisect key (an attrgetter: no Python frame
+#: per call, and these keys run once per record)
+event_time = operator.attrgetter("ts")
 
 #: Label names, in order of preference, that name the service an alert is about.
 SERVICE_LABELS = ("service", "app", "application", "job", "container", "deployment")
