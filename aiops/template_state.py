@@ -45,11 +45,10 @@ def _reduce_event(ev: Event) -> tuple:
 def _dump_cache(cache: dict) -> bytes:
     """The cache as a pickle whose events are references by id.
 
-    The cache holds up to ``cache_size`` lines per source; walking it in Python made
-    the checkpoint of a 1M-line replay cost seconds, a pickle with events reduced to
-    their ids (each pickled once, the pickler memoises) costs milliseconds.
-    Keys: a line (str, value: event, its template then, params), the line with digits
-    deleted (bytes) or (token count, first word) (tuple); those two map to event tuples.
+    Walking the cache in Python made the checkpoint of a 1M-line replay cost seconds, a
+    pickle with events reduced to their ids (each pickled once, the pickler memoises)
+    costs milliseconds. Keys: the line with digits deleted (bytes) or (token count, first
+    word) (tuple), each mapping to a tuple of events.
     """
     buf = io.BytesIO()
     pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
@@ -75,16 +74,10 @@ def _unpickle_cache(data: bytes, registry: dict[str, Event]) -> dict:
     cache: dict = {}
     for key, value in _CacheUnpickler(data, registry).load().items():
         if isinstance(key, str):
-            ev, template, params = value
-            if ev is None:
-                continue
-            if template == ev.template:
-                template = ev.template        # the fast path compares templates by identity
-            cache[key] = (ev, template, params)
-        else:
-            value = tuple(ev for ev in value if ev is not None)
-            if value:
-                cache[key] = value
+            continue                          # a whole line: states before shape keys only
+        value = tuple(ev for ev in value if ev is not None)
+        if value:
+            cache[key] = value
     return cache
 
 
@@ -95,12 +88,8 @@ def _load_cache(rows: list | bytes, registry: dict[str, Event]) -> dict:
     for row in rows:
         kind = row[0]
         if kind == "l":
-            _, line, eid, template, params = row
-            ev = registry[eid]
-            if template == ev.template:
-                template = ev.template        # the fast path compares templates by identity
-            cache[line] = (ev, template, tuple(params))
-        elif kind == "b":
+            continue                          # a whole line: the miner no longer reads them
+        if kind == "b":
             cache[row[1].encode("latin-1")] = tuple(registry[i] for i in row[2])
         else:
             cache[tuple(row[1])] = tuple(registry[i] for i in row[2])
