@@ -89,7 +89,7 @@ def _cut(common: str) -> str:
 
 
 class SourceTree:
-    """Template mining for one source: mask, line cache, drain3, enumerations, stable ids."""
+    """Template mining for one source: mask, shape cache, drain3, enumerations, stable ids."""
 
     def __init__(self, source: str, *, masker: Masker, sim_th: float, depth: int,
                  max_children: int, max_clusters: int | None, max_enum_values: int,
@@ -108,8 +108,9 @@ class SourceTree:
         self.changes = 0                  # template changes ever recorded (orders history)
         self.clusters: dict[int, Cluster] = {}
         self.by_template: dict[str, Event] = {}
-        self.cache: dict[str, Event] = {}
-        self.cache_old: dict[str, Event] = {}
+        # shape key (the line without digits, or (token count, first word)) -> recent events
+        self.cache: dict[bytes | tuple, tuple[Event, ...]] = {}
+        self.cache_old: dict[bytes | tuple, tuple[Event, ...]] = {}
         self.tick = 0
         self.seq = 0
         self.evictions = 0

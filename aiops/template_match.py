@@ -96,7 +96,7 @@ def related(a: str, b: str) -> bool:
 
     A masked value (``<*>``) next to anything: the slot holds values, and a word there
     is one more (``user 0`` / ``user root``, ``lifetime <1 sec`` / ``lifetime 00:01``);
-    this is also what the line cache assumes, a ``<*>`` fits any value. And a word that
+    this is also what the shape cache assumes, a ``<*>`` fits any value. And a word that
     is an instance of a partly masked token: ``user=ririan`` next to ``user=<*>``.
     """
     if a == PARAM or b == PARAM:
