@@ -26,6 +26,64 @@ from aiops.schema import SERVICE_LABELS, Alert, MetricSample, normalize_severity
 ScoreSink = Callable[[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 
+class RecentScores:
+    """The last ``maxlen`` scores in one float64 ring.
+
+    A deque of numpy scalars cost ~40 bytes a point in memory and two memoised objects
+    per point while a checkpoint pickled it (a 20 MB transient at 168 series x 686
+    points, the final checkpoint's peak); here a point is 8 bytes and a series' scores
+    pickle as one array.
+    """
+
+    __slots__ = ("maxlen", "buf", "pos", "count")
+
+    def __init__(self, maxlen: int) -> None:
+        self.maxlen = maxlen
+        self.buf = np.empty(min(maxlen, 64))  # grows to maxlen: most series never fill it
+        self.pos = 0                          # next slot to write
+        self.count = 0                        # points ever appended
+
+    def append(self, value: float) -> None:
+        buf = self.buf
+        if self.pos == len(buf):
+            if len(buf) < self.maxlen:
+                grown = np.empty(min(self.maxlen, max(64, 2 * len(buf))))
+                grown[:len(buf)] = buf
+                self.buf = buf = grown
+            elif not self.maxlen:
+                return
+            else:
+                self.pos = 0
+        buf[self.pos] = value
+        self.pos += 1
+        self.count += 1
+
+    def __len__(self) -> int:
+        return min(self.count, self.maxlen)
+
+    def values(self) -> np.ndarray:
+        """Oldest first, a copy."""
+        if self.count <= self.maxlen:
+            return self.buf[:self.count].copy()
+        return np.concatenate([self.buf[self.pos:], self.buf[:self.pos]])
+
+    def __getstate__(self) -> tuple:
+        return self.maxlen, self.count, self.values()
+
+    def __setstate__(self, state: tuple) -> None:
+        maxlen, count, values = state
+        self.maxlen, self.count = maxlen, count
+        self.buf = np.array(values, dtype=float)
+        self.pos = len(values)
+
+    @classmethod
+    def of(cls, values, maxlen: int) -> "RecentScores":
+        recent = cls(maxlen)
+        for value in values:
+            recent.append(value)
+        return recent
+
+
 class _Series:
     """Per-series state: scorer, identity labels, recent scores for the threshold."""
 
@@ -35,7 +93,7 @@ class _Series:
         self.scorer = scorer
         self.name = name
         self.labels = labels
-        self.recent: deque = deque(maxlen=keep)
+        self.recent = RecentScores(keep)
         self.service = next((labels[k] for k in SERVICE_LABELS if labels.get(k)), name)
         self.high = np.inf
         self.low = np.inf
@@ -117,6 +175,9 @@ class MetricDetector:
     def set_state(self, data: bytes) -> None:
         state = persist.loads("metrics", data)
         self.series, self.episodes = state["series"], state["episodes"]
+        for st in self.series.values():
+            if isinstance(st.recent, deque):  # states written before RecentScores
+                st.recent = RecentScores.of(st.recent, st.recent.maxlen)
         self.dropped = state["dropped"]
 
     # -- internals ----------------------------------------------------------
@@ -137,8 +198,7 @@ class MetricDetector:
         transitions: list[Transition] = []
         scorer = st.scorer
         episodes = self.episodes
-        for i in range(len(samples)):
-            s = scores[i]
+        for i, s in enumerate(scores.tolist()):  # floats: numpy scalars cost 3x per point
             if s != s:  # NaN: still warming up
                 continue
             if st.scored % self.recalibrate_every == 0:
@@ -160,7 +220,7 @@ class MetricDetector:
         does not depend on how the input was chunked); the first one uses the
         in-sample warm-up scores.
         """
-        ref = np.fromiter(st.recent, float) if st.recent else st.scorer.warmup_scores_
+        ref = st.recent.values() if len(st.recent) else st.scorer.warmup_scores_
         ref = ref[np.isfinite(ref)]
         if len(ref) < 16:
             return

@@ -62,3 +62,47 @@ def test_series_are_separate_and_other_records_ignored():
     det.observe(mixed + ["not a record"], mixed[-1].ts)
     assert len(det.series) == 2
     assert {s.service for s in det.series.values()} == {"a", "b"}
+
+
+def test_recent_scores_ring_keeps_the_last_points_in_order_across_pickling():
+    import pickle
+    import random
+    from collections import deque
+
+    from aiops.detect.metrics import RecentScores
+    rng = random.Random(7)
+    for maxlen in (0, 1, 5, 64, 100, 1000):
+        for n in (0, 1, 63, 64, 65, 100, 101, 2500):
+            ring, ref = RecentScores(maxlen), deque(maxlen=maxlen)
+            for _ in range(n):
+                v = rng.random()
+                ring.append(v)
+                ref.append(v)
+            assert ring.values().tolist() == list(ref) and len(ring) == len(ref)
+            ring = pickle.loads(pickle.dumps(ring))
+            for _ in range(70):  # appending after a reload continues the same ring
+                v = rng.random()
+                ring.append(v)
+                ref.append(v)
+            assert ring.values().tolist() == list(ref) and len(ring) == len(ref)
+
+
+def test_a_state_with_the_old_deque_of_scores_resumes_the_same():
+    """States written before RecentScores kept a deque of numpy scalars."""
+    from collections import deque
+
+    samples = _samples()
+    params = dict(warmup=600, calibration_points=400, recalibrate_every=50)
+    whole = MetricDetector(**params)
+    expected = whole.observe(samples, samples[-1].ts) + whole.flush(samples[-1].ts)
+    det, half = MetricDetector(**params), len(samples) // 2
+    got = det.observe(samples[:half], samples[half - 1].ts)
+    for st in det.series.values():
+        assert len(st.recent) == 400  # the ring has wrapped
+        st.recent = deque(st.recent.values().tolist(), maxlen=st.recent.maxlen)
+    resumed = MetricDetector(**params)
+    resumed.set_state(det.get_state())
+    got += resumed.observe(samples[half:], samples[-1].ts) + resumed.flush(samples[-1].ts)
+    key = [(a.status, a.starts_at, a.ends_at, a.annotations["score"]) for a in got]
+    assert key == [(a.status, a.starts_at, a.ends_at, a.annotations["score"]) for a in expected]
+    assert len(expected) >= 2
