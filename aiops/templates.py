@@ -137,6 +137,23 @@ def _check_int(name: str, value: Any, low: int) -> int:
     return value
 
 
+class _Deflater:
+    """A write-only file that deflates as it is written: ``zlib.compress(data, level)``'s
+    bytes without ``data`` in memory."""
+
+    def __init__(self, level: int) -> None:
+        self._z = zlib.compressobj(level)
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(self._z.compress(data))
+        return len(data)
+
+    def getvalue(self) -> bytes:
+        self._parts.append(self._z.flush())
+        return b"".join(self._parts)
+
+
 class TemplateMiner:
     """Mines a stable template id and parameters for every log record.
 
@@ -277,7 +294,9 @@ class TemplateMiner:
         pickle must not come from users); version 1 states (JSON) still load.
         """
         state = {"version": STATE_VERSION, "trees": [dump_tree(t) for t in self.trees_.values()]}
-        return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 3)
+        sink = _Deflater(3)  # the uncompressed pickle (~5 MB at 1M lines) is never whole
+        pickle.dump(state, sink, protocol=pickle.HIGHEST_PROTOCOL)
+        return sink.getvalue()
 
     def set_state(self, state: bytes) -> None:
         """Restore :meth:`get_state` output; settings stay those given to ``__init__``."""
