@@ -22,6 +22,7 @@ from the last checkpoint and re-processes the batches after it.
 from __future__ import annotations
 
 import gc
+import os
 import pickle
 import threading
 import time
@@ -41,6 +42,9 @@ from aiops.store import Store, append_records, decode_batch, open_store
 _US = timedelta(microseconds=1)
 
 
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def limit_native_threads() -> None:
     """Run numerical libraries on one thread in this process.
 
@@ -49,7 +53,13 @@ def limit_native_threads() -> None:
     the engine's own thread and with other processes (a 240x100 PCA took 150 ms with
     OpenBLAS' default pool here and 3 ms on one thread). Parallelism comes from
     ``--workers`` processes instead. Results do not change.
+
+    Libraries loaded later (scikit-learn and scipy load on the first fit) read the
+    environment when they load, so it says one thread too; threadpoolctl limits those
+    already loaded.
     """
+    for var in _THREAD_VARS:
+        os.environ[var] = "1"
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - scikit-learn depends on it

@@ -196,3 +196,39 @@ class _Writes:
         while i < len(view):
             file.write(view[i:i + step])
             i, step = i + step, step * 3 + 1
+
+
+def test_scikit_learn_and_pandas_load_on_the_first_fit_with_one_native_thread():
+    """A process that only routes records (``--workers`` engine, API front) never loads
+    them; where a fit loads them, their thread pools start at one thread."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import aiops.cli.replay, aiops.engine, aiops.pool, aiops.detect
+        from aiops.engine import Engine
+        from aiops.store import open_store
+        Engine(store=open_store()).close()
+        heavy = sorted(m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules)
+        print('before', heavy)
+        from aiops.detect.counts import CountModel
+        from aiops.detect.features import rolling_mean
+        rng = np.random.default_rng(0)
+        CountModel().fit([{f"t{j}": float(rng.poisson(3.0)) for j in range(40)} for _ in range(300)])
+        rolling_mean(np.arange(10.0), 3, 1)
+        heavy = sorted(m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules)
+        print('after', heavy)
+        from threadpoolctl import threadpool_info
+        print('threads', sorted({p['num_threads'] for p in threadpool_info()}))
+    """)
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout.splitlines()
+    assert out[0] == "before []"
+    assert out[1] == "after ['pandas', 'scipy', 'sklearn']"
+    assert out[2] == "threads [1]"

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="run templates and detection in N processes, partitioned by source "
                         "(same results; default 1, or what --store was written with)")
-    p.add_argument("--batch-size", type=int, default=50_000, help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=int, default=25_000, help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=guarded(run))
 

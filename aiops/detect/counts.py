@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 from aiops.detect.forest import PackedForest, fit_forest
 
@@ -103,6 +102,8 @@ class CountModel:
             self._parts.append("forest")
         if self.use_residual:
             n_comp = min(X.shape[0] - 1, X.shape[1])
+            from sklearn.decomposition import PCA  # on first fit, as in fit_forest
+
             with np.errstate(invalid="ignore", divide="ignore"):  # constant windows: 0/0
                 pca = PCA(n_components=n_comp, svd_solver="full").fit(X)
             ratio = np.nan_to_num(np.cumsum(pca.explained_variance_ratio_))

@@ -25,14 +25,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
+import functools
 
-try:  # pandas' rolling kernels (what Series.rolling().mean()/.std() run)
-    from pandas._libs.window.aggregations import roll_mean as _roll_mean
-    from pandas._libs.window.aggregations import roll_var as _roll_var
-except ImportError:  # pragma: no cover - moved in some pandas release: the public path
-    _roll_mean = _roll_var = None
+import numpy as np
+
+
+@functools.cache
+def _kernels() -> tuple:
+    """pandas' rolling kernels (what ``Series.rolling().mean()/.std()`` run), or (None,
+    None) where a pandas release moved them. Imported on first use, like scikit-learn in
+    ``fit_forest``: pandas costs ~45 MB and ~0.4 s in a process that never scores."""
+    try:
+        from pandas._libs.window.aggregations import roll_mean, roll_var
+    except ImportError:  # pragma: no cover - moved in some pandas release: the public path
+        return None, None
+    return roll_mean, roll_var
+
 
 DAY = 86400.0
 WEEK = 7 * DAY
@@ -180,16 +188,20 @@ def _rolling(kernel, x: np.ndarray, window: int, min_periods: int, **kwargs) -> 
 
 def rolling_mean(x: np.ndarray, window: int, min_periods: int) -> np.ndarray:
     """``pd.Series(x).rolling(window, min_periods).mean()``, same numbers."""
-    if _roll_mean is None:  # pragma: no cover - a pandas without the kernel
+    roll_mean = _kernels()[0]
+    if roll_mean is None:  # pragma: no cover - a pandas without the kernel
+        import pandas as pd
         return pd.Series(x).rolling(window, min_periods=min_periods).mean().to_numpy()
-    return _rolling(_roll_mean, x, window, min_periods)
+    return _rolling(roll_mean, x, window, min_periods)
 
 
 def rolling_std(x: np.ndarray, window: int, min_periods: int) -> np.ndarray:
     """``pd.Series(x).rolling(window, min_periods).std()`` (ddof 1), same numbers."""
-    if _roll_var is None:  # pragma: no cover - a pandas without the kernel
+    roll_var = _kernels()[1]
+    if roll_var is None:  # pragma: no cover - a pandas without the kernel
+        import pandas as pd
         return pd.Series(x).rolling(window, min_periods=min_periods).std().to_numpy()
-    var = _rolling(_roll_var, x, window, min_periods, ddof=1)
+    var = _rolling(roll_var, x, window, min_periods, ddof=1)
     with np.errstate(invalid="ignore"):
         out = np.sqrt(var)
     out[var < 0] = 0.0

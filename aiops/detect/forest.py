@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import functools
 import pickle
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
-from sklearn.ensemble._iforest import _average_path_length
+
+if TYPE_CHECKING:  # scikit-learn is imported where a forest is fitted (see fit_forest)
+    from sklearn.ensemble import IsolationForest
 
 
 class PackedForest:
@@ -92,7 +94,7 @@ class PackedForest:
         self.roots = new_id[starts].astype(index)
         self.max_depth = int(depth.max()) if len(depth) else 0
         self.n_features_in_ = n_features
-        self.norm = len(forest.estimators_) * _average_path_length([forest._max_samples])[0]
+        self.norm = len(forest.estimators_) * _path_length(np.array([forest._max_samples]))[0]
 
     def _set_leaves(self, leaf_value: np.ndarray) -> None:
         # a forest has a few hundred distinct leaf path lengths: a uint16 per node into a
@@ -174,7 +176,13 @@ def _path_length(n_samples_leaf: np.ndarray) -> np.ndarray:
 
 def fit_forest(X: np.ndarray, n_estimators: int, max_samples: int,
                random_state: int) -> IsolationForest:
-    """``IsolationForest(n_estimators, max_samples, random_state).fit(X)``, faster."""
+    """``IsolationForest(n_estimators, max_samples, random_state).fit(X)``, faster.
+
+    scikit-learn (and the scipy it imports, ~110 MB and ~1.5 s) is imported here, on the
+    first fit, not with this module: a process that only routes records (the engine
+    process of ``--workers N``, the API's front process) never pays for it."""
+    from sklearn.ensemble import IsolationForest
+
     X = np.asarray(X)
     if (X.ndim == 2 and 0 < max_samples <= len(X) and isinstance(random_state, (int, np.integer))
             and np.isfinite(X).all() and _fast_fit_matches()):
@@ -190,6 +198,7 @@ def _fast_fit(X: np.ndarray, n_estimators: int, max_samples: int,
               random_state: int) -> IsolationForest:
     """What ``IsolationForest.fit`` (dense X, int max_samples <= n, no sample weights) and
     ``BaseBagging._fit`` do, step for step, with the same random draws."""
+    from sklearn.ensemble import IsolationForest
     from sklearn.tree import ExtraTreeRegressor
     from sklearn.tree._classes import CRITERIA_REG, DENSE_SPLITTERS
     from sklearn.tree._tree import DepthFirstTreeBuilder, Tree
@@ -249,6 +258,8 @@ def _fast_fit(X: np.ndarray, n_estimators: int, max_samples: int,
 @functools.lru_cache(maxsize=1)
 def _fast_fit_matches() -> bool:
     """Does :func:`_fast_fit` give scikit-learn's own forest here (byte-identical pickles)?"""
+    from sklearn.ensemble import IsolationForest
+
     rng = np.random.default_rng(20261128)
     try:
         for n, d, max_samples, trees, seed in ((300, 4, 256, 8, 3), (40, 3, 40, 5, 11)):

@@ -21,7 +21,6 @@ the same code on the same points, so they give the same scores.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
 
 from aiops.detect.alerting import seconds
 from aiops.detect.features import (FeatureSpec, compute_features, floor_scale, sampling_step,
@@ -94,7 +93,7 @@ class MetricScorer:
     def reset(self) -> "MetricScorer":
         """Forget everything learned (a fresh series)."""
         self.n_seen_ = 0
-        self.forest_: IsolationForest | None = None
+        self.forest_: PackedForest | None = None
         self.step_: float | None = None
         self.floor_: float | None = None
         self.feature_names_: list[str] = []
