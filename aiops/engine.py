@@ -52,7 +52,9 @@ def limit_native_threads() -> None:
     pools only add hand-offs; on a small machine their spinning threads compete with
     the engine's own thread and with other processes (a 240x100 PCA took 150 ms with
     OpenBLAS' default pool here and 3 ms on one thread). Parallelism comes from
-    ``--workers`` processes instead. Results do not change.
+    ``--workers`` processes instead. Results do not change. Called by the process's
+    owner (the CLI's entry point, pool workers, the API's engine process), like
+    :func:`tune_gc`: an application embedding :class:`Engine` keeps its own settings.
 
     Libraries loaded later (scikit-learn and scipy load on the first fit) read the
     environment when they load, so it says one thread too; threadpoolctl limits those
@@ -146,7 +148,6 @@ class Engine:
 
     def __init__(self, config: Config | None = None, store: Store | None = None,
                  workers: int | None = None) -> None:
-        limit_native_threads()
         self.config = config or Config()
         self.params = EngineParams.from_dict(self.config.engine)
         self.store = store if store is not None else open_store()

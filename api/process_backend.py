@@ -123,10 +123,11 @@ def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: s
 
     _die_with_parent()
 
-    from aiops.engine import Engine
+    from aiops.engine import Engine, limit_native_threads
     from aiops.store import open_store
     from api.worker import Loop
 
+    limit_native_threads()
     engine = Engine(config, open_store(store_path, **store_options))
     loop = Loop(engine, checkpoint_interval_s, on_progress=lambda e: shared.publish(e, loop))
     shared.publish(engine, loop)

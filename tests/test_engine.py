@@ -209,9 +209,10 @@ def test_scikit_learn_and_pandas_load_on_the_first_fit_with_one_native_thread():
         import sys
         import numpy as np
         import aiops.cli.replay, aiops.engine, aiops.pool, aiops.detect
-        from aiops.engine import Engine
+        from aiops.engine import Engine, limit_native_threads
         from aiops.store import open_store
         Engine(store=open_store()).close()
+        limit_native_threads()  # what the CLI's entry point and the pool's workers do
         heavy = sorted(m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules)
         print('before', heavy)
         from aiops.detect.counts import CountModel

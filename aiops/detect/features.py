@@ -23,9 +23,8 @@ Features, all deviations divided by the spread of the previous ``long`` points
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
