@@ -151,6 +151,9 @@ class Engine:
         self.config = config or Config()
         self.params = EngineParams.from_dict(self.config.engine)
         self.store = store if store is not None else open_store()
+        claim = getattr(self.store, "claim", None)
+        if claim is not None:
+            claim()  # one processing engine per store file (until the store is closed)
         self.lateness = timedelta(seconds=self.params.lateness_s)
         self.alert_delay = timedelta(seconds=self.params.alert_delay_s)
         self.tick = timedelta(seconds=self.params.correlate_tick_s)

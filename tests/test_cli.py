@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,32 @@ def test_output_piped_into_a_reader_that_leaves_is_not_a_traceback(scenario):
     proc.stdout.close()  # like `| head -1`
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err
+
+
+def test_replay_into_a_store_another_process_is_processing_is_one_clear_line(
+        scenario, tmp_path, capsys, monkeypatch):
+    """Held by a live engine elsewhere: the default store is not deleted under it, and an
+    explicit one is not processed a second time."""
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / ".aiops" / "replay.db"  # the default store, relative to the cwd
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time\nfrom aiops.engine import Engine\n"
+         "from aiops.store import open_store\n"
+         f"engine = Engine(store=open_store({str(store)!r}))\nprint('ready', flush=True)\n"
+         "time.sleep(60)\n"], stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[1])  # where aiops imports from, installed or not
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        for args in ([], ["--store", store]):
+            assert main(["replay", str(scenario), "--no-progress", *map(str, args)]) == 2
+            err = " ".join(capsys.readouterr().err.split())
+            assert "is being processed by another aiops process" in err
+            assert f"pid {holder.pid}" in err
+        assert store.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert replay(capsys, scenario)["kpis"]["alerts"] > 0  # free again

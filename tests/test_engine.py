@@ -233,3 +233,34 @@ def test_scikit_learn_and_pandas_load_on_the_first_fit_with_one_native_thread():
     assert out[0] == "before []"
     assert out[1] == "after ['pandas', 'scipy', 'sklearn']"
     assert out[2] == "threads [1]"
+
+
+def test_a_second_process_cannot_process_a_store_held_by_a_live_engine(tmp_path):
+    """Two engines on one store would process every batch twice; the lock goes with the
+    holder, however it exits (kill -9 here)."""
+    import signal
+    import subprocess
+    import sys
+
+    import pytest
+
+    from aiops.store.lock import StoreLockedError
+
+    path = tmp_path / "held.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from aiops.engine import Engine\nfrom aiops.store import open_store\n"
+         f"engine = Engine(store=open_store({str(path)!r}))\nprint('ready', flush=True)\n"
+         "time.sleep(60)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreLockedError, match=f"pid {holder.pid}"):
+            Engine(store=open_store(path))
+        # appending (what the API's front process does) needs no claim
+        assert open_store(path).head_offset() == 0
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    engine = Engine(store=open_store(path))  # the kernel dropped the dead holder's lock
+    engine.close()
+    Engine(store=open_store(path)).close()  # and close() releases it in this process

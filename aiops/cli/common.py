@@ -17,6 +17,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
 
 from aiops.config import Config, ConfigError, load_config
 from aiops.schema import Record, event_time
+from aiops.store.lock import StoreLockedError
 from ingest.errors import ErrorPolicy, ParseError
 from ingest.files import InputSpec, open_text, read_input
 from ingest.scenario import load_inputs
@@ -127,7 +128,7 @@ def guarded(func):
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
-        except (ParseError, ConfigError) as err:
+        except (ParseError, ConfigError, StoreLockedError) as err:
             return fail(str(err))
         except FileNotFoundError as err:
             return fail(f"{err.filename}: no such file")

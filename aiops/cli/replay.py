@@ -11,6 +11,7 @@ from aiops.config import ConfigError
 from aiops.engine import Engine
 from aiops.replay import pace, replay_summary
 from aiops.store import open_store
+from aiops.store.lock import StoreLock
 
 DEFAULT_STORE = Path(".aiops") / "replay.db"
 
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         Engine(inputs.config, open_store()).close()  # a bad config fails before the old run goes
         if args.workers is not None and args.workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+        StoreLock(str(store_path)).acquire().release()  # never delete a store in use
         for suffix in ("", "-wal", "-shm"):
             Path(f"{store_path}{suffix}").unlink(missing_ok=True)
     engine = Engine(inputs.config, open_store(store_path), workers=args.workers)

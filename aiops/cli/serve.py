@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from aiops.store import open_store
+    from aiops.store.lock import StoreLock
     from api import create_app
     from api.settings import TOKENS_ENV, ApiSettings
 
@@ -66,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     path = args.store or store_cfg.pop("path", None) or DEFAULT_STORE
     store_cfg.pop("path", None)
     store = open_store(path, **store_cfg)
+    if not store.memory:  # one clear line now, not the engine process's traceback later
+        StoreLock(store.path).acquire().release()
     app = create_app(config, store, settings=settings, tune_gc=True)
     stderr.print(f"aiops serving store {path} on http://{args.host}:{args.port} "
                  f"(docs at /docs)", highlight=False)

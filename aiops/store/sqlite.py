@@ -19,6 +19,8 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
+from aiops.store.lock import StoreLock
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
     offset INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -232,6 +234,7 @@ class SQLiteStore:
         self._writer.executescript(SCHEMA)
         self._migrate()
         self._closed = False
+        self._claim: StoreLock | None = None
 
     def _migrate(self) -> None:
         w = self._writer
@@ -271,11 +274,21 @@ class SQLiteStore:
             self._local.conn = conn
         return conn
 
+    def claim(self) -> None:
+        """Mark this store as processed by this process until it is closed: another
+        process's engine then fails with :class:`StoreLockedError` instead of processing
+        every batch a second time. API front processes append without claiming."""
+        if not self.memory and self._claim is None:
+            self._claim = StoreLock(self.path).acquire()
+
     def close(self) -> None:
         with self._lock:
             if not self._closed:
                 self._writer.close()
                 self._closed = True
+            if self._claim is not None:
+                self._claim.release()
+                self._claim = None
 
     # -- the input log ----------------------------------------------------------------------
     def append_batch(self, kind: str, payload: bytes, n: int, ts_min: int | None,

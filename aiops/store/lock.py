@@ -1,0 +1,71 @@
+"""One processing engine per store file: an advisory lock beside it.
+
+Two engines on one store would both process every batch and overwrite each other's
+checkpoints. The lock is ``flock`` on ``<store>.lock``: the kernel drops it when the
+holder exits however it exits (``kill -9`` included), so a crash never leaves a stale
+lock behind, and the file records who holds it for the error message.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no guard, as before
+    fcntl = None
+
+
+_HELD: "weakref.WeakSet[StoreLock]" = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    """A forked child (a pool worker) drops its copy of the descriptor: the lock stays
+    with the parent and goes when the parent goes, not when the last child does."""
+    for lock in list(_HELD):
+        if lock._fd is not None:
+            os.close(lock._fd)
+            lock._fd = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
+class StoreLockedError(RuntimeError):
+    """Another process's engine holds the store."""
+
+
+class StoreLock:
+    def __init__(self, store_path: str) -> None:
+        self.path = Path(f"{store_path}.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> "StoreLock":
+        if fcntl is None:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreLockedError(
+                f"store {self.path.with_suffix('')} is being processed by another aiops "
+                f"process ({holder}); stop it first, or use another --store") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        self._fd = fd
+        _HELD.add(self)
+        return self
+
+    def __del__(self) -> None:  # an engine whose __init__ failed after taking the lock
+        self.release()
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
