@@ -39,6 +39,7 @@ import orjson
 
 from aiops.masking import Masker
 from aiops.schema import LogRecord, iso
+from aiops.store.codec import Deflater
 from aiops.template_events import SourceTree
 from aiops.template_match import Event
 from aiops.template_state import dump_tree, load_tree
@@ -135,23 +136,6 @@ def _check_int(name: str, value: Any, low: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
         raise TemplateConfigError(f"{name} must be an integer >= {low}, got {value!r}")
     return value
-
-
-class _Deflater:
-    """A write-only file that deflates as it is written: ``zlib.compress(data, level)``'s
-    bytes without ``data`` in memory."""
-
-    def __init__(self, level: int) -> None:
-        self._z = zlib.compressobj(level)
-        self._parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._parts.append(self._z.compress(data))
-        return len(data)
-
-    def getvalue(self) -> bytes:
-        self._parts.append(self._z.flush())
-        return b"".join(self._parts)
 
 
 class TemplateMiner:
@@ -294,7 +278,7 @@ class TemplateMiner:
         pickle must not come from users); version 1 states (JSON) still load.
         """
         state = {"version": STATE_VERSION, "trees": [dump_tree(t) for t in self.trees_.values()]}
-        sink = _Deflater(3)  # the uncompressed pickle (~5 MB at 1M lines) is never whole
+        sink = Deflater(3)  # the uncompressed pickle (~5 MB at 1M lines) is never whole
         pickle.dump(state, sink, protocol=pickle.HIGHEST_PROTOCOL)
         return sink.getvalue()
 

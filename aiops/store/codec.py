@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import orjson
 
@@ -86,6 +86,23 @@ def _default(obj):
 _ENCODE_CHUNK = 4096  # records per piece of the JSON array fed to the compressor
 
 
+class Deflater:
+    """A write-only file that deflates as it is written: ``zlib.compress(data, level)``'s
+    bytes without ``data`` in memory (the input log's batches, the miner's state)."""
+
+    def __init__(self, level: int) -> None:
+        self._z = zlib.compressobj(level)
+        self._parts: list[bytes] = []
+
+    def write(self, data: Any) -> int:
+        self._parts.append(self._z.compress(data))
+        return len(data)
+
+    def getvalue(self) -> bytes:
+        self._parts.append(self._z.flush())
+        return b"".join(self._parts)
+
+
 def encode_batch(records: Iterable[Record]) -> bytes:
     """``zlib.compress(orjson.dumps(rows), 1)``, the same bytes, made a few thousand rows at
     a time: a 50k-record batch's rows and JSON were ~50 MB at once on the replay's peak,
@@ -93,8 +110,7 @@ def encode_batch(records: Iterable[Record]) -> bytes:
     batch it journals, so this loop is a tenth of a replay's time."""
     log, epoch, us = LogRecord, EPOCH, MICROSECOND
     records = iter(records)
-    z = zlib.compressobj(1)
-    parts = []
+    sink = Deflater(1)
     sep = b"["
     while True:
         rows = [["l", (r.ts - epoch) // us, r.message, r.service, r.host, r.level,
@@ -103,12 +119,11 @@ def encode_batch(records: Iterable[Record]) -> bytes:
         if not rows:
             break
         data = orjson.dumps(rows, default=_default)
-        parts.append(z.compress(sep))
-        parts.append(z.compress(memoryview(data)[1:-1]))  # the rows, without [ and ]
+        sink.write(sep)
+        sink.write(memoryview(data)[1:-1])  # the rows, without [ and ]
         sep = b","
-    parts.append(z.compress(b"[]" if sep == b"[" else b"]"))
-    parts.append(z.flush())
-    return b"".join(parts)
+    sink.write(b"[]" if sep == b"[" else b"]")
+    return sink.getvalue()
 
 
 def decode_batch(payload: bytes) -> list[Record]:
