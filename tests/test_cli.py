@@ -148,3 +148,25 @@ def test_replay_into_a_store_another_process_is_processing_is_one_clear_line(
         holder.kill()
         holder.wait()
     assert replay(capsys, scenario)["kpis"]["alerts"] > 0  # free again
+
+
+def test_no_progress_means_no_bar_and_no_refresh_thread(scenario, capsys, monkeypatch):
+    # machines read stdout; --no-progress keeps stderr empty, and rich's redraw thread
+    # (10 redraws a second of hidden tasks) is not started at all
+    import threading
+
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def recording_start(thread):
+        started.append(thread.name)
+        return start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", recording_start)
+    assert main(["replay", str(scenario), "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["records"]["log"] > 0
+    assert err == "" and started == []
+    assert main(["replay", str(scenario)]) == 0  # the bar is on by default, on stderr only
+    out, err = capsys.readouterr()
+    assert "replay" in err and json.loads(out)["records"]["log"] > 0
