@@ -62,7 +62,6 @@ class ApiSettings:
     max_labels: int = 128
     max_errors: int = 20
     checkpoint_interval_s: float = 1.0
-    max_page: int = 100_000
     #: backpressure: hold ingest while processing is this many batches behind ...
     max_lag_batches: int = 200
     #: ... for at most this long, then answer 503 + Retry-After
@@ -72,7 +71,7 @@ class ApiSettings:
     worker: str = "process"
 
     _INT_KEYS = ("max_body_bytes", "max_decompressed_bytes", "max_line_chars", "max_labels",
-                 "max_errors", "max_page", "max_lag_batches")
+                 "max_errors", "max_lag_batches")
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None = None,
