@@ -40,6 +40,17 @@ def test_same_results_ignores_timings_but_not_incidents():
     assert not replay_throughput.same_results(a, c)["identical"]
 
 
+def test_repeated_runs_report_the_median_run_and_the_worst_memory():
+    def run(wall, rss, ok=True):
+        return {"available": ok, "wall_s": wall, "peak_tree_rss_mb": rss}
+
+    median = replay_throughput.representative(
+        [run(40.0, 280.0), run(33.0, 301.0), run(36.0, 290.0), run(1.0, 1.0, ok=False)])
+    assert median["wall_s"] == 36.0 and median["peak_tree_rss_mb"] == 301.0  # max, not its own
+    assert median["wall_s_all"] == [40.0, 33.0, 36.0, 1.0] and median["repeats"] == 4
+    assert replay_throughput.representative([run(9.0, 99.0)]) == run(9.0, 99.0)  # one: as is
+
+
 def test_chunk_clock_yields_everything_and_rates_per_chunk():
     clock = replay_throughput.ChunkClock([str(i) for i in range(1000)], chunks=10)
     assert list(clock) == [str(i) for i in range(1000)]
