@@ -118,31 +118,35 @@ class LogDetector:
     def observe(self, records: list, watermark: datetime) -> list[Alert]:
         transitions: list[tuple[str, Transition]] = []
         closed: dict[str, list] = {}  # windows closed in this call, scored together below
+        window_s, sources = self.window_s, self.sources
+        is_error: dict[str, bool] = {}  # level spelling -> error level (a batch has a few)
         for r in records:
             if type(r) is not LogRecord:
                 continue
-            key = source_key(r)
-            idx = int(r.ts.timestamp() // self.window_s)
-            src = self.sources.get(key)
+            key = r.service or r.source or r.host or "unknown"  # source_key, inlined
+            idx = int(r.ts.timestamp() // window_s)
+            src = sources.get(key)
             if src is None:
-                src = self.sources[key] = _Source(idx)
+                src = sources[key] = _Source(idx)
             if src.dormant:  # back after a long silence: start afresh, no phantom windows
                 src.window, src.dormant, src.empty_run = idx, False, 0
             elif idx > src.window:
                 closed.setdefault(key, []).extend(self._close_until(src, idx))
                 src.dormant = False
-            tid = template_key(r)
+            tid = str(r.template_id) if r.template_id is not None else template_key(r)
             src.counts[tid] = src.counts.get(tid, 0) + 1
             # the example is the earliest line, the smallest of that instant: lines of one
             # timestamp arrive in any order (concurrent clients), the example must not
-            example = r.message[:200]
             seen = src.examples.get(tid)
             if seen is None:
-                src.examples[tid] = example
+                src.examples[tid] = r.message[:200]
                 src.example_at[tid] = r.ts
-            elif example < seen and r.ts == src.example_at.get(tid):
+            elif r.ts == src.example_at.get(tid) and (example := r.message[:200]) < seen:
                 src.examples[tid] = example
-            if normalize_level(r.level) in ERROR_LEVELS:
+            error = is_error.get(r.level)
+            if error is None:
+                error = is_error[r.level] = normalize_level(r.level) in ERROR_LEVELS
+            if error:
                 src.errors += 1
             if self.new_templates:
                 if tid not in src.known:
