@@ -238,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             # each repeat's pair ran back to back: the median of their ratios
             pairs = [round(a["wall_s"] / b["wall_s"], 2) for a, b in zip(runs["1"], runs[w])
                      if a.get("available") and b.get("available")]
-            compare[w] = {"speedup": statistics.median(pairs), "speedup_per_repeat": pairs,
+            compare[w] = {"speedup": statistics.median(pairs) if pairs else None,
+                          "speedup_per_repeat": pairs,
                           "cpu_ratio": common.ratio(run["cpu_s"], base["cpu_s"]),
                           **same_results(base["summary"], run["summary"])}
             # and every repeat of every configuration found the same

@@ -133,6 +133,7 @@ class LogDetector:
             elif idx > src.window:
                 closed.setdefault(key, []).extend(self._close_until(src, idx))
                 src.dormant = False
+            # template_key, its case for mined lines inlined
             tid = str(r.template_id) if r.template_id is not None else template_key(r)
             src.counts[tid] = src.counts.get(tid, 0) + 1
             # the example is the earliest line, the smallest of that instant: lines of one
