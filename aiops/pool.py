@@ -40,7 +40,7 @@ from typing import Any
 
 from aiops.partition import Emitted, Partition
 from aiops.schema import EPOCH, Alert, LogRecord, MetricSample, Record
-from aiops.store.codec import MICROSECOND, us_clock
+from aiops.store.codec import MICROSECOND, from_us
 
 _HIGHEST = pickle.HIGHEST_PROTOCOL
 
@@ -90,7 +90,7 @@ def pack_records(records: list[Record]) -> bytes:
 def unpack_records(payload: bytes) -> list[Record]:
     combos, times, messages, index, samples = pickle.loads(payload)
     log, metric = LogRecord, MetricSample
-    at = us_clock()
+    at = from_us
     out: list[Record] = []
     append = out.append
     for us, message, i in zip(times, messages, index):

@@ -56,3 +56,29 @@ def test_a_batch_is_encoded_in_pieces_into_the_same_bytes_as_at_once():
         assert encode_batch(records) == whole, n
         assert encode_batch(iter(records)) == whole, n
         assert decode_batch(whole) == records
+
+
+def test_microseconds_convert_exactly_through_the_float_path_and_beyond_it():
+    # from_us takes a float shortcut (2.5x faster) only where it provably gives the exact
+    # value; compare it with exact integer arithmetic across the whole range, at the edges of
+    # the shortcut, just outside them, and at every microsecond around whole seconds
+    import random
+
+    from aiops.store.codec import _FLOAT_EXACT_US, from_us
+
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    rng = random.Random(20261129)
+    edge = _FLOAT_EXACT_US
+    values = [0, 1, -1, 999_999, 1_000_000, -1_000_001, edge - 1, -(edge - 1), edge, -edge,
+              edge + 1, 2**57, -(2**55), 1_772_445_600_123_456]  # years 6537 and 829
+    values += [rng.randrange(-edge, edge) for _ in range(200_000)]
+    values += [rng.randrange(-2**52, 2**52) | 0xFFFFF for _ in range(20_000)]  # odd low bits
+    values += [s * 1_000_000 + d for s in (1_772_445_600, 4_102_444_799, -1_000)
+               for d in range(-1000, 1001)]
+    for us in values:
+        got = from_us(us)
+        assert got == epoch + timedelta(microseconds=us), us
+        assert got.tzinfo is timezone.utc
+    records = [LogRecord(ts=epoch + timedelta(microseconds=us), message="m", source="s")
+               for us in values[:5000] if -edge < us < edge]
+    assert [r.ts for r in decode_batch(encode_batch(records))] == [r.ts for r in records]

@@ -9,11 +9,11 @@ from __future__ import annotations
 import zlib
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import orjson
 
-from aiops.schema import EPOCH, Alert, Event, LogRecord, MetricSample, Record
+from aiops.schema import EPOCH, UTC, Alert, Event, LogRecord, MetricSample, Record
 
 MICROSECOND = timedelta(microseconds=1)
 
@@ -22,22 +22,22 @@ def to_us(ts: datetime) -> int:
     return (ts - EPOCH) // MICROSECOND
 
 
-def us_clock() -> Callable[[int], datetime]:
-    """``from_us`` for one batch, sharing one ``datetime`` per whole second: records of a
-    batch come from a few seconds, and building each time from the epoch costs more."""
-    seconds: dict[int, datetime] = {}
-
-    def at(us: int) -> datetime:
-        sec, frac = divmod(us, 1_000_000)
-        base = seconds.get(sec)
-        if base is None:
-            base = seconds[sec] = EPOCH + timedelta(seconds=sec)
-        return base + timedelta(microseconds=frac) if frac else base
-
-    return at
+#: below this magnitude a float carries integer microseconds exactly enough (see from_us)
+_FLOAT_EXACT_US = 2**52 - 2**30
+_fromtimestamp = datetime.fromtimestamp
 
 
 def from_us(us: int) -> datetime:
+    """``EPOCH + timedelta(microseconds=us)``, about 2.5x faster where it is the same value.
+
+    ``us / 1e6`` is correctly rounded (off by at most ``|us| * 2**-53`` microseconds) and
+    ``fromtimestamp`` rounds it to the nearest microsecond, which is ``us`` while that error
+    stays under half a microsecond: ``|us| < 2**52`` (the years 1827-2112; margin kept for
+    the rounding of the fraction). Decoding the input log converts every record's time, so
+    this is on the API engine's per-event path. Outside that range: the exact arithmetic.
+    """
+    if -_FLOAT_EXACT_US < us < _FLOAT_EXACT_US:
+        return _fromtimestamp(us / 1_000_000, UTC)
     return EPOCH + timedelta(microseconds=us)
 
 
@@ -132,21 +132,18 @@ def decode_batch(payload: bytes) -> list[Record]:
     The engine decodes every batch it did not receive in memory (the API's engine
     process: all of them), so this loop is a third of its per-record cost: log records
     are built positionally (the field order is checked by the round-trip tests) and
-    timestamps share one ``datetime`` per whole second.
+    timestamps converted by ``from_us``'s float path.
     """
     out: list[Record] = []
     append = out.append
-    seconds: dict[int, datetime] = {}   # us_clock, inlined: a call per record cost ~8 %
-    log = LogRecord
+    log, stamp, exact = LogRecord, _fromtimestamp, _FLOAT_EXACT_US
     for t in orjson.loads(zlib.decompress(payload)):
         if t[0] == "l":
             _, us, msg, service, host, level, attrs, raw, source, line = t
-            sec, frac = divmod(us, 1_000_000)
-            base = seconds.get(sec)
-            if base is None:
-                base = seconds[sec] = EPOCH + timedelta(seconds=sec)
-            append(log(base + timedelta(microseconds=frac) if frac else base, msg, service,
-                       host, level, attrs or {}, msg if raw is None else raw, source, line))
+            # from_us, inlined: a call per record cost ~8 %
+            ts = stamp(us / 1_000_000, UTC) if -exact < us < exact else from_us(us)
+            append(log(ts, msg, service, host, level, attrs or {},
+                       msg if raw is None else raw, source, line))
         else:
             append(_decode(t))
     return out
