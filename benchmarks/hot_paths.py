@@ -21,6 +21,7 @@ running the script in each, alternately.
 from __future__ import annotations
 
 import argparse
+import copy
 import heapq
 import sys
 import time
@@ -57,8 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
-
-    import copy
 
     from aiops.detect.logs import LogDetector
     from aiops.engine import tune_gc

@@ -80,5 +80,5 @@ def test_microseconds_convert_exactly_through_the_float_path_and_beyond_it():
         assert got == epoch + timedelta(microseconds=us), us
         assert got.tzinfo is timezone.utc
     records = [LogRecord(ts=epoch + timedelta(microseconds=us), message="m", source="s")
-               for us in values[:5000] if -edge < us < edge]
+               for us in values[:5000]]
     assert [r.ts for r in decode_batch(encode_batch(records))] == [r.ts for r in records]

@@ -32,11 +32,12 @@ def from_us(us: int) -> datetime:
 
     ``us / 1e6`` is correctly rounded (off by at most ``|us| * 2**-53`` microseconds) and
     ``fromtimestamp`` rounds it to the nearest microsecond, which is ``us`` while that error
-    stays under half a microsecond: ``|us| < 2**52`` (the years 1827-2112; margin kept for
-    the rounding of the fraction). Decoding the input log converts every record's time, so
-    this is on the API engine's per-event path. Outside that range: the exact arithmetic.
+    stays under half a microsecond: ``|us| < 2**52`` (margin kept for the rounding of the
+    fraction). Only from the epoch on (1970-2112): some platforms' ``fromtimestamp`` rejects
+    negative times. Decoding the input log converts every record's time, so this is on the
+    API engine's per-event path. Outside that range: the exact arithmetic.
     """
-    if -_FLOAT_EXACT_US < us < _FLOAT_EXACT_US:
+    if 0 <= us < _FLOAT_EXACT_US:
         return _fromtimestamp(us / 1_000_000, UTC)
     return EPOCH + timedelta(microseconds=us)
 
@@ -141,7 +142,7 @@ def decode_batch(payload: bytes) -> list[Record]:
         if t[0] == "l":
             _, us, msg, service, host, level, attrs, raw, source, line = t
             # from_us, inlined: a call per record cost ~8 %
-            ts = stamp(us / 1_000_000, UTC) if -exact < us < exact else from_us(us)
+            ts = stamp(us / 1_000_000, UTC) if 0 <= us < exact else from_us(us)
             append(log(ts, msg, service, host, level, attrs or {},
                        msg if raw is None else raw, source, line))
         else:
