@@ -115,17 +115,25 @@ def _file_counts(directory: Path) -> dict[str, int]:
     return counts
 
 
-def log_messages(directory: Path, limit: int | None = None) -> list[str]:
-    """The message (Content) of every log line, in the event-time order the engine sees."""
+def merged_records(directory: Path, limit: int | None = None,
+                   kind: str | None = None) -> list:
+    """The first ``limit`` records of the inputs (of one ``kind``, e.g. "log"), all inputs
+    merged in the event-time order the engine sees."""
     import heapq
     from itertools import islice
 
+    from aiops.schema import event_time
     from ingest.errors import lenient
     from ingest.files import read_input
 
-    logs = [s for s in _inputs(directory) if s.kind == "log"]
-    merged = heapq.merge(*(read_input(s, lenient()) for s in logs), key=lambda r: r.ts)
-    return [r.message for r in islice(merged, limit)]
+    specs = [s for s in _inputs(directory) if kind is None or s.kind == kind]
+    merged = heapq.merge(*(read_input(s, lenient()) for s in specs), key=event_time)
+    return list(islice(merged, limit))
+
+
+def log_messages(directory: Path, limit: int | None = None) -> list[str]:
+    """The message (Content) of every log line, in the event-time order the engine sees."""
+    return [r.message for r in merged_records(directory, limit, kind="log")]
 
 
 # -- measured child processes -------------------------------------------------------------------

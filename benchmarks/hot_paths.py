@@ -22,25 +22,14 @@ from __future__ import annotations
 
 import argparse
 import copy
-import heapq
 import sys
 import time
-from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
-
-
-def load_records(n: int) -> list:
-    from ingest.errors import lenient
-    from ingest.files import read_input
-
-    directory, _ = common.scenario(1, 30, 1.5, 1.05)
-    streams = [read_input(spec, lenient()) for spec in common._inputs(directory)]
-    return list(islice(heapq.merge(*streams, key=lambda r: r.ts), n))
 
 
 def best_of(repeat: int, step) -> float:
@@ -66,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from aiops.store.codec import decode_batch, encode_batch
     from aiops.templates import TemplateMiner
 
-    records = load_records(args.records)
+    records = common.merged_records(common.scenario(1, 30, 1.5, 1.05)[0], args.records)
     logs = [r for r in records if type(r) is LogRecord]
     batches = [records[i:i + 1000] for i in range(0, len(records), 1000)]
     payloads = [encode_batch(b) for b in batches]
