@@ -23,7 +23,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from aiops.detect.forest import PackedForest, fit_forest
+from aiops.detect.forest import fit_packed_forest
 
 
 class CountModel:
@@ -97,12 +97,12 @@ class CountModel:
         self.components_ = None
         self._parts = []
         if self.use_forest:
-            self.forest_ = self._packed = PackedForest(
-                fit_forest(X, self.n_estimators, min(256, len(X)), self.random_state))
+            self.forest_ = self._packed = fit_packed_forest(
+                X, self.n_estimators, min(256, len(X)), self.random_state)
             self._parts.append("forest")
         if self.use_residual:
             n_comp = min(X.shape[0] - 1, X.shape[1])
-            from sklearn.decomposition import PCA  # on first fit, as in fit_forest
+            from sklearn.decomposition import PCA  # on first fit, as in fit_packed_forest
 
             with np.errstate(invalid="ignore", divide="ignore"):  # constant windows: 0/0
                 pca = PCA(n_components=n_comp, svd_solver="full").fit(X)

@@ -25,7 +25,7 @@ import numpy as np
 from aiops.detect.alerting import seconds
 from aiops.detect.features import (FeatureSpec, compute_features, floor_scale, sampling_step,
                                    smooth_scores)
-from aiops.detect.forest import PackedForest, fit_forest
+from aiops.detect.forest import PackedForest, fit_packed_forest
 
 _PARAMS = ("warmup", "n_estimators", "max_samples", "max_train", "max_refit_interval",
            "smooth", "spike_sigmas", "short", "long", "level", "volatility", "trend",
@@ -263,9 +263,10 @@ class MetricScorer:
             complete = np.ones(len(rows), dtype=bool)
         self.active_ = active
         rows = rows[complete][:, active]
-        forest = fit_forest(rows, self.n_estimators, min(self.max_samples, len(rows)),
-                            self.random_state + self.n_fits_)
-        self.forest_ = self._packed = PackedForest(forest)  # scikit-learn's trees are dropped
+        # packed at once: scikit-learn's tree objects are never kept
+        self.forest_ = self._packed = fit_packed_forest(
+            rows, self.n_estimators, min(self.max_samples, len(rows)),
+            self.random_state + self.n_fits_)
         self.n_fits_ += 1
         self.center_ = np.median(rows, axis=0)
         q75, q25 = np.percentile(rows, [75, 25], axis=0)

@@ -118,3 +118,41 @@ def test_packed_forest_is_compact_and_reads_forests_packed_the_old_way():
     again = pickle.loads(pickle.dumps(packed))
     assert np.array_equal(again.score_samples(T), scores)
     assert not np.isnan(scores).any() and scores.min() < scores.max()
+
+
+def test_fit_packed_forest_packs_exactly_the_forest_fit_forest_fits():
+    """The detectors' fit skips what packing never reads; the packed arrays (so every score)
+    are those of ``PackedForest(fit_forest(...))``, whose fit is scikit-learn's own."""
+    from sklearn.ensemble import IsolationForest
+
+    from aiops.detect.forest import PackedForest, _fast_fit_matches, fit_forest, fit_packed_forest
+    # with the scikit-learn this project installs, the fast fit applies (else every
+    # comparison below would be scikit-learn against itself)
+    assert _fast_fit_matches()
+    rng = np.random.default_rng(21)
+    counts = rng.poisson(3, size=(240, 31)).astype(float)
+    counts[:, 5] = 0.0  # a constant column
+    cases = [(counts, 100, 240, 7), (rng.normal(size=(900, 5)), 50, 256, 2),
+             (np.round(rng.normal(size=(20, 3))), 10, 20, 0)]
+    for X, trees, max_samples, seed in cases:
+        fast = fit_packed_forest(X, trees, max_samples, seed)
+        slow = PackedForest(fit_forest(X, trees, max_samples, seed))
+        reference = PackedForest(IsolationForest(n_estimators=trees, max_samples=max_samples,
+                                                 random_state=seed).fit(X))
+        for other in (slow, reference):
+            assert fast.__dict__.keys() == other.__dict__.keys()
+            for name, value in fast.__dict__.items():
+                np.testing.assert_array_equal(value, other.__dict__[name], err_msg=name)
+        np.testing.assert_array_equal(fast.score_samples(X[:50]), slow.score_samples(X[:50]))
+        # the leaf table (built per distinct (depth, samples) pair) holds, node for node,
+        # scikit-learn's path length of every leaf (0 for inner nodes), sorted and distinct
+        from sklearn.ensemble._iforest import _average_path_length
+        forest = IsolationForest(n_estimators=trees, max_samples=max_samples,
+                                 random_state=seed).fit(X)
+        expected = np.concatenate([
+            np.where(t.tree_.children_left < 0,
+                     t.tree_.compute_node_depths() - 1.0
+                     + _average_path_length(t.tree_.n_node_samples), 0.0)
+            for t in forest.estimators_])
+        np.testing.assert_array_equal(np.sort(fast.values[fast.leaf]), np.sort(expected))
+        np.testing.assert_array_equal(fast.values, np.unique(expected))
