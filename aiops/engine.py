@@ -3,6 +3,8 @@
     records --(durable append)--> input log --> partition(s): reorder by event time,
         templates, detectors --> alerts + events reordered by event time --> correlator --> store
 
+(records replayed from files skip the input log: see :meth:`Engine.process`)
+
 Event time drives everything. Records wait in a partition's reorder buffer until
 the watermark (max event time seen minus ``lateness``) passes them, then flow in
 timestamp order, so the same data gives the same incidents whether it is
@@ -233,6 +235,20 @@ class Engine:
             if not result.duplicate and records:
                 self.catch_up()
             return result
+
+    def process(self, records: Sequence[Record]) -> None:
+        """Run a batch through the stages without copying it into the input log.
+
+        For input that is durable elsewhere: the files ``aiops replay`` and ``aiops eval``
+        read are their own record of the input. Copying them into the store made a 1M-line
+        replay's store 126 MB instead of 48 (78 MB of deflated input nothing read again:
+        a replay never resumes from the store, it reads its files) and cost a seventh of
+        its time. Batches others committed to the input log go first, in order.
+        """
+        with self._lock:
+            self.catch_up()
+            if records:
+                self._process(list(records), self.offset)
 
     def catch_up(self, limit: int = 100, max_batches: int | None = None) -> int:
         """Process batches committed by others (or before a crash) that we have not seen.

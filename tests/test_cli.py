@@ -49,6 +49,12 @@ def test_replay_prints_a_json_summary(scenario, tmp_path, capsys):
     assert inc["services"] == ["checkout"] and inc["root_cause"]["service"] == "checkout"
     assert summary["kpis"]["raw_signals"] == 89
     assert (tmp_path / "s.db").exists()
+    # the replayed files are the input's record: the store keeps results and state, not a
+    # second copy of the input in its input log
+    from aiops.store import open_store
+    store = open_store(tmp_path / "s.db")
+    assert store.head_offset() == 0 and store.template_rows()
+    store.close()
 
 
 def test_replay_is_deterministic(scenario, tmp_path, capsys):

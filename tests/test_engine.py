@@ -264,3 +264,28 @@ def test_a_second_process_cannot_process_a_store_held_by_a_live_engine(tmp_path)
     engine = Engine(store=open_store(path))  # the kernel dropped the dead holder's lock
     engine.close()
     Engine(store=open_store(path)).close()  # and close() releases it in this process
+
+
+def test_process_skips_the_input_log_and_gives_what_ingest_gives(tmp_path):
+    """``process`` (the replay path: its files are its record of the input) gives the
+    results ``ingest`` does, copies nothing into the input log, and processes batches
+    another writer committed first, so they keep their place in the order."""
+    records = scenario()
+    reference = run(records, batch_size=500)
+    engine = Engine(Config(engine={"checkpoint_records": 1000}), open_store(tmp_path / "a.db"))
+    for i in range(0, len(records), 500):
+        engine.process(records[i:i + 500])
+    engine.flush()
+    assert outcome(engine) == reference
+    assert engine.store.head_offset() == 0 and engine.store.batches_after(0) == []
+
+    # a batch committed to the input log (an API client, say) is processed before the next
+    # batch handed to process(), and only once
+    mixed = Engine(Config(), open_store(tmp_path / "b.db"))
+    first = [r for r in records[:600] if r.kind == "log"]
+    mixed.submit(first)
+    mixed.process([r for r in records[600:] if r.kind == "log"])
+    assert mixed.offset == 1 and mixed.store.head_offset() == 1
+    mixed.flush()
+    assert mixed.summary()["records"]["log"] == sum(1 for r in records if r.kind == "log")
+    assert mixed.summary()["late_records"] == 0

@@ -52,10 +52,10 @@ def evaluate_dir(path: str | Path, config: str | None = None, store: str | None 
         for record in inputs.stream(strict=False):
             batch.append(record)
             if len(batch) >= 5000:
-                engine.ingest(batch)
+                engine.process(batch)
                 batch = []
         if batch:
-            engine.ingest(batch)
+            engine.process(batch)
         engine.flush()
         elapsed = time.perf_counter() - started
         alerts = list(engine.store.documents("alerts", order="id"))

@@ -60,13 +60,13 @@ def run(args: argparse.Namespace) -> int:
         for record in stream:
             batch.append(record)
             if len(batch) >= args.batch_size:
-                engine.ingest(batch)
+                engine.process(batch)
                 processed += len(batch)
                 batch = []
                 elapsed = time.perf_counter() - started
                 bar.update(task, completed=processed, rate=f"{processed / elapsed:,.0f} rec/s")
         if batch:
-            engine.ingest(batch)
+            engine.process(batch)
             processed += len(batch)
         engine.flush()
         bar.update(task, completed=total or processed)
