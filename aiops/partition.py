@@ -13,40 +13,54 @@ records do, not what the buffer holds.
 from __future__ import annotations
 
 import heapq
+import operator
 import pickle
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiops.config import build_component
 from aiops.detect import build_detectors
-from aiops.schema import Alert, Event, LogRecord, Record, event_time
+from aiops.schema import Alert, Event, LogRecord, Record, by_time_and_kind, event_time
 from aiops.store.codec import decode_batch, encode_batch
 from aiops.templates import build_miner
 
-_KIND_RANK = {"event": 0, "metric": 1, "log": 2, "alert": 3}
 _HOUR = timedelta(hours=1)
+_order = by_time_and_kind
+_kind_rank = operator.attrgetter("kind_rank")
+_kind = operator.attrgetter("kind")
+_service = operator.attrgetter("service")
 
 
-def _order(r: Record) -> tuple[datetime, int]:
-    return (r.ts, _KIND_RANK[r.kind])
+def sort_batch(batch: list[Record]) -> list[Record]:
+    """``sorted(batch, key=_order)``: two stable sorts on one key each, the same order
+    without a tuple per record (half the time)."""
+    return sorted(sorted(batch, key=_kind_rank), key=event_time)
 
 
 def merge_sorted(buffer: list[Record], batch: list[Record]) -> list[Record]:
     """``sorted(buffer + batch, key=_order)`` for a sorted ``buffer`` (stable: ties keep
     arrival order), without touching the buffer when the batch only appends."""
-    batch = sorted(batch, key=_order)
+    return merge_presorted(buffer, sort_batch(batch))
+
+
+def merge_presorted(buffer: list[Record], batch: list[Record]) -> list[Record]:
+    """:func:`merge_sorted` for a batch already in ``_order``."""
     if not buffer or not batch:
         return buffer + batch if batch else buffer
     first = _order(batch[0])
     if _order(buffer[-1]) <= first:
         buffer.extend(batch)
         return buffer
-    # only the buffer's tail from the batch's first key on interleaves
+    # only the buffer's tail from the batch's first key on interleaves, and only with the
+    # batch's head up to the buffer's last key (usually a few records at the same instant):
+    # the rest of the batch follows everything
     cut = bisect_right(buffer, first, key=_order)
-    return buffer[:cut] + list(heapq.merge(buffer[cut:], batch, key=_order))
+    head = bisect_right(batch, _order(buffer[-1]), key=_order)
+    return buffer[:cut] + list(heapq.merge(buffer[cut:], batch[:head], key=_order)) + batch[head:]
 
 
 @dataclass
@@ -85,33 +99,36 @@ class Partition:
         return self._release(self.watermark, final=False)
 
     def observe(self, records: list[Record]) -> None:
-        """Count a batch and put it in the reorder buffer (no stage runs)."""
+        """Count a batch and put it in the reorder buffer (no stage runs).
+
+        The batch is sorted first, so the counts are per run of records, not per record:
+        records before the watermark (late) by bisection, and the signal counts per
+        event-time hour with ``Counter.update`` over (hour, kind, service) for each hour's
+        run (C loops: the per-record Python loop this replaced was 3 % of a replay)."""
+        if not records:
+            return
+        batch = sort_batch(records)
         watermark = self.watermark
         if watermark is not None:
-            self.stats["late"] += sum(1 for r in records if r.ts < watermark)
-        max_ts = self.max_ts
-        signals = self.signals
-        hours = self._hours
-        kinds: Counter = Counter()
-        lo = hi = None  # the event-time hour of the previous record (input is mostly in order)
-        label = ""
-        for r in records:
-            ts = r.ts
-            if max_ts is None or ts > max_ts:
-                max_ts = ts
-            kind = r.kind
-            kinds[kind] += 1
-            if lo is None or not lo <= ts < hi:
-                hour = int(ts.timestamp()) // 3600
-                label = hours.get(hour)
-                if label is None:
-                    label = hours[hour] = ts.strftime("%Y-%m-%dT%H:00:00Z")
-                lo = ts.replace(minute=0, second=0, microsecond=0)
-                hi = lo + _HOUR
-            signals[(label, kind, r.service)] += 1
-        self.max_ts = max_ts
-        self.stats.update(kinds)
-        self.buffer = merge_sorted(self.buffer, records)
+            self.stats["late"] += bisect_left(batch, watermark, key=event_time)
+        last = batch[-1].ts
+        if self.max_ts is None or last > self.max_ts:
+            self.max_ts = last
+        self.stats.update(map(_kind, batch))
+        signals, hours = self.signals, self._hours
+        i, n = 0, len(batch)
+        while i < n:
+            ts = batch[i].ts
+            hour = int(ts.timestamp()) // 3600
+            label = hours.get(hour)
+            if label is None:
+                label = hours[hour] = ts.strftime("%Y-%m-%dT%H:00:00Z")
+            end = ts.replace(minute=0, second=0, microsecond=0) + _HOUR
+            j = bisect_left(batch, end, lo=i, key=event_time)
+            run = batch[i:j]
+            signals.update(zip(repeat(label), map(_kind, run), map(_service, run)))
+            i = j
+        self.buffer = merge_presorted(self.buffer, batch)
 
     def finish(self) -> Emitted:
         """End of input: release everything and close every open window."""

@@ -19,6 +19,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: per call, and these keys run once per record)
 event_time = operator.attrgetter("ts")
 
+#: the order records are processed in: event time, then at one instant change events,
+#: metric samples, log lines, alerts (``kind_rank``), so a deploy precedes what it caused
+by_time_and_kind = operator.attrgetter("ts", "kind_rank")
+
 #: Label names, in order of preference, that name the service an alert is about.
 SERVICE_LABELS = ("service", "app", "application", "job", "container", "deployment")
 
@@ -106,6 +110,7 @@ class LogRecord:
     """One log line (or a multi-line record such as a stack trace)."""
 
     kind: ClassVar[str] = "log"
+    kind_rank: ClassVar[int] = 2  # see by_time_and_kind
     ts: datetime
     message: str
     service: str = ""
@@ -125,6 +130,7 @@ class MetricSample:
     """One value of one series at one time; a series is ``name`` + ``labels``."""
 
     kind: ClassVar[str] = "metric"
+    kind_rank: ClassVar[int] = 1  # see by_time_and_kind
     ts: datetime
     name: str
     value: float
@@ -155,6 +161,7 @@ class Event:
     """Something that changed: a deploy, config change, restart, model drift report."""
 
     kind: ClassVar[str] = "event"
+    kind_rank: ClassVar[int] = 0  # see by_time_and_kind
     ts: datetime
     type: str
     service: str = ""
@@ -170,6 +177,7 @@ class Alert:
     """An alert instance, identified by ``fingerprint`` + ``starts_at`` as in Alertmanager."""
 
     kind: ClassVar[str] = "alert"
+    kind_rank: ClassVar[int] = 3  # see by_time_and_kind
     labels: dict[str, str]
     starts_at: datetime
     status: Literal["firing", "resolved"] = "firing"
