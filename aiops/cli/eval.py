@@ -10,6 +10,7 @@ import argparse
 import json
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -48,13 +49,8 @@ def evaluate_dir(path: str | Path, config: str | None = None, store: str | None 
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(inputs.config, open_store(store or Path(tmp) / "eval.db"))
         started = time.perf_counter()
-        batch: list = []
-        for record in inputs.stream(strict=False):
-            batch.append(record)
-            if len(batch) >= 5000:
-                engine.process(batch)
-                batch = []
-        if batch:
+        stream = inputs.stream(strict=False)
+        while batch := list(islice(stream, 5000)):
             engine.process(batch)
         engine.flush()
         elapsed = time.perf_counter() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from itertools import islice
 from pathlib import Path
 
 from aiops.cli.common import add_input_options, emit_json, guarded, progress, resolve_inputs
@@ -56,18 +57,12 @@ def run(args: argparse.Namespace) -> int:
     processed = 0
     with bar:
         task = bar.add_task("replay", total=total, rate="", visible=not args.no_progress)
-        batch: list = []
-        for record in stream:
-            batch.append(record)
-            if len(batch) >= args.batch_size:
-                engine.process(batch)
-                processed += len(batch)
-                batch = []
-                elapsed = time.perf_counter() - started
-                bar.update(task, completed=processed, rate=f"{processed / elapsed:,.0f} rec/s")
-        if batch:
+        # islice: batches are cut in C, not by a Python statement per record
+        while batch := list(islice(stream, args.batch_size)):
             engine.process(batch)
             processed += len(batch)
+            elapsed = time.perf_counter() - started
+            bar.update(task, completed=processed, rate=f"{processed / elapsed:,.0f} rec/s")
         engine.flush()
         bar.update(task, completed=total or processed)
     elapsed = time.perf_counter() - started
