@@ -52,6 +52,7 @@ def evaluate_dir(path: str | Path, config: str | None = None, store: str | None 
         stream = inputs.stream(strict=False)
         while batch := list(islice(stream, 5000)):
             engine.process(batch)
+            del batch  # before the next is read
         engine.flush()
         elapsed = time.perf_counter() - started
         alerts = list(engine.store.documents("alerts", order="id"))
