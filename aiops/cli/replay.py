@@ -15,6 +15,7 @@ from aiops.store import open_store
 from aiops.store.lock import StoreLock
 
 DEFAULT_STORE = Path(".aiops") / "replay.db"
+_FIRST_BATCH = 2_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,11 +59,15 @@ def run(args: argparse.Namespace) -> int:
     with bar:
         task = bar.add_task("replay", total=total, rate="", visible=not args.no_progress)
         # islice: batches are cut in C, not by a Python statement per record; the batch is
-        # dropped before the next is read (two batches alive were +16 MB at the peak)
-        while batch := list(islice(stream, args.batch_size)):
+        # dropped before the next is read (two batches alive were +16 MB at the peak).
+        # The first batches are small and double: --workers start after ~2k records are
+        # parsed, not 25k (results do not depend on batching)
+        size = min(_FIRST_BATCH, args.batch_size)
+        while batch := list(islice(stream, size)):
             engine.process(batch)
             processed += len(batch)
             del batch
+            size = min(2 * size, args.batch_size)
             elapsed = time.perf_counter() - started
             bar.update(task, completed=processed, rate=f"{processed / elapsed:,.0f} rec/s")
         engine.flush()
