@@ -352,3 +352,25 @@ def test_parameter_keeps_the_shape_its_values_share():
     odd = mine(miner, ["auth failure; rhost=10.0.0.9 guest"])[0]
     assert miner.resolve(odd.template_id) == miner.resolve(recs[0].template_id)
     assert miner.template(odd.template_id) == "auth failure; rhost=<*> <*>"
+
+
+def test_state_of_the_previous_version_still_loads():
+    """Stores written before the state became one pickle per source (version 2: one dict
+    with every tree) resume with the same templates and ids."""
+    import pickle
+
+    from aiops.store.codec import Deflater
+    from aiops.template_state import dump_tree
+
+    lines = [f"job {i} finished in {i % 13} s on node-{i % 3}" for i in range(120)]
+    first = TemplateMiner()
+    mine(first, lines)
+    sink = Deflater(3)
+    pickle.dump({"version": 2, "trees": [dump_tree(t) for t in first.trees_.values()]}, sink)
+    second, third = TemplateMiner(), TemplateMiner()
+    second.set_state(sink.getvalue())
+    third.set_state(first.get_state())
+    assert second.templates() == third.templates() == first.templates()
+    more = [f"job {i} finished in {i % 7} s on node-{i % 4}" for i in range(5)]
+    assert [r.template_id for r in mine(second, more)] == \
+        [r.template_id for r in mine(third, more)] == [r.template_id for r in mine(first, more)]
