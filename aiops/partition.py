@@ -18,8 +18,8 @@ import pickle
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import repeat
 from datetime import datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 from aiops.config import build_component

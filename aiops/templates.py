@@ -275,7 +275,7 @@ class TemplateMiner:
         """Everything learned, as a compressed pickle of plain data: trees, ids, caches, history.
 
         Read back only from the engine's own store or a persistence handler's file (a
-        pickle must not come from users); version 1 states (JSON) still load.
+        pickle must not come from users); version 1 (JSON) and 2 (one pickle) states still load.
         """
         sink = Deflater(3)  # the uncompressed pickle (~5 MB at 1M lines) is never whole
         trees = list(self.trees_.values())
