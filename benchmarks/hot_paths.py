@@ -12,10 +12,13 @@ garbage collector tuned as the engine's processes tune it:
   the API's engine process decodes every batch), in 1000-record batches like the API's;
 * ``pack_records`` / ``unpack_records``: the handoff to ``--workers`` processes;
 * ``TemplateMiner.mine``: template mining (a fresh miner, so the first lines go to drain);
-* ``LogDetector.observe``: the log detector's per-line counting (records mined first).
+* ``LogDetector.observe``: the log detector's per-line counting (records mined first);
+* ``fit_packed_forest`` / ``PackedForest.score_samples``: a detector's forest, 100 trees on
+  256 of 2000 rows of 9 features (a metric series' shape; seeded normal data), fitted and
+  packed (per forest), and scoring 24 rows per call (a series' points in one batch; per row).
 
-Reported as microseconds per record. Nothing is asserted; compare two checkouts by
-running the script in each, alternately.
+Reported as microseconds per unit (record, log line, forest or scored row). Nothing is
+asserted; compare two checkouts by running the script in each, alternately.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
 
+    import numpy as np
+
+    from aiops.detect.forest import fit_packed_forest
     from aiops.detect.logs import LogDetector
     from aiops.engine import tune_gc
     from aiops.pool import pack_records, unpack_records
@@ -62,24 +68,36 @@ def main(argv: list[str] | None = None) -> int:
     packed = pack_records(records)
     mined = copy.deepcopy(logs)
     TemplateMiner().mine(mined)
+    rng = np.random.default_rng(8)
+    train = rng.normal(size=(2000, 9))
+    fit_packed_forest(train, 100, 256, 0)  # scikit-learn's import and the fast-fit check
+    forest = fit_packed_forest(train, 100, 256, 1)
+    points = [rng.normal(size=(24, 9)) for _ in range(200)]
     tune_gc()
 
     steps = {
-        "encode_batch": (len(records), lambda: [encode_batch(b) for b in batches]),
-        "decode_batch": (len(records), lambda: [decode_batch(p) for p in payloads]),
-        "pack_records": (len(records), lambda: pack_records(records)),
-        "unpack_records": (len(records), lambda: unpack_records(packed)),
-        "TemplateMiner.mine": (len(logs), lambda: TemplateMiner().mine(copy.copy(logs))),
-        "LogDetector.observe": (len(logs), lambda: LogDetector().observe(mined, mined[-1].ts)),
+        "encode_batch": ("record", len(records), lambda: [encode_batch(b) for b in batches]),
+        "decode_batch": ("record", len(records), lambda: [decode_batch(p) for p in payloads]),
+        "pack_records": ("record", len(records), lambda: pack_records(records)),
+        "unpack_records": ("record", len(records), lambda: unpack_records(packed)),
+        "TemplateMiner.mine": ("log line", len(logs),
+                               lambda: TemplateMiner().mine(copy.copy(logs))),
+        "LogDetector.observe": ("log line", len(logs),
+                                lambda: LogDetector().observe(mined, mined[-1].ts)),
+        "fit_packed_forest": ("forest", 10,
+                              lambda: [fit_packed_forest(train, 100, 256, s) for s in range(10)]),
+        "PackedForest.score": ("row", 24 * len(points),
+                               lambda: [forest.score_samples(p) for p in points]),
     }
     rows = []
     print(f"{len(records):,} records ({len(logs):,} log lines), best of {args.repeat}, "
           f"process time", file=sys.stderr)
-    print(f"{'step':22} {'us/record':>10}")
-    for name, (count, step) in steps.items():
+    print(f"{'step':22} {'us per':>10}")
+    for name, (unit, count, step) in steps.items():
         seconds = best_of(args.repeat, step)
-        rows.append({"step": name, "records": count, "us_per_record": round(seconds / count * 1e6, 3)})
-        print(f"{name:22} {rows[-1]['us_per_record']:>10.3f}")
+        us = round(seconds / count * 1e6, 3)
+        rows.append({"step": name, "unit": unit, "count": count, "us_per_unit": us})
+        print(f"{name:22} {us:>10.3f} {unit}")
     if args.json:
         common.write_json(args.json, {"records": len(records), "repeat": args.repeat,
                                       "steps": rows})
