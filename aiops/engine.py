@@ -37,6 +37,7 @@ from typing import Any, Iterable, Sequence
 from aiops.config import Config, ConfigError, build_component
 from aiops.correlate import build_correlator
 from aiops.partition import Emitted, Partition
+from aiops.replay import batches
 from aiops.schema import EPOCH, Alert, Event, Record, event_time, iso
 from aiops.store import Store, append_records, decode_batch, open_store
 
@@ -500,12 +501,7 @@ def deliver(correlator: Any, alerts: list[Alert], events: list[Event], horizon: 
 
 
 def ingest_all(engine: Engine, records: Iterable[Record], batch_size: int = 5000) -> None:
-    """Feed a record stream to the engine in batches (the replay path)."""
-    batch: list[Record] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) >= batch_size:
-            engine.ingest(batch)
-            batch = []
-    if batch:
+    """Feed a record stream to the engine in batches through the input log (what the API
+    does; ``aiops replay`` uses :meth:`Engine.process`)."""
+    for batch in batches(records, batch_size):
         engine.ingest(batch)

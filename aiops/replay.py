@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import time
+from itertools import islice
 from typing import Any, Iterable, Iterator
 
 from aiops.schema import Record
+
+
+def batches(records: Iterable[Record], size: int, first: int | None = None
+            ) -> Iterator[list[Record]]:
+    """Lists of up to ``size`` records, cut with ``islice`` (not a Python statement per
+    record). ``first``: the first batches are that small and double up to ``size`` (with
+    ``--workers`` the workers start on the first one). A batch is dropped here before the
+    next is read; a caller that drops its own reference too keeps one batch alive, not two
+    (two were +16 MB at the 1M-line replay's peak)."""
+    it = iter(records)
+    n = min(first or size, size)
+    while batch := list(islice(it, n)):
+        yield batch
+        del batch
+        n = min(2 * n, size)
 
 
 def pace(records: Iterable[Record], speed: float) -> Iterator[Record]:

@@ -10,13 +10,13 @@ import argparse
 import json
 import tempfile
 import time
-from itertools import islice
 from pathlib import Path
 from types import SimpleNamespace
 
 from aiops.cli.common import emit_json, guarded, resolve_inputs
 from aiops.engine import Engine
 from aiops.evaluate import score
+from aiops.replay import batches
 from aiops.store import open_store
 
 
@@ -49,8 +49,7 @@ def evaluate_dir(path: str | Path, config: str | None = None, store: str | None 
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(inputs.config, open_store(store or Path(tmp) / "eval.db"))
         started = time.perf_counter()
-        stream = inputs.stream(strict=False)
-        while batch := list(islice(stream, 5000)):
+        for batch in batches(inputs.stream(strict=False), 5000):
             engine.process(batch)
             del batch  # before the next is read
         engine.flush()

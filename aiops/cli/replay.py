@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from itertools import islice
 from pathlib import Path
 
 from aiops.cli.common import add_input_options, emit_json, guarded, progress, resolve_inputs
 from aiops.config import ConfigError
 from aiops.engine import Engine
-from aiops.replay import pace, replay_summary
+from aiops.replay import batches, pace, replay_summary
 from aiops.store import open_store
 from aiops.store.lock import StoreLock
 
@@ -58,16 +57,12 @@ def run(args: argparse.Namespace) -> int:
     processed = 0
     with bar:
         task = bar.add_task("replay", total=total, rate="", visible=not args.no_progress)
-        # islice: batches are cut in C, not by a Python statement per record; the batch is
-        # dropped before the next is read (two batches alive were +16 MB at the peak).
-        # The first batches are small and double: --workers start after ~2k records are
-        # parsed, not 25k (results do not depend on batching)
-        size = min(_FIRST_BATCH, args.batch_size)
-        while batch := list(islice(stream, size)):
+        # small first batches: --workers start after ~2k records are parsed, not 25k
+        # (results do not depend on batching)
+        for batch in batches(stream, args.batch_size, first=_FIRST_BATCH):
             engine.process(batch)
             processed += len(batch)
-            del batch
-            size = min(2 * size, args.batch_size)
+            del batch  # before the next is read
             elapsed = time.perf_counter() - started
             bar.update(task, completed=processed, rate=f"{processed / elapsed:,.0f} rec/s")
         engine.flush()
