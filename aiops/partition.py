@@ -42,13 +42,9 @@ def sort_batch(batch: list[Record]) -> list[Record]:
 
 
 def merge_sorted(buffer: list[Record], batch: list[Record]) -> list[Record]:
-    """``sorted(buffer + batch, key=_order)`` for a sorted ``buffer`` (stable: ties keep
-    arrival order), without touching the buffer when the batch only appends."""
-    return merge_presorted(buffer, sort_batch(batch))
-
-
-def merge_presorted(buffer: list[Record], batch: list[Record]) -> list[Record]:
-    """:func:`merge_sorted` for a batch already in ``_order``."""
+    """``sorted(buffer + batch, key=_order)`` for a ``buffer`` and a ``batch`` each already
+    in ``_order`` (stable: ties keep arrival order, the buffer's first), without touching
+    the buffer when the batch only appends."""
     if not buffer or not batch:
         return buffer + batch if batch else buffer
     first = _order(batch[0])
@@ -128,7 +124,7 @@ class Partition:
             run = batch[i:j]
             signals.update(zip(repeat(label), map(_kind, run), map(_service, run)))
             i = j
-        self.buffer = merge_presorted(self.buffer, batch)
+        self.buffer = merge_sorted(self.buffer, batch)
 
     def finish(self) -> Emitted:
         """End of input: release everything and close every open window."""
@@ -192,7 +188,7 @@ class Partition:
         buffer = own["buffer"]
         if isinstance(buffer, (bytes, bytearray)):
             buffer = decode_batch(buffer) if buffer else []
-        self.buffer = sorted(buffer, key=_order)  # stores written before the buffer was kept sorted
+        self.buffer = sort_batch(buffer)  # stores written before the buffer was kept sorted
         self.stats = Counter(own["stats"])
         self.miner.set_state(states["templates"])
         for i, detector in enumerate(self.detectors):

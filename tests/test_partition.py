@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from aiops.partition import merge_sorted
+from aiops.partition import merge_sorted, sort_batch
 from aiops.schema import Alert, Event, LogRecord, MetricSample
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -40,6 +40,6 @@ def test_merge_sorted_is_a_stable_sort_by_time_then_kind():
                      for k in range(5)]
         else:
             batch = arrived[split:]
-        merged = merge_sorted(list(buffer), list(batch))
+        merged = merge_sorted(list(buffer), sort_batch(batch))
         want = sorted(buffer + batch, key=expected_key)
         assert [id(r) for r in merged] == [id(r) for r in want]
