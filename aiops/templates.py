@@ -291,7 +291,8 @@ class TemplateMiner:
         """Restore :meth:`get_state` output; settings stay those given to ``__init__``."""
         raw = zlib.decompress(state)
         stream = io.BytesIO(raw)
-        if raw[:1] in (b"{", b"["):                      # version 1 wrote JSON
+        is_json = raw[:1] in (b"{", b"[")                 # version 1 wrote JSON
+        if is_json:
             try:
                 data = orjson.loads(raw)
             except orjson.JSONDecodeError:
@@ -303,7 +304,7 @@ class TemplateMiner:
             raise ValueError(f"template miner state version {found!r} "
                              f"is not one of {sorted(_READABLE)}")
         if data["version"] >= 3:  # a header, then one pickle per source
-            if raw[:1] in (b"{", b"["):
+            if is_json:
                 raise ValueError("a version 3 template miner state is a pickle, not JSON")
             # an unpickler per pickle: one keeps its memo, and the next pickle's indices
             # would reach into the previous one's objects
