@@ -66,9 +66,13 @@ class Emitted:
     alerts: list[Alert] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     watermark: datetime | None = None
+    records: int = 0  # how many records the batch that produced this had
 
 
 class Partition:
+    #: ``add`` needs a list (it sorts the batch); a pool takes a lazy stream
+    lazy_batches = False
+
     def __init__(self, templates: dict[str, Any], detect: dict[str, Any],
                  lateness: timedelta) -> None:
         self.miner = build_component(build_miner, "templates", templates)
@@ -92,7 +96,9 @@ class Partition:
     def add(self, records: list[Record]) -> Emitted:
         """Buffer a batch; run the stages on everything the watermark has passed."""
         self.observe(records)
-        return self._release(self.watermark, final=False)
+        out = self._release(self.watermark, final=False)
+        out.records = len(records)
+        return out
 
     def observe(self, records: list[Record]) -> None:
         """Count a batch and put it in the reorder buffer (no stage runs).

@@ -36,7 +36,7 @@ import threading
 import traceback
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Iterable
 
 from aiops.partition import Emitted, Partition
 from aiops.schema import EPOCH, Alert, LogRecord, MetricSample, Record
@@ -73,18 +73,71 @@ def pack_records(records: list[Record]) -> bytes:
     host, level, source) combinations, so a line costs an int and a string to pickle, not
     a tuple of six objects; samples go as tuples. Log lines and samples travel in two
     lists: a partition orders a batch by (time, kind) with ties kept in arrival order,
-    which the split does not change. Packing is on the engine's critical path when
-    workers run: it does it for every record.
+    which the split does not change. (:meth:`PartitionPool.add` fills the same columns
+    while it routes; this is the one-worker form, for tests and benchmarks.)
     """
+    share = _Share()
+    fill_shares(records, [share], lambda key: 0, [], None)
+    return share.payload()
+
+
+class _Share:
+    """One worker's part of a batch, as the columns :func:`pack_records` describes."""
+
+    __slots__ = ("combos", "times", "messages", "index", "samples")
+
+    def __init__(self) -> None:
+        self.combos: dict[tuple, int] = {}
+        self.times: list[int] = []
+        self.messages: list[str] = []
+        self.index: list[int] = []
+        self.samples: list[tuple] = []
+
+    def load(self) -> int:
+        return _COST["l"] * len(self.times) + _COST["m"] * len(self.samples)
+
+    def payload(self) -> bytes:
+        if not self.times and not self.samples:
+            return b""
+        return pickle.dumps((list(self.combos), self.times, self.messages, self.index,
+                             self.samples), protocol=_HIGHEST)
+
+
+def fill_shares(records: Iterable[Record], shares: list[_Share], worker_for: Any,
+                local: list[Record], max_ts: datetime | None) -> tuple[int, datetime | None]:
+    """Route each record into its worker's columns (``worker_for(route_key)``), alerts and
+    events into ``local``; the number of records and the latest time. One pass, and a
+    record is dropped once routed: ``records`` may be a parser's lazy stream."""
+    columns: dict[tuple, tuple] = {}  # (service, host, level, source) -> its columns
+    samplers: dict[str, Any] = {}     # metric name -> its worker's samples.append
+    log, metric = LogRecord, MetricSample
     epoch, unit = EPOCH, MICROSECOND
-    logs = [r for r in records if type(r) is LogRecord]
-    combos: dict[tuple, int] = {}
-    index = [combos.setdefault((r.service, r.host, r.level, r.source), len(combos))
-             for r in logs]
-    return pickle.dumps((list(combos), [(r.ts - epoch) // unit for r in logs],
-                         [r.message for r in logs], index,
-                         [((r.ts - epoch) // unit, r.name, r.value, r.labels, r.source)
-                          for r in records if type(r) is MetricSample]), protocol=_HIGHEST)
+    count = 0
+    for count, r in enumerate(records, 1):  # noqa: B007
+        ts = r.ts
+        if max_ts is None or ts > max_ts:
+            max_ts = ts
+        kind = type(r)
+        if kind is log:
+            combo = (r.service, r.host, r.level, r.source)
+            slot = columns.get(combo)
+            if slot is None:
+                share = shares[worker_for(route_key(r))]
+                slot = columns[combo] = (share.times.append, share.messages.append,
+                                         share.index.append,
+                                         share.combos.setdefault(combo, len(share.combos)))
+            times, messages, index, i = slot
+            times((ts - epoch) // unit)
+            messages(r.message)
+            index(i)
+        elif kind is metric:
+            append = samplers.get(r.name)
+            if append is None:
+                append = samplers[r.name] = shares[worker_for(route_key(r))].samples.append
+            append(((ts - epoch) // unit, r.name, r.value, r.labels, r.source))
+        else:
+            local.append(r)
+    return count, max_ts
 
 
 def unpack_records(payload: bytes) -> list[Record]:
@@ -165,6 +218,8 @@ class PartitionPool:
     """
 
     depth = 3
+    #: ``add`` reads a lazy stream once, routing each record as it comes
+    lazy_batches = True
 
     def __init__(self, n: int, templates: dict[str, Any], detect: dict[str, Any],
                  lateness: timedelta) -> None:
@@ -217,34 +272,42 @@ class PartitionPool:
     def detectors(self) -> list:
         return self.local.detectors
 
-    def add(self, records: list[Record]) -> Emitted:
-        """Hand the batch to the workers; return the alerts of batches ``depth`` back."""
-        parts: list[list[Record]] = [[] for _ in range(self.n)]
+    def add(self, records: Iterable[Record]) -> Emitted:
+        """Hand the batch to the workers; return the alerts of batches ``depth`` back.
+
+        ``records`` may be a lazy stream (``aiops replay`` passes the parser's): each record
+        is routed into its worker's columns as it is read and then dropped, so a batch's
+        records never all exist at once. Holding 25k parsed records made the engine's
+        process, which parses everything when workers run, ~20 % slower per record (they
+        no longer fit the CPU's cache), and routing and packing were two passes. The
+        pool's own state changes only once the whole batch was read (a parse error part
+        way leaves it as it was)."""
+        n = self.n
+        shares = [_Share() for _ in range(n)]
         local: list[Record] = []
-        assignment, load = self.assignment, self.load
-        max_ts = self.max_ts
-        for r in records:
-            ts = r.ts
-            if max_ts is None or ts > max_ts:
-                max_ts = ts
-            key = route_key(r)
-            if key is None:
-                local.append(r)
-                continue
+        assignment = dict(self.assignment)
+        base = self.load
+
+        def worker_for(key: str) -> int:
             w = assignment.get(key)
-            if w is None:
-                w = assignment[key] = min(range(self.n), key=load.__getitem__)
-            load[w] += _COST[key[0]]
-            parts[w].append(r)
+            if w is None:  # first sight: the worker with the least work so far
+                load = [b + s.load() for b, s in zip(base, shares)]
+                w = assignment[key] = min(range(n), key=load.__getitem__)
+            return w
+
+        count, max_ts = fill_shares(records, shares, worker_for, local, self.max_ts)
+        self.assignment = assignment
+        self.load = [b + s.load() for b, s in zip(base, shares)]
         before = self.watermark
         self._snap = None
         self.max_ts = max_ts
-        for conn, part in zip(self._conns, parts):
-            self._send(conn, "add", pack_records(part) if part else b"", max_ts)
+        for conn, share in zip(self._conns, shares):
+            self._send(conn, "add", share.payload(), max_ts)
         self._inflight.append(self.watermark)
         self.local.observe(local)
         self.local.advance(max_ts)
         out = self.local.release()
+        out.records = count
         # alerts go out with the watermark of the batch that found them (the correlator
         # delivers everything known by then): kept ones, then batches older than depth
         out.watermark = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, Iterable, Iterator
 
 from aiops.schema import Record
@@ -21,6 +21,18 @@ def batches(records: Iterable[Record], size: int, first: int | None = None
     while batch := list(islice(it, n)):
         yield batch
         del batch
+        n = min(2 * n, size)
+
+
+def lazy_batches(records: Iterable[Record], size: int, first: int | None = None
+                 ) -> Iterator[Iterator[Record]]:
+    """:func:`batches` as iterators that read their records when consumed (never empty;
+    consume each before asking for the next): for :meth:`Engine.process` with
+    ``--workers``, which routes records as they are parsed, never holding a whole batch."""
+    it = iter(records)
+    n = min(first or size, size)
+    for head in it:
+        yield chain((head,), islice(it, n - 1))
         n = min(2 * n, size)
 
 

@@ -96,3 +96,41 @@ def test_worker_records_keep_every_field_templates_and_detectors_read(scenario):
     for a, b in zip(ordered, back):
         assert [getattr(a, f) for f in fields[a.kind]] == [getattr(b, f) for f in fields[b.kind]]
         assert route_key(a) == route_key(b)
+
+
+def test_records_streamed_to_the_pool_give_the_one_process_results(scenario, reference):
+    """``aiops replay --workers`` hands the pool lazy batches, routed as they are read."""
+    from aiops.replay import lazy_batches
+
+    config, records = scenario
+    engine = Engine(config, open_store(), workers=2)
+    try:
+        counts = [engine.process(batch) for batch in lazy_batches(iter(records), 2000, 300)]
+        engine.flush()
+        assert counts[:4] == [300, 600, 1200, 2000] and sum(counts) == len(records)
+        assert outcome(engine) == reference[0]
+    finally:
+        engine.close()
+
+
+def test_a_stream_failing_part_way_leaves_the_pool_as_it_was(scenario):
+    from ingest.errors import ParseError
+
+    config, records = scenario
+    engine = Engine(config, open_store(), workers=2)
+
+    def failing():
+        yield from records[1000:1500]
+        raise ParseError("a number", field="value", got="x", line=1501)
+
+    try:
+        assert engine.process(iter(records[:1000])) == 1000
+        pool = engine.partition
+        before = (dict(pool.assignment), list(pool.load), pool.max_ts, len(pool._inflight))
+        with pytest.raises(ParseError, match=":1501: field .value."):
+            engine.process(failing())
+        assert (pool.assignment, pool.load, pool.max_ts, len(pool._inflight)) == before
+        assert engine.process(iter(records[1500:])) == len(records) - 1500
+        engine.flush()
+    finally:
+        engine.close()

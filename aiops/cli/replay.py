@@ -9,7 +9,7 @@ from pathlib import Path
 from aiops.cli.common import add_input_options, emit_json, guarded, progress, resolve_inputs
 from aiops.config import ConfigError
 from aiops.engine import Engine
-from aiops.replay import batches, pace, replay_summary
+from aiops.replay import lazy_batches, pace, replay_summary
 from aiops.store import open_store
 from aiops.store.lock import StoreLock
 
@@ -59,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
         task = bar.add_task("replay", total=total, rate="", visible=not args.no_progress)
         # small first batches: --workers start after ~2k records are parsed, not 25k
         # (results do not depend on batching)
-        for batch in batches(stream, args.batch_size, first=_FIRST_BATCH):
-            engine.process(batch)
-            processed += len(batch)
-            del batch  # before the next is read
+        # lazy: with --workers each record is routed as it is parsed (one process makes
+        # a list of it first, as before)
+        for batch in lazy_batches(stream, args.batch_size, first=_FIRST_BATCH):
+            processed += engine.process(batch)
             elapsed = time.perf_counter() - started
             bar.update(task, completed=processed, rate=f"{processed / elapsed:,.0f} rec/s")
         engine.flush()
