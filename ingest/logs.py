@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import orjson
@@ -23,7 +23,7 @@ from ingest.headerformat import RegexLineParser, header_format_parser, named_reg
 from ingest.jsonlogs import (HOST_KEYS, LEVEL_KEYS, MSG_KEYS, SERVICE_KEYS, TS_KEYS,
                              JsonLineParser, record_from_object)
 from ingest.syslog import SyslogLineParser
-from ingest.timestamps import TimestampParser
+from ingest.timestamps import TimestampParser, fraction
 
 DEFAULT_MAX_LINE = 256 * 1024
 CONTINUATION = re.compile(
@@ -223,19 +223,6 @@ def _chain(head: list[str], rest: Iterator[str]) -> Iterator[str]:
 # JSON bodies by the HTTP service (``api.fastlogs``).
 
 MAX_SHAPES = 64
-_FRACTIONS: dict[str, timedelta] = {}
-
-
-def _fraction(frac: str) -> timedelta | None:
-    """``"123"`` -> 123 ms, truncated to microseconds like ``datetime.fromisoformat``."""
-    if len(frac) > 9 or not frac.isdigit() or not frac.isascii():
-        return None
-    if len(_FRACTIONS) > 100_000:
-        _FRACTIONS.clear()
-    delta = _FRACTIONS[frac] = timedelta(microseconds=int(frac[:6].ljust(6, "0")))
-    return delta
-
-
 def _resolve(aliases: tuple[str, ...], keys: frozenset[str]) -> tuple[str | None, set[str]]:
     """The alias ``Fields.first`` would pick, plus the heads of dotted aliases tried earlier
     that exist: objects where such a head holds an object must take the slow path."""
@@ -305,7 +292,7 @@ def fast_record(item: dict, plan: ShapePlan, source: str, service: str, parse_ts
     if type(value) is str and len(value) > 21 and value[19] == "." and value[-1] == "Z" \
             and value[4] == "-" and value[7] == "-" and value[13] == ":" and value[16] == ":":
         frac = value[20:-1]
-        delta = _FRACTIONS.get(frac) or _fraction(frac)
+        delta = fraction(frac)
         if delta is not None:
             key = value[:19]
             base = seconds.get(key)

@@ -60,6 +60,29 @@ def _frac(text: str | None) -> int:
     return int((text + "000000")[:6])
 
 
+#: fractional-second digits -> timedelta, shared by every stream: millisecond stamps have
+#: only 1000 distinct fractions
+_FRACTIONS: dict[str, timedelta] = {}
+
+
+def fraction(frac: str) -> timedelta | None:
+    """``"123"`` -> 123 ms, truncated to microseconds like ``datetime.fromisoformat``
+    (memoised; None if ``frac`` is not 1-9 ASCII digits)."""
+    delta = _FRACTIONS.get(frac)
+    if delta is not None:
+        return delta
+    if not 0 < len(frac) <= 9 or not frac.isdigit() or not frac.isascii():
+        return None
+    if len(_FRACTIONS) > 100_000:
+        _FRACTIONS.clear()
+    delta = _FRACTIONS[frac] = timedelta(microseconds=int(frac[:6].ljust(6, "0")))
+    return delta
+
+
+#: "00".."59" -> that many seconds
+_SECONDS = {f"{s:02d}": timedelta(seconds=s) for s in range(60)}
+
+
 def _month(name: str) -> int:
     return _MONTHS[name[:3].lower()]
 
@@ -116,6 +139,25 @@ class TimestampParser:
         hit = cache.get(value)
         if hit is not None:
             return hit
+        if self._fixed and len(value) > 20 and value[19] in ".," and value[13] == ":" \
+                and value[16] == ":" and value[10] in "T ":
+            # '2026-03-02 10:00:00.458' or '...T10:00:00.458Z' (most stamps): the minute
+            # parsed once (as below), seconds and fraction from tables, no regex
+            zulu = value[-1] == "Z"
+            delta = fraction(value[20:-1] if zulu else value[20:])
+            second = _SECONDS.get(value[17:19])
+            if delta is not None and second is not None:
+                minute = value[:16] + (":00Z" if zulu else ":00")
+                base = self._minutes.get(minute)
+                if base is None:
+                    try:
+                        base = self._parse_text(minute, minute)
+                    except ParseError:
+                        return self._parse_uncached(value)  # report the stamp as given
+                    if len(self._minutes) >= 4096:
+                        self._minutes.clear()
+                    self._minutes[minute] = base
+                return base + second + delta
         if self._fixed and (m := _ISO_FAST.fullmatch(value)) is not None:
             # with a fixed offset a stamp is its minute's instant plus its seconds: one
             # full parse per minute (lines rarely share a whole second, they do a minute)
@@ -144,7 +186,10 @@ class TimestampParser:
         if m is not None:
             base = cache.get(m.group(1))
             if base is None:
-                base = self.parse(m.group(1))
+                try:
+                    base = self.parse(m.group(1))
+                except ParseError as err:  # name the stamp as given, not its second
+                    raise ParseError(err.expected, got=value) from None
             return base + timedelta(microseconds=_frac(m.group(3)))
         text = value.strip().strip("[]").strip()
         return self._parse_text(text, value)

@@ -64,3 +64,34 @@ def test_bad_timestamps_raise_parse_error(bad):
 def test_unknown_timezone_is_a_parse_error():
     with pytest.raises(ParseError, match="timezone"):
         TimestampParser(tz="Mars/Olympus")
+
+
+@pytest.mark.parametrize("tz", [None, "+05:30", "Europe/Paris"])
+def test_sub_second_stamps_are_their_second_plus_the_fraction(tz):
+    """Many lines share a second: that part is parsed once per stream, the fraction comes
+    from a table. Every stamp must still be what ``datetime.fromisoformat`` reads."""
+    import random
+
+    from ingest.timestamps import resolve_timezone
+
+    rng = random.Random(7)
+    zone = resolve_timezone(tz)
+    p = TimestampParser(tz=tz)
+    for _ in range(3000):
+        second = datetime(2026, rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                          rng.randint(0, 1), rng.randint(0, 59))  # minutes repeat
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 9)))
+        sep, mark, zulu = rng.choice("T "), rng.choice(".,"), rng.random() < 0.5
+        text = second.isoformat(sep=sep) + mark + digits + ("Z" if zulu else "")
+        naive = datetime.fromisoformat(second.isoformat() + "." + digits[:6].ljust(6, "0"))
+        expected = naive.replace(tzinfo=UTC if zulu else zone).astimezone(UTC)
+        assert p.parse(text) == expected, text
+
+
+@pytest.mark.parametrize("bad", ["2026-13-01 10:00:00.123", "2026-01-01 10:00:61.5Z",
+                                 "2026-01-01T10:00:00.12x", "2026-01-01T10:00:00.Z",
+                                 "1900-01-01 00:00:00.5"])
+def test_a_bad_sub_second_stamp_is_reported_as_given(bad):
+    with pytest.raises(ParseError) as info:
+        TimestampParser().parse(bad)
+    assert bad in str(info.value)
