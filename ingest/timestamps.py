@@ -148,29 +148,15 @@ class TimestampParser:
             second = _SECONDS.get(value[17:19])
             if delta is not None and second is not None:
                 minute = value[:16] + (":00Z" if zulu else ":00")
-                base = self._minutes.get(minute)
-                if base is None:
-                    try:
-                        base = self._parse_text(minute, minute)
-                    except ParseError:
-                        return self._parse_uncached(value)  # report the stamp as given
-                    if len(self._minutes) >= 4096:
-                        self._minutes.clear()
-                    self._minutes[minute] = base
-                return base + second + delta
+                base = self._minutes.get(minute) or self._minute(minute)
+                return self._parse_uncached(value) if base is None else base + second + delta
         if self._fixed and (m := _ISO_FAST.fullmatch(value)) is not None:
             # with a fixed offset a stamp is its minute's instant plus its seconds: one
             # full parse per minute (lines rarely share a whole second, they do a minute)
             minute = m.group(1) + ":00" + m.group(4)
-            base = self._minutes.get(minute)
+            base = self._minutes.get(minute) or self._minute(minute)
             if base is None:
-                try:
-                    base = self._parse_text(minute, minute)
-                except ParseError:
-                    return self._parse_uncached(value)  # report the stamp as given
-                if len(self._minutes) >= 4096:
-                    self._minutes.clear()
-                self._minutes[minute] = base
+                return self._parse_uncached(value)  # report the stamp as given
             frac = m.group(3)
             return base + timedelta(seconds=int(m.group(2)), microseconds=_frac(frac) if frac else 0)
         ts = self._parse_uncached(value)
@@ -178,6 +164,17 @@ class TimestampParser:
             cache.clear()
         cache[value] = ts
         return ts
+
+    def _minute(self, minute: str) -> datetime | None:
+        """A minute's instant ('2026-03-02T10:00:00[Z]'), remembered; None if not one."""
+        try:
+            base = self._parse_text(minute, minute)
+        except ParseError:
+            return None
+        if len(self._minutes) >= 4096:
+            self._minutes.clear()
+        self._minutes[minute] = base
+        return base
 
     def _parse_uncached(self, value: str) -> datetime:
         cache = self._cache
