@@ -116,9 +116,9 @@ def resolve_inputs(args: argparse.Namespace) -> Inputs:
     return Inputs(specs, config)
 
 
-def progress(total: int | None, description: str, *, enabled: bool = True) -> Progress:
-    """A bar on stderr; disabled, rich starts no refresh thread (it redraws 10 times a
-    second otherwise, even with every task hidden)."""
+def progress(*, enabled: bool = True) -> Progress:
+    """A bar on stderr (each task gives its description and total); disabled, rich starts
+    no refresh thread (it redraws 10 times a second otherwise, even with every task hidden)."""
     return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                     MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
                     console=stderr, transient=False, disable=not enabled)

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import orjson
 
 from aiops.detect import LogDetector, MetricDetector, SessionDetector
-from aiops.schema import UTC, Alert, LogRecord, MetricSample, iso
+from aiops.schema import UTC, Alert, LogRecord, MetricSample, event_time, iso
 from aiops.templates import build_miner
 from ingest.errors import ErrorPolicy
 from ingest.files import InputSpec, read_input
@@ -139,7 +139,7 @@ def run_logs(args: argparse.Namespace) -> int:
     records: list[LogRecord] = []
     for path in args.files:
         records.extend(read_records(path, "log", args.log_format, args.service))
-    records.sort(key=lambda r: r.ts)
+    records.sort(key=event_time)
     _mine(records)
     rows: list[tuple] = []
     if args.session_id:

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.speed > 0:
         stream = pace(stream, args.speed)
     total = None if args.no_progress else inputs.total_lines()
-    bar = progress(total, "replay", enabled=not args.no_progress)
+    bar = progress(enabled=not args.no_progress)
     processed = 0
     with bar:
         task = bar.add_task("replay", total=total, rate="", visible=not args.no_progress)
