@@ -87,12 +87,14 @@ class RegexLineParser:
         groups = m.groupdict()
         times = self.time_fields
         if len(times) == 2 and groups[times[0]] and groups[times[1]]:
-            stamp = groups[times[0]] + " " + groups[times[1]]  # <Date> <Time>, the usual
+            try:  # <Date> <Time>, the usual
+                ts = self.timestamps.parse(groups[times[0]] + " " + groups[times[1]])
+            except ParseError:
+                ts = self._timestamp(groups, lineno)  # the located error
         else:
-            stamp = None
-        ts = self._timestamp(groups, lineno, stamp)
-        attributes: dict[str, Any] = {k: groups[k] for k in self.attribute_fields
-                                      if groups[k] is not None}
+            ts = self._timestamp(groups, lineno)
+        attributes: dict[str, Any] = {k: v for k in self.attribute_fields
+                                      if (v := groups[k]) is not None}
         level = ""
         if self.level_field:
             value = groups[self.level_field]
@@ -103,25 +105,18 @@ class RegexLineParser:
                     level = ""
                 if len(self._levels) < 1024:
                     self._levels[value] = level
+        # positional: twice as fast as keywords (tests compare every field)
         return LogRecord(
-            ts=ts,
-            message=groups[self.message_field] or "",
-            service=(groups[self.service_field] if self.service_field else None) or self.service,
-            host=(groups[self.host_field] if self.host_field else None) or "",
-            level=level,
-            attributes=attributes,
-            raw=line.rstrip("\r\n"),
-            source=self.source,
-            line=lineno,
-        )
+            ts, groups[self.message_field] or "",
+            (groups[self.service_field] if self.service_field else None) or self.service,
+            (groups[self.host_field] if self.host_field else None) or "",
+            level, attributes, line.rstrip("\r\n"), self.source, lineno)
 
-    def _timestamp(self, groups: dict[str, str | None], lineno: int,
-                   stamp: str | None = None) -> datetime:
+    def _timestamp(self, groups: dict[str, str | None], lineno: int) -> datetime:
         if not self.time_fields:
             raise ParseError("a time field (<Date>, <Time>, <Timestamp>...) in the log format",
                              source=self.source, line=lineno, field="log_format")
-        text = stamp if stamp is not None else \
-            " ".join(groups[f] for f in self.time_fields if groups[f])
+        text = " ".join(groups[f] for f in self.time_fields if groups[f])
         try:
             return self.timestamps.parse(text)
         except ParseError as err:
