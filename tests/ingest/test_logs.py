@@ -76,6 +76,20 @@ def test_named_group_regex():
     assert (r.service, r.level, r.message) == ("api-gw", "WARN", "upstream slow 250ms")
 
 
+def test_header_format_record_has_every_field_in_its_place():
+    from aiops.schema import LogRecord
+
+    line = "2026-03-02 10:00:00.458 WARN web-1 checkout.db: pool at 95%\n"
+    (r,), _ = read([line], "<Date> <Time> <Level> <Host> <Component>: <Content>",
+                   source="app.log", service="fallback")
+    assert r == LogRecord(
+        ts=datetime(2026, 3, 2, 10, 0, 0, 458000, tzinfo=timezone.utc), message="pool at 95%",
+        service="fallback", host="web-1", level="WARN",
+        attributes={"Date": "2026-03-02", "Time": "10:00:00.458", "Level": "WARN",
+                    "Host": "web-1", "Component": "checkout.db"},
+        raw=line.rstrip("\n"), source="app.log", line=1)
+
+
 def test_literal_header_format_needs_no_escaping():
     (r,), _ = read(["[2026-11-28 10:00:00] ERROR|checkout|payment failed (code=7)"],
                    "[<Timestamp>] <Level>|<Service>|<Content>")
