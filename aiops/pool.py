@@ -36,7 +36,7 @@ import threading
 import traceback
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from aiops.partition import Emitted, Partition
 from aiops.schema import EPOCH, Alert, LogRecord, MetricSample, Record
@@ -104,7 +104,7 @@ class _Share:
                              self.samples), protocol=_HIGHEST)
 
 
-def fill_shares(records: Iterable[Record], shares: list[_Share], worker_for: Any,
+def fill_shares(records: Iterable[Record], shares: list[_Share], worker_for: Callable[[str], int],
                 local: list[Record], max_ts: datetime | None) -> tuple[int, datetime | None]:
     """Route each record into its worker's columns (``worker_for(route_key)``), alerts and
     events into ``local``; the number of records and the latest time. One pass, and a
