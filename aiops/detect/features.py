@@ -144,19 +144,36 @@ def compute_features(ts: np.ndarray, values: np.ndarray, spec: FeatureSpec, *,
         recent = rolling_std(x, spec.short, 2)
         cols.append(np.nan_to_num(np.log((recent + floor) / (spread + floor))))
     if spec.trend:
-        w, b = spec.trend_points(step)
-        now = rolling_mean(x, w, 1)
-        before = _shift(x, w)
-        cols.append(np.nan_to_num((now - rolling_mean(before, b, 2))
-                                  / np.fmax(rolling_std(before, b, 2), floor)))
+        cols.append(_trend(x, *spec.trend_points(step), floor))
     k = start - lo
     out = [c[k:] for c in cols]
     rows = np.arange(start, len(x_all))
     for period in spec.seasonal_periods(step):
+        if t[-1] - period < t[0]:  # not a period of history yet: no lag exists (NaN)
+            out.append(np.full(len(rows), np.nan))
+            continue
         seasonal = _seasonal_baseline(t, x_all, rows, period, spec.lags(period, step),
                                       tolerance=step)
         out.append((x_all[start:] - seasonal) / spread[k:])  # NaN until a period exists
     return np.ascontiguousarray(np.column_stack(out)) if out else np.empty((0, 0))
+
+
+def _trend(x: np.ndarray, w: int, b: int, floor: float) -> np.ndarray:
+    """The mean of the last ``w`` points against the ``b`` before them, in their spread.
+
+    Until a point has two values ``w`` or more points back, the baseline is NaN and the
+    feature 0 (``nan_to_num``): known without the three rolling kernels, which were a
+    quarter of a streaming call while a series is younger than ``w`` points (6 h)."""
+    if len(x) <= w + 1:
+        return np.zeros(len(x))
+    return _trend_full(x, w, b, floor)
+
+
+def _trend_full(x: np.ndarray, w: int, b: int, floor: float) -> np.ndarray:
+    now = rolling_mean(x, w, 1)
+    before = _shift(x, w)
+    return np.nan_to_num((now - rolling_mean(before, b, 2))
+                         / np.fmax(rolling_std(before, b, 2), floor))
 
 
 def _shift(x: np.ndarray, n: int) -> np.ndarray:

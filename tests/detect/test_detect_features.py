@@ -77,3 +77,33 @@ def test_rolling_kernels_give_pandas_numbers_exactly(window, min_periods):
                                   r.std().to_numpy(), equal_nan=True)
     assert np.array_equal(_shift(x, 3)[3:], x[:-3], equal_nan=True)
     assert np.isnan(_shift(x, 3)[:3]).all()
+
+
+@pytest.mark.parametrize("n", [2, 9, 10, 11, 12, 13, 40])
+def test_a_trend_without_history_is_zero_exactly_as_computed(n):
+    """Until two values lie ``w`` points back the trend is known to be 0; computing it
+    anyway must give the same."""
+    from aiops.detect.features import _trend, _trend_full
+
+    x = np.random.default_rng(n).normal(size=n).cumsum()
+    w, b = 10, 25
+    assert np.array_equal(_trend(x, w, b, 0.1), _trend_full(x, w, b, 0.1))
+    assert (n > w + 1) == bool(np.any(_trend_full(x, w, b, 0.1)))  # the shortcut's edge
+
+
+@pytest.mark.parametrize("hours", [6, 23.9, 24.1, 50])
+def test_seasonal_columns_before_a_period_of_history_are_nan_as_computed(hours):
+    """The seasonal column is skipped while the tail spans less than a period; with history
+    it is computed (and stays NaN where no lag matches), the same either way."""
+    step = 300.0
+    n = int(hours * 3600 / step)
+    ts = np.arange(n) * step
+    x = np.sin(ts / 3600.0)
+    spec = FeatureSpec(trend=None)
+    rows = compute_features(ts, x, spec, step=step, floor=0.1, start=n - 20)
+    t = np.maximum.accumulate(ts)
+    baseline = _seasonal_baseline(t, x, np.arange(n - 20, n), DAY, spec.lags(DAY, step),
+                                  tolerance=step)
+    seasonal = rows[:, spec.names(step).index("seasonal_1d")]
+    assert np.array_equal(np.isnan(seasonal), np.isnan(baseline))
+    assert np.isfinite(seasonal).any() == (hours > 24)
