@@ -19,7 +19,6 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import repeat
 from typing import Any
 
 from aiops.config import build_component
@@ -31,8 +30,7 @@ from aiops.templates import build_miner
 _HOUR = timedelta(hours=1)
 _order = by_time_and_kind
 _kind_rank = operator.attrgetter("kind_rank")
-_kind = operator.attrgetter("kind")
-_service = operator.attrgetter("service")
+_kind_service = operator.attrgetter("kind", "service")
 
 
 def sort_batch(batch: list[Record]) -> list[Record]:
@@ -105,8 +103,9 @@ class Partition:
 
         The batch is sorted first, so the counts are per run of records, not per record:
         records before the watermark (late) by bisection, and the signal counts per
-        event-time hour with ``Counter.update`` over (hour, kind, service) for each hour's
-        run (C loops: the per-record Python loop this replaced was 3 % of a replay)."""
+        event-time hour from a ``Counter`` of (kind, service) pairs over each hour's run,
+        which also gives the kind counts (C loops: the per-record Python loop this replaced
+        was 3 % of a replay)."""
         if not records:
             return
         batch = sort_batch(records)
@@ -116,7 +115,7 @@ class Partition:
         last = batch[-1].ts
         if self.max_ts is None or last > self.max_ts:
             self.max_ts = last
-        self.stats.update(map(_kind, batch))
+        kinds: Counter = Counter()
         signals, hours = self.signals, self._hours
         i, n = 0, len(batch)
         while i < n:
@@ -127,9 +126,11 @@ class Partition:
                 label = hours[hour] = ts.strftime("%Y-%m-%dT%H:00:00Z")
             end = ts.replace(minute=0, second=0, microsecond=0) + _HOUR
             j = bisect_left(batch, end, lo=i, key=event_time)
-            run = batch[i:j]
-            signals.update(zip(repeat(label), map(_kind, run), map(_service, run)))
+            for (kind, service), count in Counter(map(_kind_service, batch[i:j])).items():
+                signals[(label, kind, service)] += count
+                kinds[kind] += count
             i = j
+        self.stats.update(kinds)
         self.buffer = merge_sorted(self.buffer, batch)
 
     def finish(self) -> Emitted:
