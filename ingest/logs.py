@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import orjson
@@ -160,7 +161,7 @@ class LogReader:
         lineno = self.lines_read
         joins = self.multiline != "none"
         join_all = self.multiline == "all"
-        for line in _chain(head, it):
+        for line in chain(head, it):  # C, not a generator frame per line
             lineno += 1
             if len(line) > self.max_line:
                 self.policy.report(ParseError(
@@ -205,11 +206,6 @@ def describe_parser(parser: LineParser | None) -> str:
     return "auto"
 
 
-def _chain(head: list[str], rest: Iterator[str]) -> Iterator[str]:
-    yield from head
-    yield from rest
-
-
 # -- JSON objects, fast: field roles decided once per key shape -----------------------------------
 #
 # ``record_from_object`` looks up every alias list for every object (~10 µs each). A log
@@ -223,6 +219,8 @@ def _chain(head: list[str], rest: Iterator[str]) -> Iterator[str]:
 # JSON bodies by the HTTP service (``api.fastlogs``).
 
 MAX_SHAPES = 64
+
+
 def _resolve(aliases: tuple[str, ...], keys: frozenset[str]) -> tuple[str | None, set[str]]:
     """The alias ``Fields.first`` would pick, plus the heads of dotted aliases tried earlier
     that exist: objects where such a head holds an object must take the slow path."""
