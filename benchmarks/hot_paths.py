@@ -8,6 +8,9 @@ A full replay's wall time drifts by tens of percent on a shared machine, which h
 the engine gets them), the best of ``--repeat`` runs in process time, with the cyclic
 garbage collector tuned as the engine's processes tune it:
 
+* ``parse JSON lines`` / ``parse header lines`` / ``parse metric CSV``: the readers on the
+  scenario's first ``--records`` lines of ``logs/app.jsonl``, ``logs/postgres.log`` and a
+  metrics CSV (the engine's process parses every input, with ``--workers`` too), per line;
 * ``encode_batch`` / ``decode_batch``: the durable input log (every batch is encoded;
   the API's engine process decodes every batch), in 1000-record batches like the API's;
 * ``pack_records`` / ``unpack_records``: the handoff to ``--workers`` processes;
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     from aiops.store.codec import decode_batch, encode_batch
     from aiops.templates import TemplateMiner
 
-    records = common.merged_records(common.scenario(1, 30, 1.5, 1.05)[0], args.records)
+    directory = common.scenario(1, 30, 1.5, 1.05)[0]
+    records = common.merged_records(directory, args.records)
     logs = [r for r in records if type(r) is LogRecord]
     batches = [records[i:i + 1000] for i in range(0, len(records), 1000)]
     payloads = [encode_batch(b) for b in batches]
@@ -73,9 +77,29 @@ def main(argv: list[str] | None = None) -> int:
     fit_packed_forest(train, 100, 256, 0)  # scikit-learn's import and the fast-fit check
     forest = fit_packed_forest(train, 100, 256, 1)
     points = [rng.normal(size=(24, 9)) for _ in range(200)]
+    from ingest.errors import lenient
+    from ingest.logs import LogReader
+    from ingest.metrics import read_metrics_csv
+
+    def first_lines(path: Path) -> list[str]:
+        with open(path, encoding="utf-8") as fh:
+            return [line for _, line in zip(range(args.records), fh)]
+
+    json_lines = first_lines(directory / "logs" / "app.jsonl")
+    header_lines = first_lines(directory / "logs" / "postgres.log")
+    csv_lines = first_lines(sorted((directory / "metrics").glob("*.csv"))[0])
     tune_gc()
 
+    def parse(lines: list[str], fmt: str | None) -> None:
+        for _ in LogReader(fmt, source="bench", policy=lenient()).read(lines):
+            pass
+
     steps = {
+        "parse JSON lines": ("line", len(json_lines), lambda: parse(json_lines, None)),
+        "parse header lines": ("line", len(header_lines), lambda: parse(
+            header_lines, "<Date> <Time> <Level> <Component>: <Content>")),
+        "parse metric CSV": ("line", len(csv_lines) - 1, lambda: sum(
+            1 for _ in read_metrics_csv(csv_lines, source="bench"))),
         "encode_batch": ("record", len(records), lambda: [encode_batch(b) for b in batches]),
         "decode_batch": ("record", len(records), lambda: [decode_batch(p) for p in payloads]),
         "pack_records": ("record", len(records), lambda: pack_records(records)),
