@@ -352,11 +352,11 @@ class FastJsonLines:
                                   raw_fallback=p.raw_fallback, raw=line.rstrip("\r\n"))
 
     def parse(self, line: str, lineno: int = 0) -> LogRecord | None:
-        text = line.strip()
-        if not text.startswith("{"):
+        # JSON allows the whitespace around the object: strip only to look at its start
+        if line[:1] != "{" and not line.strip().startswith("{"):
             return None
         try:
-            obj = orjson.loads(text)
+            obj = orjson.loads(line)
         except orjson.JSONDecodeError:
             return self.parser.parse(line, lineno)  # the parser words the error
         if type(obj) is not dict:
