@@ -83,6 +83,23 @@ def test_parse_strict_reports_line_and_exits_2(tmp_path, capsys):
     assert code == 2 and "bad.log:2" in err
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_replay_strict_names_the_bad_line_with_and_without_workers(workers, tmp_path, capsys):
+    """With --workers the pool reads each batch as it is parsed: an error part way through a
+    batch must still stop the replay with the line named, not a worker's traceback."""
+    f = tmp_path / "bad.log"
+    good = [f"2026-01-01 10:00:{i % 60:02d} INFO a: fine {i}\n" for i in range(3000)]
+    f.write_text("".join(good[:2500]) + "this is not a record\n" + "".join(good[2500:]))
+    code = main(["replay", str(f), "--log-format", "<Date> <Time> <Level> <Component>: <Content>",
+                 "--strict", "--no-progress", "--store", str(tmp_path / "r.db"),
+                 "--workers", str(workers)])
+    err = capsys.readouterr().err
+    assert code == 2 and "bad.log:2501" in err and "Traceback" not in err
+    import multiprocessing
+
+    assert multiprocessing.active_children() == []  # the workers were stopped
+
+
 def test_missing_path_is_a_clear_error(capsys):
     assert main(["replay", "/nonexistent/dir", "--no-progress"]) == 2
     assert "/nonexistent/dir" in capsys.readouterr().err

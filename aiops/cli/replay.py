@@ -6,7 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
-from aiops.cli.common import add_input_options, emit_json, guarded, progress, resolve_inputs
+from aiops.cli.common import (Inputs, add_input_options, emit_json, guarded, progress,
+                              resolve_inputs)
 from aiops.config import ConfigError
 from aiops.engine import Engine
 from aiops.replay import lazy_batches, pace, replay_summary
@@ -48,6 +49,15 @@ def run(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{store_path}{suffix}").unlink(missing_ok=True)
     engine = Engine(inputs.config, open_store(store_path), workers=args.workers)
+    try:
+        summary = _replay(engine, inputs, args, store_path)
+    finally:  # a bad line (--strict) ends the replay too: stop the workers, release the store
+        engine.close()
+    emit_json(summary)
+    return 0
+
+
+def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path: Path) -> dict:
     started = time.perf_counter()
     stream = inputs.stream(strict=args.strict)
     if args.speed > 0:
@@ -58,9 +68,8 @@ def run(args: argparse.Namespace) -> int:
     with bar:
         task = bar.add_task("replay", total=total, rate="", visible=not args.no_progress)
         # small first batches: --workers start after ~2k records are parsed, not 25k
-        # (results do not depend on batching)
-        # lazy: with --workers each record is routed as it is parsed (one process makes
-        # a list of it first, as before)
+        # (results do not depend on batching); lazy: with --workers each record is routed
+        # as it is parsed (one process makes a list of it first, as before)
         for batch in lazy_batches(stream, args.batch_size, first=_FIRST_BATCH):
             processed += engine.process(batch)
             elapsed = time.perf_counter() - started
@@ -68,7 +77,4 @@ def run(args: argparse.Namespace) -> int:
         engine.flush()
         bar.update(task, completed=total or processed)
     elapsed = time.perf_counter() - started
-    summary = replay_summary(engine, inputs.report(), elapsed=elapsed, store=str(store_path))
-    engine.close()
-    emit_json(summary)
-    return 0
+    return replay_summary(engine, inputs.report(), elapsed=elapsed, store=str(store_path))
