@@ -48,16 +48,18 @@ def evaluate_dir(path: str | Path, config: str | None = None, store: str | None 
     inputs = resolve_inputs(args)
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(inputs.config, open_store(store or Path(tmp) / "eval.db"))
-        started = time.perf_counter()
-        for batch in batches(inputs.stream(strict=False), 5000):
-            engine.process(batch)
-            del batch  # before the next is read
-        engine.flush()
-        elapsed = time.perf_counter() - started
-        alerts = list(engine.store.documents("alerts", order="id"))
-        incidents = list(engine.store.documents("incidents", order="id"))
-        raw = sum(engine.summary()["records"].values())
-        engine.close()
+        try:
+            started = time.perf_counter()
+            for batch in batches(inputs.stream(strict=False), 5000):
+                engine.process(batch)
+                del batch  # before the next is read
+            engine.flush()
+            elapsed = time.perf_counter() - started
+            alerts = list(engine.store.documents("alerts", order="id"))
+            incidents = list(engine.store.documents("incidents", order="id"))
+            raw = sum(engine.summary()["records"].values())
+        finally:  # the store is released whatever ends the run (its directory goes next)
+            engine.close()
     result = score(alerts, incidents, truth, raw_signals=raw)
     result["path"] = str(path)
     result["elapsed_s"] = round(elapsed, 3)
