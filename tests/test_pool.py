@@ -100,7 +100,7 @@ def test_worker_records_keep_every_field_templates_and_detectors_read(scenario):
 
 def test_records_streamed_to_the_pool_give_the_one_process_results(scenario, reference):
     """``aiops replay --workers`` hands the pool lazy batches, routed as they are read."""
-    from aiops.replay import lazy_batches
+    from aiops.replay import batches, lazy_batches
 
     config, records = scenario
     engine = Engine(config, open_store(), workers=2)
@@ -108,6 +108,7 @@ def test_records_streamed_to_the_pool_give_the_one_process_results(scenario, ref
         counts = [engine.process(batch) for batch in lazy_batches(iter(records), 2000, 300)]
         engine.flush()
         assert counts[:4] == [300, 600, 1200, 2000] and sum(counts) == len(records)
+        assert [len(b) for b in batches(iter(records[:4500]), 2000)] == [2000, 2000, 500]
         assert outcome(engine) == reference[0]
     finally:
         engine.close()
