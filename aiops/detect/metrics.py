@@ -150,9 +150,19 @@ class MetricDetector:
     # -- engine contract ----------------------------------------------------
     def observe(self, records: list, watermark: datetime) -> list[Alert]:
         groups: dict[str, list[MetricSample]] = {}
+        # a series' key sorts and formats its labels (~1 us); a batch repeats a few hundred
+        # series, so each distinct (name, labels) is formatted once per batch
+        keys: dict[tuple, str] = {}
         for r in records:
             if type(r) is MetricSample:
-                groups.setdefault(r.series, []).append(r)
+                ident = (r.name, *r.labels.items())
+                try:
+                    key = keys[ident]
+                except KeyError:
+                    key = keys[ident] = r.series
+                except TypeError:  # an unhashable label value (an embedding caller's labels)
+                    key = r.series
+                groups.setdefault(key, []).append(r)
         out: list[Alert] = []
         for key, samples in groups.items():
             out.extend(self._observe_series(key, samples))

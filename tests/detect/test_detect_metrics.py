@@ -64,6 +64,22 @@ def test_series_are_separate_and_other_records_ignored():
     assert {s.service for s in det.series.values()} == {"a", "b"}
 
 
+def test_a_series_is_its_labels_whatever_their_order_or_values():
+    """The per-batch key memo: labels given in another order are the same series; an
+    unhashable label value (labels from an embedding caller) is keyed, not a crash."""
+    samples = _samples(labels={"service": "a", "instance": "h1"})[:400]
+    for i, s in enumerate(samples):
+        if i % 2:
+            s.labels = {"instance": "h1", "service": "a"}
+    odd = [MetricSample(ts=s.ts, name="latency_ms", value=s.value,
+                        labels={"service": "a", "zones": ["z1"]}) for s in samples[:50]]
+    det = MetricDetector(warmup=300)
+    det.observe(samples + odd, samples[-1].ts)
+    assert sorted(det.series) == ['latency_ms{instance="h1",service="a"}',
+                                  "latency_ms{service=\"a\",zones=\"['z1']\"}"]
+    assert det.series['latency_ms{instance="h1",service="a"}'].scorer.n_seen_ == 400
+
+
 def test_recent_scores_ring_keeps_the_last_points_in_order_across_pickling():
     import pickle
     import random
