@@ -138,11 +138,11 @@ def compute_features(ts: np.ndarray, values: np.ndarray, spec: FeatureSpec, *,
     mean_short = rolling_mean(prev, spec.short, 1)
     level = rolling_mean(x, spec.level, 1)
     cols = [x,
-            np.nan_to_num((x - mean_short) / spread),
-            np.nan_to_num((level - mean_long) / spread)]
+            finite((x - mean_short) / spread),
+            finite((level - mean_long) / spread)]
     if spec.volatility:
         recent = rolling_std(x, spec.short, 2)
-        cols.append(np.nan_to_num(np.log((recent + floor) / (spread + floor))))
+        cols.append(finite(np.log((recent + floor) / (spread + floor))))
     if spec.trend:
         cols.append(_trend(x, *spec.trend_points(step), floor))
     k = start - lo
@@ -172,7 +172,7 @@ def _trend(x: np.ndarray, w: int, b: int, floor: float) -> np.ndarray:
 def _trend_full(x: np.ndarray, w: int, b: int, floor: float) -> np.ndarray:
     now = rolling_mean(x, w, 1)
     before = _shift(x, w)
-    return np.nan_to_num((now - rolling_mean(before, b, 2))
+    return finite((now - rolling_mean(before, b, 2))
                          / np.fmax(rolling_std(before, b, 2), floor))
 
 
@@ -181,6 +181,19 @@ def _shift(x: np.ndarray, n: int) -> np.ndarray:
     out = np.empty(len(x))
     out[:n] = np.nan
     out[n:] = x[:len(x) - n] if n < len(x) else x[:0]
+    return out
+
+
+_LARGEST = np.finfo(np.float64).max
+
+
+def finite(a: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(a)`` for a float64 array, as a new array: NaN -> 0, +-inf -> the
+    largest finite float. The same values without ``nan_to_num``'s ~9 us of bookkeeping per
+    call; a streaming call made five such calls per series per batch."""
+    out = np.where(np.isnan(a), 0.0, a)
+    np.minimum(out, _LARGEST, out=out)
+    np.maximum(out, -_LARGEST, out=out)
     return out
 
 
@@ -198,7 +211,7 @@ def _rolling(kernel, x: np.ndarray, window: int, min_periods: int, **kwargs) -> 
         return np.empty(0)
     end = np.arange(1, n + 1, dtype=np.int64)
     with np.errstate(all="ignore"):
-        return np.asarray(kernel(np.asarray(x, dtype=np.float64), np.clip(end - window, 0, n),
+        return np.asarray(kernel(np.asarray(x, dtype=np.float64), np.maximum(end - window, 0),
                                  end, min_periods, **kwargs))
 
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from aiops.detect.alerting import seconds
-from aiops.detect.features import (FeatureSpec, compute_features, floor_scale, sampling_step,
-                                   smooth_scores)
+from aiops.detect.features import (FeatureSpec, compute_features, finite, floor_scale,
+                                   sampling_step, smooth_scores)
 from aiops.detect.forest import PackedForest, fit_packed_forest
 
 _PARAMS = ("warmup", "n_estimators", "max_samples", "max_train", "max_refit_interval",
@@ -211,7 +211,7 @@ class MetricScorer:
 
     def _model_input(self, rows: np.ndarray) -> np.ndarray:
         # a seasonal baseline missing for a point (a gap a period ago) counts as no deviation
-        return np.nan_to_num(rows[:, self.active_], nan=0.0)
+        return finite(rows[:, self.active_])
 
     # -- internals ----------------------------------------------------------
     def _start(self) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from detect_helpers import epoch, nab_frame
 
-from aiops.detect.features import (DAY, FeatureSpec, _seasonal_baseline, compute_features,
+from aiops.detect.features import (DAY, FeatureSpec, _seasonal_baseline, compute_features, finite,
                                    floor_scale, sampling_step, smooth_scores)
 
 
@@ -107,3 +107,14 @@ def test_seasonal_columns_before_a_period_of_history_are_nan_as_computed(hours):
     seasonal = rows[:, spec.names(step).index("seasonal_1d")]
     assert np.array_equal(np.isnan(seasonal), np.isnan(baseline))
     assert np.isfinite(seasonal).any() == (hours > 24)
+
+
+def test_finite_is_nan_to_num_bit_for_bit():
+    rng = np.random.default_rng(7)
+    with np.errstate(over="ignore"):  # some products overflow to +-inf, on purpose
+        a = rng.normal(scale=1e300, size=5000) * rng.choice([1.0, 1e10], size=5000)
+    a[rng.choice(5000, 300)] = np.nan
+    a[:4] = [-0.0, 0.0, np.inf, -np.inf]
+    out = finite(a)
+    assert out is not a and np.isinf(a).sum() > 4 and np.isnan(a).any()
+    assert out.tobytes() == np.nan_to_num(a).tobytes()  # same bits: -0.0 and the largest float
