@@ -18,7 +18,10 @@ garbage collector tuned as the engine's processes tune it:
 * ``LogDetector.observe``: the log detector's per-line counting (records mined first);
 * ``fit_packed_forest`` / ``PackedForest.score_samples``: a detector's forest, 100 trees on
   256 of 2000 rows of 9 features (a metric series' shape; seeded normal data), fitted and
-  packed (per forest), and scoring 24 rows per call (a series' points in one batch; per row).
+  packed (per forest), and scoring 24 rows per call (a series' points in one batch; per row);
+* ``MetricScorer call, 6 h`` / ``2 d``: a metric series' streaming call with 29 new points
+  (a replay batch's share of a 15 s series), on a seeded series 6.4 hours and 2 days old
+  (per call: features, scoring, bookkeeping; no refit falls in the timed calls).
 
 Reported as microseconds per unit (record, log line, forest or scored row). Nothing is
 asserted; compare two checkouts by running the script in each, alternately.
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from aiops.detect.forest import fit_packed_forest
+    from aiops.detect.scorer import MetricScorer
     from aiops.detect.logs import LogDetector
     from aiops.engine import tune_gc
     from aiops.pool import pack_records, unpack_records
@@ -94,6 +98,23 @@ def main(argv: list[str] | None = None) -> int:
         for _ in LogReader(fmt, source="bench", policy=lenient()).read(lines):
             pass
 
+    def scorer_calls(points: int, calls: int = 10):
+        """A 15 s series ``points`` long, and a step: its next ``calls`` 29-point calls
+        (each repetition on its own copy of the scorer, made before timing)."""
+        n = points + 29 * calls
+        ts = 1.7e9 + 15.0 * np.arange(n)
+        x = 10 + np.sin(np.arange(n) * 2 * np.pi / 5760) + rng.normal(scale=0.3, size=n)
+        warm = MetricScorer()
+        for i in range(0, points, 2000):
+            warm.partial_score(ts[i:min(i + 2000, points)], x[i:min(i + 2000, points)])
+        copies = [copy.deepcopy(warm) for _ in range(args.repeat)]
+
+        def step() -> None:
+            scorer = copies.pop()
+            for i in range(points, n, 29):
+                scorer.partial_score(ts[i:i + 29], x[i:i + 29])
+        return calls, step
+
     steps = {
         "parse JSON lines": ("line", len(json_lines), lambda: parse(json_lines, None)),
         "parse header lines": ("line", len(header_lines), lambda: parse(
@@ -112,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                               lambda: [fit_packed_forest(train, 100, 256, s) for s in range(10)]),
         "PackedForest.score": ("row", 24 * len(points),
                                lambda: [forest.score_samples(p) for p in points]),
+        "MetricScorer call, 6 h": ("call", *scorer_calls(1530)),
+        "MetricScorer call, 2 d": ("call", *scorer_calls(11520)),
     }
     rows = []
     print(f"{len(records):,} records ({len(logs):,} log lines), best of {args.repeat}, "

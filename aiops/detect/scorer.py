@@ -163,7 +163,8 @@ class MetricScorer:
                 return scores, None
         rows = compute_features(np.concatenate([self._tail_t, ts[done:]]),
                                 np.concatenate([self._tail_x, x[done:]]), self._spec,
-                                step=self.step_, floor=self.floor_, start=len(self._tail_t))
+                                step=self.step_, floor=self.floor_, start=len(self._tail_t),
+                                offset=self.n_seen_ - len(self._tail_t))
         raw = np.empty(n - done)
         pos = 0
         self._segments = []
