@@ -327,8 +327,20 @@ def _seasonal_baseline(t: np.ndarray, x: np.ndarray, rows: np.ndarray, period: f
     out = np.full(len(rows), np.nan)
     some = np.isfinite(past).any(axis=1)
     if some.any():
-        out[some] = np.nanmedian(past[some], axis=1)
+        out[some] = row_nanmedian(past[some])
     return out
+
+
+def row_nanmedian(a: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(a, axis=1)`` for rows with at least one value: the same numbers
+    (a signed zero comes out +0.0, as there). numpy takes a masked-array path for rows this
+    short, ~0.1 ms a call: two thirds of a streaming call's seasonal column."""
+    ordered = np.sort(a, axis=1)  # NaN last
+    count = np.isfinite(a).sum(axis=1)
+    at = np.arange(len(a))
+    low = ordered[at, (count - 1) // 2]
+    high = ordered[at, count // 2]
+    return np.where(count % 2 == 1, low, (low + high) / 2) + 0.0
 
 
 def smooth_scores(ts: np.ndarray, raw: np.ndarray, window: float, start: int = 0) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 from detect_helpers import epoch, nab_frame
 
 from aiops.detect.features import (DAY, FeatureSpec, _seasonal_baseline, compute_features, finite,
-                                   floor_scale, sampling_step, smooth_scores)
+                                   floor_scale, row_nanmedian, sampling_step, smooth_scores)
 
 
 def test_features_do_not_look_ahead():
@@ -147,3 +147,19 @@ def test_finite_is_nan_to_num_bit_for_bit():
     out = finite(a)
     assert out is not a and np.isinf(a).sum() > 4 and np.isnan(a).any()
     assert out.tobytes() == np.nan_to_num(a).tobytes()  # same bits: -0.0 and the largest float
+
+
+def test_row_nanmedian_is_numpys_bit_for_bit():
+    rng = np.random.default_rng(3)
+    checked = 0
+    for trial in range(3000):
+        a = rng.normal(size=(int(rng.integers(1, 40)), int(rng.integers(1, 7))))
+        a *= 10.0 ** rng.integers(-5, 10)
+        if trial % 3 == 0:  # ties and signed zeros
+            a = np.round(a / 10.0 ** rng.integers(0, 12)) * rng.choice([-1, 1], size=a.shape)
+        a[rng.random(size=a.shape) < 0.4] = np.nan
+        a = a[np.isfinite(a).any(axis=1)]
+        if len(a):
+            assert row_nanmedian(a).tobytes() == np.nanmedian(a, axis=1).tobytes()
+            checked += 1
+    assert checked > 2500
