@@ -173,7 +173,10 @@ class _Rows:
     start of its block: rows whose position in the series (``origin`` + index) lies in the
     same ``block`` share one pass of pandas' kernel, which starts afresh at the block's
     first row. The kernels add and remove values as the window slides, so a row's last
-    bits depend on where its pass started; here that is a fixed point of the series."""
+    bits depend on where its pass started; here that is a fixed point of the series.
+
+    The kernels are what ``Series.rolling().mean()/.std()`` run, called without building
+    Series and Rolling objects (~0.1 ms per pandas call, several per series per batch)."""
 
     __slots__ = ("first", "n", "passes")
 
@@ -269,44 +272,14 @@ def finite(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rolling(kernel, x: np.ndarray, window: int, min_periods: int, **kwargs) -> np.ndarray:
-    """pandas' own Cython rolling kernel over trailing windows, as ``Series.rolling`` calls it.
-
-    Called without building Series and Rolling objects: a streaming call scores a few
-    points per series, so ~0.1 ms per pandas call, nine per call, times every series and
-    batch, was most of the metric detector's time and grew with series x batches
-    (quadratically with the size of the system)."""
-    if min_periods > window:
-        raise ValueError(f"min_periods {min_periods} must be <= window {window}")
-    n = len(x)
-    if not n:
-        return np.empty(0)
-    end = np.arange(1, n + 1, dtype=np.int64)
-    with np.errstate(all="ignore"):
-        return np.asarray(kernel(np.asarray(x, dtype=np.float64), np.maximum(end - window, 0),
-                                 end, min_periods, **kwargs))
-
-
 def rolling_mean(x: np.ndarray, window: int, min_periods: int) -> np.ndarray:
-    """``pd.Series(x).rolling(window, min_periods).mean()``, same numbers."""
-    roll_mean = _kernels()[0]
-    if roll_mean is None:  # pragma: no cover - a pandas without the kernel
-        import pandas as pd
-        return pd.Series(x).rolling(window, min_periods=min_periods).mean().to_numpy()
-    return _rolling(roll_mean, x, window, min_periods)
+    """``pd.Series(x).rolling(window, min_periods).mean()``, same numbers (one pass)."""
+    return _Rows(0, len(x), 0, max(1, len(x))).mean(x, window, min_periods)
 
 
 def rolling_std(x: np.ndarray, window: int, min_periods: int) -> np.ndarray:
     """``pd.Series(x).rolling(window, min_periods).std()`` (ddof 1), same numbers."""
-    roll_var = _kernels()[1]
-    if roll_var is None:  # pragma: no cover - a pandas without the kernel
-        import pandas as pd
-        return pd.Series(x).rolling(window, min_periods=min_periods).std().to_numpy()
-    var = _rolling(roll_var, x, window, min_periods, ddof=1)
-    with np.errstate(invalid="ignore"):
-        out = np.sqrt(var)
-    out[var < 0] = 0.0
-    return out
+    return _Rows(0, len(x), 0, max(1, len(x))).std(x, window, min_periods)
 
 
 def _lagged(t: np.ndarray, x: np.ndarray, rows: np.ndarray, lag: float,
