@@ -236,7 +236,7 @@ def fit_packed_forest(X: np.ndarray, n_estimators: int, max_samples: int,
         return PackedForest(fit_forest(X, n_estimators, max_samples, random_state))
     trees = [tree for _, _, tree in _grow_trees(np.asarray(X, dtype=np.float32),
                                                 int(n_estimators), int(max_samples),
-                                                int(random_state))]
+                                                int(random_state), features=False)]
     return PackedForest.from_trees(trees, [t.compute_node_depths() for t in trees],
                                    X.shape[1], int(max_samples))
 
@@ -254,10 +254,15 @@ def _max_depth(max_samples: int) -> int:
     return int(np.ceil(np.log2(max(max_samples, 2))))
 
 
-def _grow_trees(X: np.ndarray, n_estimators: int, max_samples: int,
-                random_state: int) -> list[tuple[int, np.ndarray, object]]:
+def _grow_trees(X: np.ndarray, n_estimators: int, max_samples: int, random_state: int,
+                features: bool = True) -> list[tuple[int, np.ndarray | None, object]]:
     """The trees of ``BaseBagging._fit`` (float32 X): per tree, its seed, its feature draw
-    and the fitted ``Tree``, from the same random draws in the same order."""
+    and the fitted ``Tree``, from the same random draws in the same order.
+
+    ``features=False`` (packing never reads the feature draw): when every row is drawn
+    (``max_samples == len(X)``, the log detector's windows) the draws are skipped, as the
+    tree's own generator is reseeded after them and every row's weight is 1 whatever their
+    order; the feature draw is then None."""
     from sklearn.tree._classes import CRITERIA_REG, DENSE_SPLITTERS
     from sklearn.tree._tree import DepthFirstTreeBuilder, Tree
     from sklearn.utils.random import sample_without_replacement
@@ -269,14 +274,19 @@ def _grow_trees(X: np.ndarray, n_estimators: int, max_samples: int,
     seeds = np.random.RandomState(random_state).randint(_MAX_INT, size=n_estimators)
     one = np.array([1], dtype=np.intp)
     rng = np.random.RandomState(0)  # reseeded: the same stream as a new RandomState(seed)
+    every_row = not features and max_samples == n
+    all_ones = np.ones(n)
     grown = []
     for seed in seeds:
         rng.seed(seed)
         tree_seed = rng.randint(_MAX_INT)
-        rng.seed(seed)
-        chosen = sample_without_replacement(d, d, random_state=rng)
-        weight = np.bincount(sample_without_replacement(n, max_samples, random_state=rng),
-                             minlength=n).astype(np.float64)
+        if every_row:
+            chosen, weight = None, all_ones
+        else:
+            rng.seed(seed)
+            chosen = sample_without_replacement(d, d, random_state=rng)
+            weight = np.bincount(sample_without_replacement(n, max_samples, random_state=rng),
+                                 minlength=n).astype(np.float64)
         rng.seed(tree_seed)
         splitter = DENSE_SPLITTERS["random"](CRITERIA_REG["squared_error"](1, n), 1, 1, 0.0,
                                              rng, None)
