@@ -93,3 +93,13 @@ def test_every_planned_benchmark_has_a_script_that_knows_its_options(capsys):
         usage = capsys.readouterr().out
         for option in {a for a in quick + full if a.startswith("--")}:
             assert option in usage, (name, option)
+
+
+def test_metric_ingest_times_batches_after_every_series_warmed_up():
+    import metric_ingest
+
+    r = metric_ingest.measure(series=2, batch=4, batches=3)
+    assert (r["series"], r["points_per_series_per_batch"], r["batch"]) == (2, 2, 4)
+    assert r["samples_per_cpu_s"] > 0 and r["us_per_series_call"] > 0
+    # the timed points were scored, not warming up (800 warm points; the engine's warm-up 750)
+    assert r["series_tracked"] == 2 and r["scored_points"] >= 2 * (800 - 750)
