@@ -61,6 +61,10 @@ class FeatureSpec:
     #: rolling statistics restart every ``block`` points of the series (see compute_features)
     block: int = 256
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.block, int) or self.block < 1:
+            raise TypeError(f"block must be a positive integer, got {self.block!r}")
+
     def names(self, step: float) -> list[str]:
         out = ["value", "spike", "level"]
         if self.volatility:

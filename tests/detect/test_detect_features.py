@@ -41,6 +41,12 @@ def test_tail_context_equals_full_history():
     assert np.array_equal(part, full[3500:], equal_nan=True)
 
 
+def test_a_block_must_be_a_positive_number_of_points():
+    for bad in (0, -3, 2.5):
+        with pytest.raises(TypeError, match="block must be a positive integer"):
+            FeatureSpec(block=bad)
+
+
 @pytest.mark.parametrize("block", [7, 64, 256])
 def test_rows_are_the_same_whatever_the_calls_and_the_tail(block):
     """Rows computed in calls of random sizes, each with only the tail a streaming scorer
