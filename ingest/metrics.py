@@ -48,6 +48,7 @@ def read_metrics_csv(lines: Iterable[str], *, source: str = "", name: str = "",
     else:
         label_idx = []
         series = [(i, cols[i]) for i in range(len(cols)) if i not in (t_idx, n_idx)]
+    copy = len(series) > 1  # a wide CSV: each sample its own labels
     for lineno, row in enumerate(reader, 2):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
@@ -63,7 +64,6 @@ def read_metrics_csv(lines: Iterable[str], *, source: str = "", name: str = "",
             continue
         labels = {cols[i]: v for i in label_idx if (v := row[i]) != ""}
         base = row[n_idx] if n_idx is not None and row[n_idx] else default_name
-        copy = len(series) > 1  # each sample its own labels
         for idx, col_name in series:
             text = row[idx].strip()
             if col_name is not None and text == "":

@@ -75,7 +75,7 @@ def fraction(frac: str) -> timedelta | None:
         return None
     if len(_FRACTIONS) > 100_000:
         _FRACTIONS.clear()
-    delta = _FRACTIONS[frac] = timedelta(microseconds=int(frac[:6].ljust(6, "0")))
+    delta = _FRACTIONS[frac] = timedelta(microseconds=_frac(frac))
     return delta
 
 
