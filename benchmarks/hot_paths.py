@@ -98,20 +98,20 @@ def main(argv: list[str] | None = None) -> int:
         for _ in LogReader(fmt, source="bench", policy=lenient()).read(lines):
             pass
 
-    def scorer_calls(points: int, calls: int = 10):
-        """A 15 s series ``points`` long, and a step: its next ``calls`` 29-point calls
+    def scorer_calls(age: int, calls: int = 10):
+        """A 15 s series ``age`` points long, and a step: its next ``calls`` 29-point calls
         (each repetition on its own copy of the scorer, made before timing)."""
-        n = points + 29 * calls
+        n = age + 29 * calls
         ts = 1.7e9 + 15.0 * np.arange(n)
         x = 10 + np.sin(np.arange(n) * 2 * np.pi / 5760) + rng.normal(scale=0.3, size=n)
         warm = MetricScorer()
-        for i in range(0, points, 2000):
-            warm.partial_score(ts[i:min(i + 2000, points)], x[i:min(i + 2000, points)])
+        for i in range(0, age, 2000):
+            warm.partial_score(ts[i:min(i + 2000, age)], x[i:min(i + 2000, age)])
         copies = [copy.deepcopy(warm) for _ in range(args.repeat)]
 
         def step() -> None:
             scorer = copies.pop()
-            for i in range(points, n, 29):
+            for i in range(age, n, 29):
                 scorer.partial_score(ts[i:i + 29], x[i:i + 29])
         return calls, step
 

@@ -274,13 +274,12 @@ def _grow_trees(X: np.ndarray, n_estimators: int, max_samples: int, random_state
     seeds = np.random.RandomState(random_state).randint(_MAX_INT, size=n_estimators)
     one = np.array([1], dtype=np.intp)
     rng = np.random.RandomState(0)  # reseeded: the same stream as a new RandomState(seed)
-    every_row = not features and max_samples == n
-    all_ones = np.ones(n)
+    all_ones = np.ones(n) if not features and max_samples == n else None
     grown = []
     for seed in seeds:
         rng.seed(seed)
         tree_seed = rng.randint(_MAX_INT)
-        if every_row:
+        if all_ones is not None:  # every row drawn: no draws (see the docstring)
             chosen, weight = None, all_ones
         else:
             rng.seed(seed)
