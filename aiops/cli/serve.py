@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from aiops.cli.common import fail, guarded, stderr
-from aiops.config import load_config
+from aiops.config import build_component, load_config
 
 DEFAULT_STORE = Path(".aiops") / "aiops.db"
 
@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     store_cfg = dict(config.store or {})
     path = args.store or store_cfg.pop("path", None) or DEFAULT_STORE
     store_cfg.pop("path", None)
-    store = open_store(path, **store_cfg)
+    # a bad [store] key or value is one line naming it, not a traceback
+    store = build_component(lambda params: open_store(path, **params), "store", store_cfg)
     if not store.memory:  # one clear line now, not the engine process's traceback later
         StoreLock(store.path).acquire().release()
     app = create_app(config, store, settings=settings, tune_gc=True)

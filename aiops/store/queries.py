@@ -221,9 +221,16 @@ def batches(store: Any, *, after: int = 0, kind: str | None = None, limit: int =
 
 
 def batch_totals(store: Any) -> dict[str, dict[str, int]]:
+    """Batches and records ever committed per kind: those retained and those pruned."""
+    out: dict[str, dict[str, int]] = {}
     with reading(store) as conn:
-        rows = conn.execute("SELECT kind, COUNT(*), SUM(n) FROM batches GROUP BY kind")
-        return {k: {"batches": b, "records": int(n or 0)} for k, b, n in rows}
+        rows = conn.execute("SELECT kind, COUNT(*), SUM(n) FROM batches GROUP BY kind "
+                            "UNION ALL SELECT kind, batches, records FROM pruned").fetchall()
+    for kind, b, n in rows:
+        total = out.setdefault(kind, {"batches": 0, "records": 0})
+        total["batches"] += int(b or 0)
+        total["records"] += int(n or 0)
+    return out
 
 
 # -- dashboards (roll-ups and light columns only) -----------------------------------------------

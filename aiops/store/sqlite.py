@@ -7,6 +7,9 @@ incidents, templates, signal counts, engine checkpoint) is rewritten by the
 engine in one transaction per checkpoint, so a crash leaves either the old
 checkpoint or the new one, never a mix, and a restart re-processes the batches
 after the checkpoint's offset.
+
+A batch leaves the input log ``input_retention`` (default 7 days) after it was received,
+once a checkpoint covers it (see :mod:`aiops.store.retention`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
+from aiops.durations import seconds
 from aiops.store.lock import StoreLock
+from aiops.store.retention import prune_input_log
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -33,6 +38,9 @@ CREATE TABLE IF NOT EXISTS batches (
     payload BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+-- batches and records the retention removed from the input log, per kind (totals stay whole)
+CREATE TABLE IF NOT EXISTS pruned (kind TEXT PRIMARY KEY, batches INTEGER NOT NULL,
+                                   records INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -219,10 +227,22 @@ def _write_states(conn: sqlite3.Connection, offset: int, states: dict[str, Any])
 class SQLiteStore:
     """Thread-safe: one writer connection behind a lock, one reader connection per thread."""
 
-    def __init__(self, path: str | Path = ":memory:", *, durability: str = "normal") -> None:
+    #: input-log rows removed per checkpoint at most (a store that enables retention late
+    #: catches up over several checkpoints instead of holding one long transaction)
+    PRUNE_CHUNK = 5000
+
+    def __init__(self, path: str | Path = ":memory:", *, durability: str = "normal",
+                 input_retention: str | float | None = "7d") -> None:
         if durability not in ("normal", "full"):
             raise ValueError("durability must be 'normal' (survives process crashes) or 'full' "
                              "(also survives power loss)")
+        if input_retention is None or input_retention == "forever":
+            self.retention_s: float | None = None
+        else:
+            try:
+                self.retention_s = seconds(input_retention, "input_retention")
+            except TypeError as exc:
+                raise ValueError(f"{exc} (or 'forever')") from None
         self.path = str(path)
         self.memory = self.path == ":memory:"
         if not self.memory:
@@ -315,12 +335,21 @@ class SQLiteStore:
 
     def head_offset(self) -> int:
         with self._lock:
-            row = self._writer.execute("SELECT MAX(offset) FROM batches").fetchone()
-        return row[0] or 0
+            # the retention may have removed every batch: the last offset ever issued
+            # (AUTOINCREMENT never reuses one) is still the head
+            row = self._writer.execute(
+                "SELECT COALESCE((SELECT MAX(offset) FROM batches), "
+                "(SELECT seq FROM sqlite_sequence WHERE name = 'batches'), 0)").fetchone()
+        return row[0]
 
     def batch_stats(self) -> dict[str, int]:
-        rows = self.reader().execute("SELECT kind, COUNT(*), SUM(n) FROM batches GROUP BY kind")
-        return {kind: int(total or 0) for kind, _, total in rows}
+        """Records ever committed per kind, the retained and the pruned."""
+        out: dict[str, int] = {}
+        for kind, _, total in self.reader().execute(
+                "SELECT kind, COUNT(*), SUM(n) FROM batches GROUP BY kind "
+                "UNION ALL SELECT kind, batches, records FROM pruned"):
+            out[kind] = out.get(kind, 0) + int(total or 0)
+        return out
 
     # -- checkpoints --------------------------------------------------------------------------
     def load_checkpoint(self) -> tuple[int, dict[str, bytes]]:
@@ -395,6 +424,8 @@ class SQLiteStore:
                         [(h, k, s, n) for (h, k, s), n in signals.items()])
                 w.executemany("INSERT OR REPLACE INTO silences(id, doc) VALUES (?, ?)",
                               [(s["id"], orjson.dumps(s)) for s in silences])
+                if self.retention_s is not None:
+                    prune_input_log(w, offset, time.time() - self.retention_s, self.PRUNE_CHUNK)
                 w.execute("COMMIT")
             except BaseException:
                 w.execute("ROLLBACK")

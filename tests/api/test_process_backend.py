@@ -57,3 +57,24 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as fh:
         return fh.read().split()[2] != "Z"
+
+
+def test_the_engine_process_prunes_what_it_checkpointed_and_status_keeps_the_totals(tmp_path):
+    path = tmp_path / "p.db"
+    app = create_app(Config(store={"input_retention": 0}), open_store(path))
+    with TestClient(app) as c:
+        post(c, "/api/v1/alertmanager", client_payload("alertmanager_webhook_sample.json"),
+             wait="true")
+        post(c, "/api/v1/logs", client_payload("syslogng_array_sample.json"), wait="true")
+        assert len(c.get("/api/v1/records").json()["items"]) == 5
+        flushed = c.post("/api/v1/flush").json()    # a checkpoint: both batches are covered
+        assert flushed["processed_offset"] == 2
+        status = c.get("/api/v1/status").json()
+        assert status["batches"] == {"alert": {"batches": 1, "records": 2},
+                                     "log": {"batches": 1, "records": 3}}
+        assert status["head_offset"] == 2 and status["lag_batches"] == 0
+        assert c.get("/api/v1/records").json()["items"] == []  # gone from the input log
+        body = post(c, "/api/v1/logs", client_payload("syslogng_array_sample.json"),
+                    wait="true").json()   # the same body again: its key went with the batch
+        assert body["processed"] is True and body["duplicate"] is False
+        assert c.get("/api/v1/status").json()["engine"]["records"]["log"] == 6
