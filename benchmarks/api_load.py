@@ -144,11 +144,13 @@ def get_json(port: int, path: str) -> dict:
     return json.loads(body)
 
 
-def start_server(port: int, store: str, python: str) -> subprocess.Popen:
+def start_server(port: int, store: str, python: str,
+                 config: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("AIOPS_API_TOKENS", None)
     proc = subprocess.Popen([python, "-m", "aiops", "serve", "--host", "127.0.0.1", "--port",
-                             str(port), "--store", store, "--log-level", "warning"],
+                             str(port), "--store", store, "--log-level", "warning",
+                             *(["--config", config] if config else [])],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     deadline = time.time() + 30
@@ -259,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-drain", type=float, default=120.0,
                    help="stop waiting for processing to catch up after this many seconds")
     p.add_argument("--python", default=sys.executable)
+    p.add_argument("--config", metavar="TOML", help="the server's config file (default: none)")
     p.add_argument("--json", metavar="FILE", help="also write the results here")
     p.add_argument("--reads-only", action="store_true",
                    help="only time the read endpoints over 100k alerts / 5k incidents")
@@ -272,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         """Each phase on a new server and store, so no backlog carries over."""
         with tempfile.TemporaryDirectory(prefix="aiops-load-") as tmp:
             port = free_port()
-            proc = start_server(port, str(Path(tmp) / "load.db"), args.python)
+            proc = start_server(port, str(Path(tmp) / "load.db"), args.python, args.config)
             try:
                 if args.warmup:
                     phase("warmup", port, proc.pid, maker, clients, args.warmup, rate,

@@ -103,3 +103,12 @@ def test_metric_ingest_times_batches_after_every_series_warmed_up():
     assert r["samples_per_cpu_s"] > 0 and r["us_per_series_call"] > 0
     # the timed points were scored, not warming up (800 warm points; the engine's warm-up 750)
     assert r["series_tracked"] == 2 and r["scored_points"] >= 2 * (800 - 750)
+
+
+def test_input_log_benchmark_prunes_everything_it_committed():
+    import input_log
+
+    r = input_log.measure(batches=7, batch=10)
+    assert r["bytes_per_event"] > 0
+    # retention 0 empties the log in checkpoints of at most PRUNE_CHUNK batches
+    assert len(r["prune_checkpoints_ms"]) == -(-7 // r["prune_chunk"])
