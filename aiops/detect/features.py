@@ -148,19 +148,20 @@ def compute_features(ts: np.ndarray, values: np.ndarray, spec: FeatureSpec, *,
     k = start - lo
     rows = _Rows(k, len(x), offset + lo, spec.block)
     prev = _shift(x, 1)
-    spread = np.fmax(rows.std(prev, spec.long, 2), floor)
-    mean_long = rows.mean(prev, spec.long, 2)
-    mean_short = rows.mean(prev, spec.short, 1)
-    level = rows.mean(x, spec.level, 1)
     new = x[k:]
-    out = [new,
-           finite((new - mean_short) / spread),
-           finite((level - mean_long) / spread)]
-    if spec.volatility:
-        recent = rows.std(x, spec.short, 2)
-        out.append(finite(np.log((recent + floor) / (spread + floor))))
-    if spec.trend:
-        out.append(_trend(x, *spec.trend_points(step), floor, rows))
+    # the deviations, NaN/inf made finite in one call (a streaming call of one point
+    # spent a tenth of its features on four calls of it)
+    with np.errstate(all="ignore"):
+        spread = np.fmax(rows.std(prev, spec.long, 2), floor)
+        deviations = [new - rows.mean(prev, spec.short, 1),
+                      rows.mean(x, spec.level, 1) - rows.mean(prev, spec.long, 2)]
+        deviations = [d / spread for d in deviations]
+        if spec.volatility:
+            recent = rows.std(x, spec.short, 2)
+            deviations.append(np.log((recent + floor) / (spread + floor)))
+        if spec.trend:
+            deviations.append(_trend(x, *spec.trend_points(step), floor, rows))
+    out = [new, *finite(np.vstack(deviations)).reshape(len(deviations), -1)]
     at = np.arange(start, len(x_all))
     for period in spec.seasonal_periods(step):
         if t[-1] - period < t[0]:  # not a period of history yet: no lag exists (NaN)
@@ -182,7 +183,7 @@ class _Rows:
     The kernels are what ``Series.rolling().mean()/.std()`` run, called without building
     Series and Rolling objects (~0.1 ms per pandas call, several per series per batch)."""
 
-    __slots__ = ("first", "n", "passes")
+    __slots__ = ("first", "n", "passes", "_bounds")
 
     def __init__(self, first: int, n: int, origin: int, block: int) -> None:
         self.first, self.n = first, n
@@ -193,6 +194,17 @@ class _Rows:
             end = min(n, row + block - (origin + row) % block)
             self.passes.append((begin, row, end))
             row = end
+        self._bounds: dict[int, list] = {}  # window -> per pass (start, stop): shared by stats
+
+    def _window_bounds(self, window: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        bounds = self._bounds.get(window)
+        if bounds is None:
+            bounds = []
+            for begin, _, end in self.passes:
+                stop = np.arange(begin + 1, end + 1, dtype=np.int64)
+                bounds.append((np.maximum(stop - window, 0), stop))
+            self._bounds[window] = bounds
+        return bounds
 
     def _apply(self, kernel, x: np.ndarray, window: int, min_periods: int,
                **kwargs) -> np.ndarray:
@@ -200,11 +212,10 @@ class _Rows:
             raise ValueError(f"min_periods {min_periods} must be <= window {window}")
         out = np.empty(self.n - self.first)
         x = np.asarray(x, dtype=np.float64)
-        with np.errstate(all="ignore"):
-            for begin, keep, end in self.passes:
-                stop = np.arange(begin + 1, end + 1, dtype=np.int64)
-                got = kernel(x, np.maximum(stop - window, 0), stop, min_periods, **kwargs)
-                out[keep - self.first:end - self.first] = np.asarray(got)[keep - begin:]
+        first = self.first
+        for (begin, keep, end), (start, stop) in zip(self.passes, self._window_bounds(window)):
+            got = kernel(x, start, stop, min_periods, **kwargs)
+            out[keep - first:end - first] = np.asarray(got)[keep - begin:]
         return out
 
     def mean(self, x: np.ndarray, window: int, min_periods: int) -> np.ndarray:
@@ -250,9 +261,10 @@ def _trend(x: np.ndarray, w: int, b: int, floor: float, rows: _Rows) -> np.ndarr
 
 
 def _trend_full(x: np.ndarray, w: int, b: int, floor: float, rows: _Rows) -> np.ndarray:
+    """Not yet finite: :func:`compute_features` makes all deviations finite at once."""
     now = rows.mean(x, w, 1)
     before = _shift(x, w)
-    return finite((now - rows.mean(before, b, 2)) / np.fmax(rows.std(before, b, 2), floor))
+    return (now - rows.mean(before, b, 2)) / np.fmax(rows.std(before, b, 2), floor)
 
 
 def _shift(x: np.ndarray, n: int) -> np.ndarray:

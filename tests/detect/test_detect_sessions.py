@@ -91,3 +91,26 @@ def test_state_round_trip_keeps_scores():
     a, b = scores(False), scores(True)
     assert a == b and len(a) == 210
     assert np.isfinite([s for _, s in a]).all()
+
+
+def test_count_models_principal_components_are_scikit_learns_bit_for_bit():
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    from aiops.detect.counts import _pca_matches, fit_pca
+
+    assert _pca_matches()  # else fit_pca would take scikit-learn's way: the check must hold here
+    rng = np.random.default_rng(5)
+    for case in range(60):
+        n, d = int(rng.integers(8, 250)), int(rng.integers(2, 50))
+        X = np.log1p(rng.poisson(rng.uniform(0.1, 5), size=(n, d)) * rng.uniform(0.2, 3, size=d))
+        if case % 3 == 0:
+            X[:, :d // 3] = 0.0        # templates absent from every window
+        if case % 10 == 0:
+            X[:] = X[0]                # identical windows: zero variance (0/0 ratios)
+        k = min(n - 1, d)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pca = PCA(n_components=k, svd_solver="full").fit(X)
+            got = fit_pca(X, k)
+        for a, b in zip(got, (pca.mean_, pca.components_, pca.explained_variance_ratio_)):
+            assert a.shape == b.shape and a.tobytes() == b.tobytes(), case
