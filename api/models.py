@@ -90,7 +90,11 @@ class StatusReport(_Open):
     worker_errors: int
     last_error: str | None
     auth: bool
-    batches: dict[str, dict[str, int]]
+    batches: dict[str, dict[str, int]] = Field(
+        description="batches and records ever committed, per kind (pruned ones included)")
+    input_log: dict[str, Any] | None = Field(
+        None, description="the input log: retention_s (null: forever), oldest_offset and "
+                          "oldest_age_s of the batches it still holds, pruned_batches/records")
     engine: dict[str, Any]
 
 

@@ -14,6 +14,8 @@ from prometheus_client import (CollectorRegistry, Counter, Histogram, disable_cr
                                generate_latest)
 from prometheus_client.core import GaugeMetricFamily
 
+from aiops.store import queries
+
 disable_created_metrics()  # *_created series only double the exposition
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -83,6 +85,17 @@ class _Scraped:
         g = GaugeMetricFamily("aiops_processor_errors",
                               "Processing failures of the background worker since start")
         g.add_metric([], self.backend.errors)
+        yield g
+        log = queries.input_log(self.backend.store)
+        g = GaugeMetricFamily("aiops_input_log_oldest_batch_age_seconds",
+                              "Age of the oldest batch still in the input log (0: empty); "
+                              "bounded by [store] input_retention once checkpointed")
+        received = log["oldest_received_at"]
+        g.add_metric([], 0.0 if received is None else max(0.0, time.time() - received))
+        yield g
+        g = GaugeMetricFamily("aiops_input_log_pruned_batches",
+                              "Batches the retention removed from the input log")
+        g.add_metric([], log["pruned_batches"])
         yield g
         g = GaugeMetricFamily("aiops_uptime_seconds", "Seconds since the service started")
         g.add_metric([], time.monotonic() - self.backend.started)

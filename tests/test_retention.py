@@ -115,3 +115,21 @@ def test_pruning_as_soon_as_checkpointed_gives_the_same_results_across_a_restart
     assert outcome(restarted) == reference
     totals = queries.batch_totals(restarted.store)
     assert sum(t["records"] for t in totals.values()) == len(records)
+
+
+def test_a_store_made_before_the_running_totals_counts_what_it_holds(tmp_path):
+    path = tmp_path / "old.db"
+    store = open_store(path, input_retention="1h")
+    _fill(store, scenario()[:500])
+    _age(store, 7200, up_to=3)
+    store.save_checkpoint(10, {})          # 1-3 pruned, 4-10 kept
+    totals = queries.batch_totals(store)
+    assert totals["mixed"] == {"batches": 10, "records": 500}
+    store._writer.executescript("DROP TRIGGER batches_totals; DROP TABLE input_totals;")
+    store.close()
+    reopened = open_store(path, input_retention="1h")
+    assert queries.batch_totals(reopened) == totals
+    append_records(reopened, scenario()[500:510])
+    assert queries.batch_totals(reopened)["mixed"] == {"batches": 11, "records": 510}
+    log = queries.input_log(reopened)
+    assert (log["oldest_offset"], log["pruned_batches"], log["pruned_records"]) == (4, 3, 150)

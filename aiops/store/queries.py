@@ -222,15 +222,22 @@ def batches(store: Any, *, after: int = 0, kind: str | None = None, limit: int =
 
 def batch_totals(store: Any) -> dict[str, dict[str, int]]:
     """Batches and records ever committed per kind: those retained and those pruned."""
-    out: dict[str, dict[str, int]] = {}
     with reading(store) as conn:
-        rows = conn.execute("SELECT kind, COUNT(*), SUM(n) FROM batches GROUP BY kind "
-                            "UNION ALL SELECT kind, batches, records FROM pruned").fetchall()
-    for kind, b, n in rows:
-        total = out.setdefault(kind, {"batches": 0, "records": 0})
-        total["batches"] += int(b or 0)
-        total["records"] += int(n or 0)
-    return out
+        rows = conn.execute("SELECT kind, batches, records FROM input_totals ORDER BY kind")
+        return {k: {"batches": int(b), "records": int(n)} for k, b, n in rows}
+
+
+def input_log(store: Any) -> dict[str, Any]:
+    """The input log's extent and retention (constant time: no row is counted)."""
+    with reading(store) as conn:
+        oldest = conn.execute("SELECT offset, received_at FROM batches ORDER BY offset LIMIT 1"
+                              ).fetchone()
+        pruned = conn.execute("SELECT COALESCE(SUM(batches), 0), COALESCE(SUM(records), 0) "
+                              "FROM pruned").fetchone()
+    return {"retention_s": getattr(store, "retention_s", None),
+            "oldest_offset": oldest[0] if oldest else None,
+            "oldest_received_at": oldest[1] if oldest else None,
+            "pruned_batches": int(pruned[0]), "pruned_records": int(pruned[1])}
 
 
 # -- dashboards (roll-ups and light columns only) -----------------------------------------------

@@ -24,7 +24,7 @@ import orjson
 
 from aiops.durations import seconds
 from aiops.store.lock import StoreLock
-from aiops.store.retention import prune_input_log
+from aiops.store.retention import TOTALS_SCHEMA, prune_input_log
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -268,6 +268,10 @@ class SQLiteStore:
                     is None:
                 for statement in ROLLUP_SCHEMA:
                     w.execute(statement)
+            if w.execute("SELECT 1 FROM sqlite_master WHERE name = 'input_totals'").fetchone() \
+                    is None:
+                for statement in TOTALS_SCHEMA:
+                    w.execute(statement)
             w.execute("COMMIT")
         except BaseException:
             w.execute("ROLLBACK")
@@ -344,12 +348,8 @@ class SQLiteStore:
 
     def batch_stats(self) -> dict[str, int]:
         """Records ever committed per kind, the retained and the pruned."""
-        out: dict[str, int] = {}
-        for kind, _, total in self.reader().execute(
-                "SELECT kind, COUNT(*), SUM(n) FROM batches GROUP BY kind "
-                "UNION ALL SELECT kind, batches, records FROM pruned"):
-            out[kind] = out.get(kind, 0) + int(total or 0)
-        return out
+        rows = self.reader().execute("SELECT kind, records FROM input_totals ORDER BY kind")
+        return {kind: int(records) for kind, records in rows}
 
     # -- checkpoints --------------------------------------------------------------------------
     def load_checkpoint(self) -> tuple[int, dict[str, bytes]]:

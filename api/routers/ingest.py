@@ -8,6 +8,7 @@ is recognised as a duplicate batch and adds nothing.
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import Annotated
 
@@ -192,10 +193,13 @@ async def status(request: Request) -> Response:
     backend = state.backend
     lag = await run_in_threadpool(backend.lag)
     totals = await run_in_threadpool(queries.batch_totals, backend.store)
+    input_log = await run_in_threadpool(queries.input_log, backend.store)
+    received = input_log.pop("oldest_received_at")
+    input_log["oldest_age_s"] = None if received is None else round(time.time() - received, 3)
     return json_response({
         "version": __version__, "processed_offset": lag["processed_offset"],
         "head_offset": lag["head_offset"], "lag_batches": lag["batches"],
         "lag_seconds": lag["seconds"], "worker_running": backend.running,
         "worker_errors": backend.errors, "last_error": backend.last_error,
-        "auth": state.settings.auth_enabled, "batches": totals,
+        "auth": state.settings.auth_enabled, "batches": totals, "input_log": input_log,
         "engine": backend.summary()})

@@ -61,7 +61,8 @@ def _alive(pid: int) -> bool:
 
 def test_the_engine_process_prunes_what_it_checkpointed_and_status_keeps_the_totals(tmp_path):
     path = tmp_path / "p.db"
-    app = create_app(Config(store={"input_retention": 0}), open_store(path))
+    # as aiops serve opens them: the front store and the engine process's, same options
+    app = create_app(Config(store={"input_retention": 0}), open_store(path, input_retention=0))
     with TestClient(app) as c:
         post(c, "/api/v1/alertmanager", client_payload("alertmanager_webhook_sample.json"),
              wait="true")
@@ -73,6 +74,12 @@ def test_the_engine_process_prunes_what_it_checkpointed_and_status_keeps_the_tot
         assert status["batches"] == {"alert": {"batches": 1, "records": 2},
                                      "log": {"batches": 1, "records": 3}}
         assert status["head_offset"] == 2 and status["lag_batches"] == 0
+        assert status["input_log"] == {"retention_s": 0.0, "oldest_offset": None,
+                                       "oldest_age_s": None, "pruned_batches": 2,
+                                       "pruned_records": 5}
+        metrics = c.get("/metrics").text
+        assert "aiops_input_log_pruned_batches 2.0" in metrics
+        assert "aiops_input_log_oldest_batch_age_seconds 0.0" in metrics
         assert c.get("/api/v1/records").json()["items"] == []  # gone from the input log
         body = post(c, "/api/v1/logs", client_payload("syslogng_array_sample.json"),
                     wait="true").json()   # the same body again: its key went with the batch
