@@ -100,9 +100,10 @@ class InputSpec:
     options: dict = field(default_factory=dict)
 
 
-def read_input(spec: InputSpec, policy: ErrorPolicy,
-               default_ts: datetime | None = None) -> Iterator[Record]:
-    """All records of one input, through the reader its kind and format call for."""
+def read_input(spec: InputSpec, policy: ErrorPolicy, default_ts: datetime | None = None,
+               keep_original: bool = True) -> Iterator[Record]:
+    """All records of one input, through the reader its kind and format call for
+    (``keep_original``: see :class:`~ingest.logs.LogReader`)."""
     kind, fmt = spec.kind, spec.format
     if kind is None or (fmt is None and kind != "log"):
         sniffed_kind, sniffed_fmt = sniff(spec.path)
@@ -114,7 +115,8 @@ def read_input(spec: InputSpec, policy: ErrorPolicy,
     source = str(spec.path)
     if kind == "log":
         reader = LogReader(fmt, service=spec.service, source=source, timezone=spec.timezone,
-                           year=spec.year, policy=policy, **spec.options)
+                           year=spec.year, policy=policy, keep_original=keep_original,
+                           **spec.options)
         spec.format = fmt
         with open_text(spec.path) as fh:
             yield from reader.read(fh)

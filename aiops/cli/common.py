@@ -56,15 +56,19 @@ class Inputs:
     policies: list[ErrorPolicy] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
 
-    def stream(self, strict: bool) -> Iterator[Record]:
-        """All inputs merged in event-time order (each input is read lazily)."""
+    def stream(self, strict: bool, keep_original: bool = True) -> Iterator[Record]:
+        """All inputs merged in event-time order (each input is read lazily).
+        ``keep_original=False``: log records without their raw line and unmapped fields
+        (what runs that never show or store records pass; see ``LogReader``)."""
         self.policies = [ErrorPolicy(strict=strict) for _ in self.specs]
         self.counts = [0] * len(self.specs)
 
         def counted(i: int) -> Iterator[Record]:
             n = 0
             try:
-                for n, record in enumerate(read_input(self.specs[i], self.policies[i]), 1):  # noqa: B007
+                records = read_input(self.specs[i], self.policies[i],
+                                     keep_original=keep_original)
+                for n, record in enumerate(records, 1):  # noqa: B007
                     yield record
             finally:
                 self.counts[i] = n

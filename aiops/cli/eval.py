@@ -50,7 +50,7 @@ def evaluate_dir(path: str | Path, config: str | None = None, store: str | None 
         engine = Engine(inputs.config, open_store(store or Path(tmp) / "eval.db"))
         try:
             started = time.perf_counter()
-            for batch in batches(inputs.stream(strict=False), 5000):
+            for batch in batches(inputs.stream(strict=False, keep_original=False), 5000):
                 engine.process(batch)
                 del batch  # before the next is read
             engine.flush()

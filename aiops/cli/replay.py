@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path: Path) -> dict:
     started = time.perf_counter()
-    stream = inputs.stream(strict=args.strict)
+    stream = inputs.stream(strict=args.strict, keep_original=False)  # never stored or shown
     if args.speed > 0:
         stream = pace(stream, args.speed)
     total = None if args.no_progress else inputs.total_lines()

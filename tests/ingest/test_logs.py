@@ -168,3 +168,30 @@ def test_bad_format_string_is_reported():
         read(["x"], "just words")
     with pytest.raises(ParseError, match="Content"):
         read(["2026-11-28 10:00:00 x"], "<Date> <Time> <Level>")
+
+
+@pytest.mark.parametrize("lines", [
+    ['{"ts": "2026-03-02T10:00:00.007Z", "level": "info", "service": "shipping", '
+     '"msg": "Indexed 91 users in 28ms", "trace_id": "83592ebdc43b1bee"}',
+     '{"ts": "2026-03-02T10:00:01.500Z", "level": "warn", "service": "auth", "msg": "slow",'
+     ' "trace_id": "a54bf100652e20a6", "user": {"id": 7}}'],
+    ["2026-03-02 10:00:00.286 WARN postgres.api: shipment 6567745 payload exceeds soft limit",
+     "2026-03-02 10:00:01.041 ERROR postgres.db: query failed",
+     "Traceback (most recent call last):",
+     '  File "db.py", line 3, in run',
+     "2026-03-02 10:00:02.000 INFO postgres.main: recovered"],
+    ["<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8"],
+])
+def test_records_without_their_original_are_the_same_records_otherwise(lines):
+    """What a replay reads (``keep_original=False``): the raw line and unmapped fields go, the
+    rest, multi-line joins included, is what the input log would hold."""
+    full = list(LogReader(source="a.log").read(line + "\n" for line in lines))
+    lean = list(LogReader(source="a.log", keep_original=False).read(line + "\n" for line in lines))
+    assert len(lean) == len(full) > 0
+    assert any(r.raw for r in full)
+    for a, b in zip(full, lean):
+        assert (b.raw, dict(b.attributes)) == ("", {})
+        a.raw, a.attributes = b.raw, b.attributes
+        assert a == b
+    with pytest.raises(TypeError):  # shared by every lean record: it cannot be changed
+        lean[0].attributes["x"] = 1
