@@ -23,8 +23,6 @@ from the last checkpoint and re-processes the batches after it.
 
 from __future__ import annotations
 
-import gc
-import os
 import pickle
 import threading
 import time
@@ -35,6 +33,8 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
 from aiops.config import Config, ConfigError, build_component
+# process-level settings live in aiops.runtime; imported here by the names callers know
+from aiops.runtime import FreezeSurvivors, limit_native_threads, tune_gc  # noqa: F401
 from aiops.correlate import build_correlator
 from aiops.partition import Emitted, Partition
 from aiops.replay import batches
@@ -43,48 +43,6 @@ from aiops.store import Store, append_records, decode_batch, open_store
 
 
 _US = timedelta(microseconds=1)
-
-
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def limit_native_threads() -> None:
-    """Run numerical libraries on one thread in this process.
-
-    The engine's matrices are small (a few hundred rows per fit), so BLAS/OpenMP thread
-    pools only add hand-offs; on a small machine their spinning threads compete with
-    the engine's own thread and with other processes (a 240x100 PCA took 150 ms with
-    OpenBLAS' default pool here and 3 ms on one thread). Parallelism comes from
-    ``--workers`` processes instead. Results do not change. Called by the process's
-    owner (the CLI's entry point, pool workers, the API's engine process), like
-    :func:`tune_gc`: an application embedding :class:`Engine` keeps its own settings.
-
-    Libraries loaded later (scikit-learn and scipy load on the first fit) read the
-    environment when they load, so it says one thread too; threadpoolctl limits those
-    already loaded.
-    """
-    for var in _THREAD_VARS:
-        os.environ[var] = "1"
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn depends on it
-        return
-    threadpool_limits(1)
-
-
-def tune_gc() -> None:
-    """Collect garbage far less often in a process that holds the engine's state.
-
-    The engine keeps millions of long-lived objects (template caches, windows) and
-    allocates a list per record batch; with the default thresholds (700) the cyclic
-    collector ran every few hundred allocations and rescanned that state: a quarter of
-    a 1M-line replay's CPU time. The engine makes few reference cycles, so collecting
-    rarely frees the same memory (peak RSS unchanged) and results do not change.
-    Called by the process's owner (the CLI, a worker, the API), never by the library.
-    """
-    gc.collect()
-    gc.freeze()                        # what was imported is never garbage: never rescan it
-    gc.set_threshold(50_000, 20, 100)
 
 
 def _alert_order(a: Alert) -> tuple[datetime, datetime, str, str]:

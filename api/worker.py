@@ -15,6 +15,8 @@ import logging
 import time
 from typing import Any, Callable
 
+from aiops.runtime import FreezeSurvivors
+
 log = logging.getLogger("aiops.api.worker")
 
 
@@ -29,6 +31,7 @@ class Loop:
         self._dirty = False
         self._last_checkpoint = time.monotonic()
         self._backoff = 0.1
+        self._gc = FreezeSurvivors()
 
     def step(self, more_pending: Callable[[], bool] = lambda: False) -> int:
         """Process what is committed; checkpoint if idle and the interval passed.
@@ -47,6 +50,7 @@ class Loop:
             return 0
         self._backoff = 0.1
         if done:
+            self._gc.after_batch()
             self._dirty = True
             if self.on_progress is not None:
                 self.on_progress(self.engine)

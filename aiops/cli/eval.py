@@ -17,6 +17,7 @@ from aiops.cli.common import emit_json, guarded, resolve_inputs
 from aiops.engine import Engine
 from aiops.evaluate import score
 from aiops.replay import batches
+from aiops.runtime import FreezeSurvivors
 from aiops.store import open_store
 
 
@@ -50,8 +51,10 @@ def evaluate_dir(path: str | Path, config: str | None = None, store: str | None 
         engine = Engine(inputs.config, open_store(store or Path(tmp) / "eval.db"))
         try:
             started = time.perf_counter()
+            gc_policy = FreezeSurvivors()
             for batch in batches(inputs.stream(strict=False, keep_original=False), 5000):
                 engine.process(batch)
+                gc_policy.after_batch()
                 del batch  # before the next is read
             engine.flush()
             elapsed = time.perf_counter() - started

@@ -10,6 +10,7 @@ from aiops.cli.common import (Inputs, add_input_options, emit_json, guarded, pro
                               resolve_inputs)
 from aiops.config import ConfigError
 from aiops.engine import Engine
+from aiops.runtime import FreezeSurvivors
 from aiops.replay import lazy_batches, pace, replay_summary
 from aiops.store import open_store
 from aiops.store.lock import StoreLock
@@ -65,6 +66,7 @@ def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path
     total = None if args.no_progress else inputs.total_lines()
     bar = progress(enabled=not args.no_progress)
     processed = 0
+    gc_policy = FreezeSurvivors()
     with bar:
         task = bar.add_task("replay", total=total, rate="", visible=not args.no_progress)
         # small first batches: --workers start after ~2k records are parsed, not 25k
@@ -72,6 +74,7 @@ def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path
         # as it is parsed (one process makes a list of it first, as before)
         for batch in lazy_batches(stream, args.batch_size, first=_FIRST_BATCH):
             processed += engine.process(batch)
+            gc_policy.after_batch()
             elapsed = time.perf_counter() - started
             bar.update(task, completed=processed, rate=f"{processed / elapsed:,.0f} rec/s")
         engine.flush()
