@@ -33,8 +33,6 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
 from aiops.config import Config, ConfigError, build_component
-# process-level settings live in aiops.runtime; imported here by the names callers know
-from aiops.runtime import FreezeSurvivors, limit_native_threads, tune_gc  # noqa: F401
 from aiops.correlate import build_correlator
 from aiops.partition import Emitted, Partition
 from aiops.replay import batches

@@ -8,7 +8,6 @@ the worker runs under uvicorn and inside ``with TestClient(app)``.
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -18,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from aiops import __version__
+from aiops import __version__, runtime
 from aiops.config import Config
 from aiops.engine import Engine
 from aiops.store import open_store
@@ -92,9 +91,7 @@ def create_app(config: Config | None = None, store: Any = None, *,
     async def lifespan(app: FastAPI):
         await run_in_threadpool(backend.start)
         if tune_gc:
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(50_000, 20, 100)
+            runtime.tune_gc()
         try:
             yield
         finally:

@@ -119,11 +119,10 @@ def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: s
     It dies with its parent (``PR_SET_PDEATHSIG`` where Linux offers it, else at the next
     command poll, when the pipe reports EOF): two engines must never share a store.
     """
-    import gc
-
     _die_with_parent()
 
-    from aiops.engine import Engine, limit_native_threads
+    from aiops.engine import Engine
+    from aiops.runtime import limit_native_threads, tune_gc
     from aiops.store import open_store
     from api.worker import Loop
 
@@ -134,9 +133,7 @@ def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: s
     # catch_up runs as long as batches keep coming: report progress from beside it
     threading.Thread(target=_reporter, args=(engine, loop, shared), daemon=True,
                      name="aiops-progress").start()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    tune_gc()
     shared.ready.value = 1
     try:
         while True:

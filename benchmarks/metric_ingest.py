@@ -50,7 +50,8 @@ def samples(series: int, first: int, points: int, rng) -> list:
 def measure(series: int, batch: int, batches: int) -> dict:
     import numpy as np
 
-    from aiops.engine import Engine, tune_gc
+    from aiops.engine import Engine
+    from aiops.runtime import tune_gc
 
     tune_gc()
     rng = np.random.default_rng(series)

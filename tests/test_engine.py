@@ -209,7 +209,8 @@ def test_scikit_learn_and_pandas_load_on_the_first_fit_with_one_native_thread():
         import sys
         import numpy as np
         import aiops.cli.replay, aiops.engine, aiops.pool, aiops.detect
-        from aiops.engine import Engine, limit_native_threads
+        from aiops.engine import Engine
+        from aiops.runtime import limit_native_threads
         from aiops.store import open_store
         Engine(store=open_store()).close()
         limit_native_threads()  # what the CLI's entry point and the pool's workers do

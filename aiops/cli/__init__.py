@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     if argv is None:     # the process's entry point (callers passing argv own their process)
-        from aiops.engine import limit_native_threads, tune_gc
+        from aiops.runtime import limit_native_threads, tune_gc
 
         tune_gc()        # after the imports: they are frozen, never rescanned
         limit_native_threads()  # before anything loads BLAS/OpenMP pools (the first fit)

@@ -10,8 +10,8 @@ from aiops.cli.common import (Inputs, add_input_options, emit_json, guarded, pro
                               resolve_inputs)
 from aiops.config import ConfigError
 from aiops.engine import Engine
-from aiops.runtime import FreezeSurvivors
 from aiops.replay import lazy_batches, pace, replay_summary
+from aiops.runtime import FreezeSurvivors
 from aiops.store import open_store
 from aiops.store.lock import StoreLock
 
