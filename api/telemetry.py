@@ -90,8 +90,7 @@ class _Scraped:
         g = GaugeMetricFamily("aiops_input_log_oldest_batch_age_seconds",
                               "Age of the oldest batch still in the input log (0: empty); "
                               "bounded by [store] input_retention once checkpointed")
-        received = log["oldest_received_at"]
-        g.add_metric([], 0.0 if received is None else max(0.0, time.time() - received))
+        g.add_metric([], max(0.0, log["oldest_age_s"] or 0.0))
         yield g
         g = GaugeMetricFamily("aiops_input_log_pruned_batches",
                               "Batches the retention removed from the input log")

@@ -11,11 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 import orjson
+
+from aiops.store.retention import oldest_batch
 
 
 class CursorError(ValueError):
@@ -228,15 +231,15 @@ def batch_totals(store: Any) -> dict[str, dict[str, int]]:
 
 
 def input_log(store: Any) -> dict[str, Any]:
-    """The input log's extent and retention (constant time: no row is counted)."""
+    """The input log's extent and retention (constant time: no row is counted); the oldest
+    batch's age is wall-clock seconds since it was received (None when the log is empty)."""
     with reading(store) as conn:
-        oldest = conn.execute("SELECT offset, received_at FROM batches ORDER BY offset LIMIT 1"
-                              ).fetchone()
+        oldest = oldest_batch(conn)
         pruned = conn.execute("SELECT COALESCE(SUM(batches), 0), COALESCE(SUM(records), 0) "
                               "FROM pruned").fetchone()
     return {"retention_s": getattr(store, "retention_s", None),
             "oldest_offset": oldest[0] if oldest else None,
-            "oldest_received_at": oldest[1] if oldest else None,
+            "oldest_age_s": time.time() - oldest[1] if oldest else None,
             "pruned_batches": int(pruned[0]), "pruned_records": int(pruned[1])}
 
 

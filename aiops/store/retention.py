@@ -29,14 +29,19 @@ TOTALS_SCHEMA = (
 )
 
 
+def oldest_batch(conn: sqlite3.Connection) -> tuple[int, float] | None:
+    """(offset, received_at) of the oldest batch the input log holds, or None."""
+    return conn.execute("SELECT offset, received_at FROM batches ORDER BY offset LIMIT 1"
+                        ).fetchone()
+
+
 def prune_input_log(w: sqlite3.Connection, offset: int, cut: float, chunk: int) -> int:
     """Within the caller's transaction, drop the oldest batches that the checkpoint covers
     (``<= offset``) and that were received before ``cut``; returns how many.
 
     Batches arrive in offset order, so the prunable ones are a prefix: one look at the
     oldest row when there is nothing to do, at most ``chunk`` rows read otherwise."""
-    first = w.execute("SELECT offset, received_at FROM batches ORDER BY offset LIMIT 1"
-                      ).fetchone()
+    first = oldest_batch(w)
     if first is None or first[0] > offset or first[1] >= cut:
         return 0
     rows = w.execute("SELECT offset, kind, n, received_at FROM batches WHERE offset <= ? "

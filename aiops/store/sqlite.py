@@ -346,11 +346,6 @@ class SQLiteStore:
                 "(SELECT seq FROM sqlite_sequence WHERE name = 'batches'), 0)").fetchone()
         return row[0]
 
-    def batch_stats(self) -> dict[str, int]:
-        """Records ever committed per kind, the retained and the pruned."""
-        rows = self.reader().execute("SELECT kind, records FROM input_totals ORDER BY kind")
-        return {kind: int(records) for kind, records in rows}
-
     # -- checkpoints --------------------------------------------------------------------------
     def load_checkpoint(self) -> tuple[int, dict[str, bytes]]:
         with self._lock:

@@ -8,7 +8,6 @@ is recognised as a duplicate batch and adds nothing.
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from typing import Annotated
 
@@ -194,8 +193,8 @@ async def status(request: Request) -> Response:
     lag = await run_in_threadpool(backend.lag)
     totals = await run_in_threadpool(queries.batch_totals, backend.store)
     input_log = await run_in_threadpool(queries.input_log, backend.store)
-    received = input_log.pop("oldest_received_at")
-    input_log["oldest_age_s"] = None if received is None else round(time.time() - received, 3)
+    if input_log["oldest_age_s"] is not None:
+        input_log["oldest_age_s"] = round(input_log["oldest_age_s"], 3)
     return json_response({
         "version": __version__, "processed_offset": lag["processed_offset"],
         "head_offset": lag["head_offset"], "lag_batches": lag["batches"],
