@@ -170,9 +170,16 @@ def _read_commands(conn: Any, inbox: queue.SimpleQueue) -> None:
             return
 
 
-def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float) -> None:
+def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float,
+            inherited: list | tuple = ()) -> None:
     from aiops.runtime import FreezeSurvivors, limit_native_threads, tune_gc
 
+    # a forked worker holds copies of the engine's ends of the pipes made before it, its
+    # own among them: while they are open its pipe never reports the engine gone, and a
+    # ``kill -9`` of the engine left the workers waiting for ever. Closed, the engine's
+    # death is an end of file here, and the worker exits
+    for end in inherited:
+        end.close()
     limit_native_threads()
     tune_gc()
     gc_policy = FreezeSurvivors()
@@ -248,11 +255,14 @@ class PartitionPool:
         self._procs = []
         for _ in range(n):
             parent, child = ctx.Pipe()
+            self._conns.append(parent)
+            # a spawned worker inherits nothing (and pickling a connection would copy it)
+            inherited = list(self._conns) if method == "fork" else []
             proc = ctx.Process(target=_worker, daemon=True, name="aiops-partition",
-                               args=(child, templates, detect, lateness.total_seconds()))
+                               args=(child, templates, detect, lateness.total_seconds(),
+                                     inherited))
             proc.start()
             child.close()
-            self._conns.append(parent)
             self._procs.append(proc)
 
     # -- the Partition interface ---------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,49 @@ def test_a_stream_failing_part_way_leaves_the_pool_as_it_was(scenario):
         engine.flush()
     finally:
         engine.close()
+
+
+def _alive_children(pid: int) -> list[int]:
+    kids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def _running(pid: int) -> bool:
+    try:  # a zombie has exited (nobody may reap it in a container)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_workers_exit_when_the_engine_process_is_killed(tmp_path):
+    """``kill -9`` of a ``--workers`` replay must not leave its workers waiting for ever
+    (they held copies of the engine's pipe ends, so they never saw it go)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    replay = subprocess.Popen(
+        [sys.executable, "-m", "aiops", "replay", str(SCENARIO), "--workers", "2",
+         "--speed", "1", "--no-progress", "--store", str(tmp_path / "killed.db")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[1])
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := _alive_children(replay.pid)) < 2:
+            assert replay.poll() is None and time.monotonic() < deadline, "no workers started"
+            time.sleep(0.05)
+        time.sleep(0.5)  # paced at real time: the replay is now waiting, workers idle
+    finally:
+        replay.send_signal(signal.SIGKILL)
+        replay.wait()
+    deadline = time.monotonic() + 20
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [w for w in workers if _running(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert not left, f"workers {left} outlived the engine process"
