@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from aiops.partition import Emitted, Partition
-from aiops.schema import EPOCH, Alert, LogRecord, MetricSample, Record
+from aiops.schema import EPOCH, NO_ATTRIBUTES, Alert, LogRecord, MetricSample, Record
 from aiops.store.codec import MICROSECOND, from_us
 
 _HIGHEST = pickle.HIGHEST_PROTOCOL
@@ -142,14 +142,16 @@ def fill_shares(records: Iterable[Record], shares: list[_Share], worker_for: Cal
 
 
 def unpack_records(payload: bytes) -> list[Record]:
+    """The records again; log lines share one read-only empty attributes mapping (a
+    worker never reads them; a dict each was ~64 bytes per buffered line)."""
     combos, times, messages, index, samples = pickle.loads(payload)
     log, metric = LogRecord, MetricSample
-    at = from_us
+    at, none = from_us, NO_ATTRIBUTES
     out: list[Record] = []
     append = out.append
     for us, message, i in zip(times, messages, index):
         service, host, level, source = combos[i]
-        append(log(at(us), message, service, host, level, {}, "", source))
+        append(log(at(us), message, service, host, level, none, "", source))
     for us, name, value, labels, source in samples:
         append(metric(at(us), name, value, labels, source))
     return out

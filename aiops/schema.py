@@ -10,7 +10,8 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Literal, Union
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal, Mapping, Union
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -103,6 +104,11 @@ def iso(ts: datetime | None) -> str | None:
         return None
     s = ts.astimezone(UTC).isoformat()
     return s[:-6] + "Z" if s.endswith("+00:00") else s
+
+
+#: what a record without its original carries as ``attributes`` (read-only: shared): a
+#: replay's lean records, a ``--workers`` process's records
+NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(slots=True)

@@ -14,12 +14,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
-from types import MappingProxyType
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import orjson
 
-from aiops.schema import LEVELS, LogRecord, normalize_level
+from aiops.schema import LEVELS, NO_ATTRIBUTES, LogRecord, normalize_level
 from ingest.errors import ErrorPolicy, ParseError
 from ingest.headerformat import RegexLineParser, header_format_parser, named_regex_parser
 from ingest.jsonlogs import (HOST_KEYS, LEVEL_KEYS, MSG_KEYS, SERVICE_KEYS, TS_KEYS,
@@ -123,10 +122,6 @@ def detect_line_parser(sample: list[str], **kw) -> LineParser:
     if isinstance(best, JsonLineParser):
         best.raw_fallback = _auto_fallback(kw)
     return best
-
-
-#: what a record without its original carries as ``attributes`` (read-only: shared)
-NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
 
 
 class LogReader:
