@@ -22,6 +22,20 @@ def test_run_measured_reports_exit_code_output_and_memory():
     assert run["cpu_s"] >= 0 and run["wall_s"] > 0
 
 
+def test_the_sampler_counts_a_child_s_own_child():
+    """The tree comes from the kernel's children lists: a grandchild holding 80 MB is in
+    the peak RSS and PSS (a --workers replay's workers are its children)."""
+    code = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
+            "\"import time; b = bytearray(80 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+            "time.sleep(2.5)\"])")
+    run = common.run_measured([sys.executable, "-c", code])
+    assert run["rc"] == 0
+    # PSS comes from the sampler alone (peak RSS falls back on the rusage, which counts
+    # a waited-for grandchild too)
+    assert run["peak_tree_pss_mb"] >= 80 and run["peak_tree_rss_mb"] >= 80
+    assert 0 <= run["sampler_cpu_s"] < run["wall_s"]
+
+
 def test_replay_of_one_file_gives_a_summary(tmp_path):
     log = tmp_path / "one.log"
     log.write_text('{"ts": "2026-03-02T10:00:00Z", "service": "a", "message": "started"}\n')
