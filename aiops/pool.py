@@ -32,6 +32,7 @@ import multiprocessing as mp
 import os
 import pickle
 import queue
+import signal
 import threading
 import traceback
 from collections import Counter
@@ -396,7 +397,7 @@ class PartitionPool:
             try:
                 self._send(conn, "close")
                 conn.close()
-            except OSError:
+            except (OSError, WorkerError):  # already gone
                 pass
         for proc in self._procs:
             proc.join(timeout=5)
@@ -438,15 +439,34 @@ class PartitionPool:
                 self._signals.update(signals)
         return self._snap
 
-    @staticmethod
-    def _send(conn: Any, op: str, *args: Any) -> None:
-        conn.send_bytes(pickle.dumps((op, *args), protocol=_HIGHEST))
+    def _send(self, conn: Any, op: str, *args: Any) -> None:
+        try:
+            conn.send_bytes(pickle.dumps((op, *args), protocol=_HIGHEST))
+        except OSError:  # a broken pipe here is the worker's death, not stdout's reader
+            raise self._exited(conn) from None
 
     def _recv(self, conn: Any) -> Any:
         try:
             status, value = pickle.loads(conn.recv_bytes())
-        except EOFError:
-            raise WorkerError("a partition worker process exited") from None
+        except (EOFError, OSError):
+            raise self._exited(conn) from None
         if status != "ok":
             raise WorkerError(f"a partition worker failed:\n{value}")
         return value
+
+    def _exited(self, conn: Any) -> WorkerError:
+        """What became of the worker behind ``conn``, as the error to stop on."""
+        i = self._conns.index(conn)
+        proc = self._procs[i]
+        proc.join(timeout=1)
+        code = proc.exitcode
+        if code is None:
+            how = "closed its pipe"
+        elif code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+            if -code == signal.SIGKILL:
+                how += " (as the kernel's out-of-memory killer does)"
+        else:
+            how = f"exited with code {code}"
+        return WorkerError(f"partition worker {i} (pid {proc.pid}) {how}; "
+                           f"what was processed up to the last checkpoint is in the store")

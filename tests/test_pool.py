@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -152,26 +153,42 @@ def _running(pid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(not Path(f"/proc/self/task/{os.getpid()}/children").exists(),
-                    reason="reads the kernel's children lists in /proc (Linux)")
-def test_workers_exit_when_the_engine_process_is_killed(tmp_path):
-    """``kill -9`` of a ``--workers`` replay must not leave its workers waiting for ever
-    (they held copies of the engine's pipe ends, so they never saw it go)."""
-    import signal
+def _paced_replay_with_workers(store: Path, speed: str, **popen) -> tuple[Any, list[int]]:
+    """``aiops replay --workers 2`` of the scenario, paced; returns once both workers run."""
     import subprocess
     import sys
     import time
 
     replay = subprocess.Popen(
         [sys.executable, "-m", "aiops", "replay", str(SCENARIO), "--workers", "2",
-         "--speed", "1", "--no-progress", "--store", str(tmp_path / "killed.db")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        cwd=Path(__file__).resolve().parents[1])
+         "--speed", speed, "--no-progress", "--store", str(store)],
+        cwd=Path(__file__).resolve().parents[1], **popen)
+    deadline = time.monotonic() + 60
+    while len(workers := _alive_children(replay.pid)) < 2:
+        if replay.poll() is not None or time.monotonic() > deadline:
+            replay.kill()
+            raise AssertionError("no workers started")
+        time.sleep(0.05)
+    return replay, workers
+
+
+_CHILDREN_LISTS = pytest.mark.skipif(
+    not Path(f"/proc/self/task/{os.getpid()}/children").exists(),
+    reason="reads the kernel's children lists in /proc (Linux)")
+
+
+@_CHILDREN_LISTS
+def test_workers_exit_when_the_engine_process_is_killed(tmp_path):
+    """``kill -9`` of a ``--workers`` replay must not leave its workers waiting for ever
+    (they held copies of the engine's pipe ends, so they never saw it go)."""
+    import signal
+    import subprocess
+    import time
+
+    replay, workers = _paced_replay_with_workers(tmp_path / "killed.db", "1",
+                                                 stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while len(workers := _alive_children(replay.pid)) < 2:
-            assert replay.poll() is None and time.monotonic() < deadline, "no workers started"
-            time.sleep(0.05)
         time.sleep(0.5)  # paced at real time: the replay is now waiting, workers idle
     finally:
         replay.send_signal(signal.SIGKILL)
@@ -183,3 +200,44 @@ def test_workers_exit_when_the_engine_process_is_killed(tmp_path):
     for w in left:
         os.kill(w, signal.SIGKILL)
     assert not left, f"workers {left} outlived the engine process"
+
+
+def test_a_killed_worker_stops_the_engine_with_what_happened(scenario):
+    import signal
+
+    from aiops.pool import WorkerError
+
+    config, records = scenario
+    engine = Engine(config, open_store(), workers=2)
+    try:
+        engine.process(iter(records[:3000]))
+        victim = engine.partition._procs[1]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(timeout=10)
+        with pytest.raises(WorkerError, match=rf"worker 1 \(pid {victim.pid}\) was killed by "
+                                              r"SIGKILL"):
+            for start in range(3000, len(records), 1000):  # found at a send or a receive
+                engine.process(iter(records[start:start + 1000]))
+            engine.flush()
+    finally:
+        engine.close()  # the other worker is stopped; no error for the dead one
+
+
+@_CHILDREN_LISTS
+def test_replay_with_a_killed_worker_fails_with_one_line_not_silently(tmp_path):
+    """A worker's broken pipe once passed for stdout's (``aiops replay | head``): the replay
+    exited 0 with no output at all."""
+    import signal
+    import subprocess
+
+    replay, workers = _paced_replay_with_workers(tmp_path / "killed.db", "100",
+                                                 stdout=subprocess.PIPE,
+                                                 stderr=subprocess.PIPE, text=True)
+    try:
+        os.kill(workers[0], signal.SIGKILL)
+        out, err = replay.communicate(timeout=60)
+    finally:
+        replay.kill()
+    assert replay.returncode == 1, (out, err)
+    assert out == ""
+    assert "error: partition worker" in err and "SIGKILL" in " ".join(err.split())

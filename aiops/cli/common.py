@@ -16,6 +16,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
                            TimeElapsedColumn)
 
 from aiops.config import Config, ConfigError, load_config
+from aiops.pool import WorkerError
 from aiops.schema import Record, event_time
 from aiops.store.lock import StoreLockedError
 from ingest.errors import ErrorPolicy, ParseError
@@ -138,5 +139,7 @@ def guarded(func):
             return fail(str(err))
         except FileNotFoundError as err:
             return fail(f"{err.filename}: no such file")
+        except WorkerError as err:  # not the user's doing (a worker killed, or a bug): 1
+            return fail(str(err), code=1)
 
     return run
