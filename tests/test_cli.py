@@ -144,6 +144,25 @@ def test_output_piped_into_a_reader_that_leaves_is_not_a_traceback(scenario):
     assert proc.wait(timeout=60) == 0 and "Traceback" not in err, err
 
 
+def test_a_broken_pipe_that_is_not_stdout_s_is_an_error_not_a_quiet_exit(scenario, tmp_path):
+    """Only stdout's reader leaving is a quiet exit 0; any other broken pipe (here raised
+    by the engine, as a dead worker's once was) must fail the command."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom aiops.engine import Engine\n"
+            "def broken(self, records): raise BrokenPipeError(32, 'Broken pipe')\n"
+            "Engine.process = broken\n"
+            "from aiops.cli import main\n"
+            f"sys.argv = ['aiops', 'replay', {str(scenario)!r}, '--no-progress', "
+            f"'--store', {str(tmp_path / 's.db')!r}]\n"
+            "sys.exit(main())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 1 and "BrokenPipeError" in proc.stderr, proc.stderr
+    assert proc.stdout == ""
+
+
 def test_replay_into_a_store_another_process_is_processing_is_one_clear_line(
         scenario, tmp_path, capsys, monkeypatch):
     """Held by a live engine elsewhere: the default store is not deleted under it, and an

@@ -41,9 +41,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `aiops ... | head`: the reader left, nothing more to say
+        if not _stdout_reader_left():
+            raise  # another pipe broke (a worker's, a socket): an error, not a quiet 0
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
         return 0
+
+
+def _stdout_reader_left() -> bool:
+    """Is stdout a pipe whose reader has gone? (Linux and the BSDs report POLLERR on the
+    write end then.) Where it cannot tell, yes, as before the check."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll(), no real stdout
+        return True
 
 
 if __name__ == "__main__":  # pragma: no cover
