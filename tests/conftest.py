@@ -19,6 +19,14 @@ def shared(*parts: str) -> Path:
     return path
 
 
+def process_running(pid: int) -> bool:
+    """Is ``pid`` a live process? A zombie has exited (nobody may reap it in a container)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 LOGHUB_FORMATS = {
     "HDFS": "<Date> <Time> <Pid> <Level> <Component>: <Content>",
     "Spark": "<Date> <Time> <Level> <Component>: <Content>",

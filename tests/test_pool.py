@@ -13,6 +13,7 @@ from aiops.cli.common import resolve_inputs
 from aiops.config import ConfigError
 from aiops.engine import Engine, ingest_all
 from aiops.store import open_store
+from tests.conftest import process_running
 from tests.test_engine import outcome
 
 SCENARIO = Path(__file__).resolve().parents[1] / "sample_telemetry" / "model-latency-node-cpu"
@@ -146,13 +147,6 @@ def _alive_children(pid: int) -> list[int]:
     return kids
 
 
-def _running(pid: int) -> bool:
-    try:  # a zombie has exited (nobody may reap it in a container)
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def _paced_replay_with_workers(store: Path, speed: str, **popen) -> tuple[Any, list[int]]:
     """``aiops replay --workers 2`` of the scenario, paced; returns once both workers run."""
     import subprocess
@@ -194,9 +188,9 @@ def test_workers_exit_when_the_engine_process_is_killed(tmp_path):
         replay.send_signal(signal.SIGKILL)
         replay.wait()
     deadline = time.monotonic() + 20
-    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+    while any(process_running(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = [w for w in workers if _running(w)]
+    left = [w for w in workers if process_running(w)]
     for w in left:
         os.kill(w, signal.SIGKILL)
     assert not left, f"workers {left} outlived the engine process"

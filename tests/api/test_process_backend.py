@@ -13,6 +13,7 @@ from aiops.store import open_store
 from api import create_app
 from api.process_backend import ProcessBackend
 from tests.api.conftest import client_payload, post
+from tests.conftest import process_running
 
 
 def test_process_backend_ingests_processes_and_recovers(tmp_path):
@@ -45,18 +46,10 @@ def test_process_backend_ingests_processes_and_recovers(tmp_path):
         child = backend.pid
     # the server stopped: so did its engine process
     deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
+    while process_running(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(child)
+    assert not process_running(child)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as fh:
-        return fh.read().split()[2] != "Z"
 
 
 def test_the_engine_process_prunes_what_it_checkpointed_and_status_keeps_the_totals(tmp_path):
