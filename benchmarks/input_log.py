@@ -21,6 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -40,8 +43,7 @@ def measure(batches: int, batch: int) -> dict:
                 service=f"svc-{j % 12}", level="INFO") for j in range(batch)])
         append_s = time.perf_counter() - started
         store.close()
-        size = os.path.getsize(path) + sum(os.path.getsize(path + s) for s in ("-wal",)
-                                           if os.path.exists(path + s))
+        size = sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
         store = open_store(path, input_retention=0)
         prunes = []
         while store._writer.execute("SELECT COUNT(*) FROM batches").fetchone()[0]:
@@ -68,10 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
     result = measure(args.batches, args.batch)
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2))
     if args.json:
-        Path(args.json).write_text(text)
+        common.write_json(args.json, result)
     return 0
 
 
