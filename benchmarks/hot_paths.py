@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from aiops.detect.scorer import MetricScorer
     from aiops.detect.logs import LogDetector
     from aiops.runtime import tune_gc
-    from aiops.pool import pack_records, unpack_records
+    from aiops.handoff import pack_records, unpack_records
     from aiops.schema import LogRecord
     from aiops.store.codec import decode_batch, encode_batch
     from aiops.templates import TemplateMiner

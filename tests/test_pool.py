@@ -83,7 +83,7 @@ def test_a_store_keeps_its_partition_count(scenario, tmp_path):
 
 
 def test_worker_records_keep_every_field_templates_and_detectors_read(scenario):
-    from aiops.pool import pack_records, route_key, unpack_records
+    from aiops.handoff import pack_records, route_key, unpack_records
     from aiops.schema import LogRecord
 
     records = [r for r in scenario[1] if route_key(r) is not None]

@@ -25,142 +25,7 @@ import orjson
 from aiops.durations import seconds
 from aiops.store.lock import StoreLock
 from aiops.store.retention import TOTALS_SCHEMA, prune_input_log
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS batches (
-    offset INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    ts_min INTEGER,
-    ts_max INTEGER,
-    idem_key TEXT UNIQUE,
-    received_at REAL NOT NULL,
-    payload BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
--- batches and records the retention removed from the input log, per kind (totals stay whole)
-CREATE TABLE IF NOT EXISTS pruned (kind TEXT PRIMARY KEY, batches INTEGER NOT NULL,
-                                   records INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS alerts (
-    id TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    status TEXT NOT NULL,
-    service TEXT,
-    severity TEXT,
-    source TEXT,
-    starts_at TEXT,
-    ends_at TEXT,
-    incident_id TEXT,
-    suppressed TEXT,
-    seq INTEGER NOT NULL,
-    doc BLOB NOT NULL,
-    name TEXT,
-    repeats INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);
-CREATE INDEX IF NOT EXISTS alerts_starts ON alerts(starts_at, id);
-CREATE INDEX IF NOT EXISTS alerts_fingerprint ON alerts(fingerprint);
-CREATE TABLE IF NOT EXISTS incidents (
-    id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    severity TEXT,
-    owner_layer TEXT,
-    root_service TEXT,
-    services TEXT,
-    opened_at TEXT,
-    resolved_at TEXT,
-    seq INTEGER NOT NULL,
-    doc BLOB NOT NULL,
-    acknowledged_at TEXT
-);
-CREATE INDEX IF NOT EXISTS incidents_opened ON incidents(opened_at, id);
-CREATE INDEX IF NOT EXISTS incidents_status ON incidents(status);
-CREATE TABLE IF NOT EXISTS templates (
-    source TEXT NOT NULL,
-    id TEXT NOT NULL,
-    template TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    first_seen TEXT,
-    last_seen TEXT,
-    PRIMARY KEY (source, id)
-);
-CREATE TABLE IF NOT EXISTS signals (
-    hour TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    service TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    PRIMARY KEY (hour, kind, service)
-);
-CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, doc BLOB NOT NULL);
-"""
-
-#: Light columns the HTTP service's dashboards aggregate over (added to stores made before them).
-_ADDED_COLUMNS = (
-    ("alerts", "name", "TEXT"),
-    ("alerts", "repeats", "INTEGER NOT NULL DEFAULT 0"),
-    ("incidents", "acknowledged_at", "TEXT"),
-)
-
-#: Roll-ups the dashboards read instead of scanning 100k alert rows: alert counts per event-time
-#: hour x service x alertname x status x suppression (for windowed questions), the same without
-#: the hour and per hour alone (the common unwindowed ones), each incident's first alert start.
-#: Triggers keep them exact under the upserts of ``save_checkpoint`` (old row out, new row in).
-_ROLLUP_KEY = ("substr({r}.starts_at, 1, 13), COALESCE({r}.service, ''), COALESCE({r}.name, ''), "
-               "{r}.status, COALESCE({r}.suppressed, '')")
-_TOTAL_KEY = ("COALESCE({r}.service, ''), COALESCE({r}.name, ''), {r}.status, "
-              "COALESCE({r}.suppressed, '')")
-_ROLLUP_ADD = (
-    "INSERT INTO alert_rollup(hour, service, name, status, suppressed, alerts, notifications) "
-    "VALUES (" + _ROLLUP_KEY.format(r="NEW") + ", 1, 1 + NEW.repeats) "
-    "ON CONFLICT(hour, service, name, status, suppressed) DO UPDATE SET "
-    "alerts = alerts + 1, notifications = notifications + excluded.notifications;"
-    "INSERT INTO alert_totals(service, name, status, suppressed, alerts, notifications) "
-    "VALUES (" + _TOTAL_KEY.format(r="NEW") + ", 1, 1 + NEW.repeats) "
-    "ON CONFLICT(service, name, status, suppressed) DO UPDATE SET "
-    "alerts = alerts + 1, notifications = notifications + excluded.notifications;"
-    "INSERT INTO alert_hours(hour, alerts, notifications) "
-    "VALUES (substr(NEW.starts_at, 1, 13), 1, 1 + NEW.repeats) "
-    "ON CONFLICT(hour) DO UPDATE SET "
-    "alerts = alerts + 1, notifications = notifications + excluded.notifications;"
-    "INSERT INTO incident_signal(incident_id, first_at) SELECT NEW.incident_id, NEW.starts_at "
-    "WHERE NEW.incident_id IS NOT NULL ON CONFLICT(incident_id) DO UPDATE SET "
-    "first_at = MIN(first_at, excluded.first_at);")
-_ROLLUP_SUB = (
-    "UPDATE alert_rollup SET alerts = alerts - 1, notifications = notifications - 1 - "
-    "OLD.repeats WHERE (hour, service, name, status, suppressed) = (" +
-    _ROLLUP_KEY.format(r="OLD") + ");"
-    "UPDATE alert_totals SET alerts = alerts - 1, notifications = notifications - 1 - "
-    "OLD.repeats WHERE (service, name, status, suppressed) = (" + _TOTAL_KEY.format(r="OLD") +
-    ");"
-    "UPDATE alert_hours SET alerts = alerts - 1, notifications = notifications - 1 - "
-    "OLD.repeats WHERE hour = substr(OLD.starts_at, 1, 13);")
-ROLLUP_SCHEMA = (
-    "CREATE TABLE alert_rollup (hour TEXT NOT NULL, service TEXT NOT NULL, name TEXT NOT NULL, "
-    "status TEXT NOT NULL, suppressed TEXT NOT NULL, alerts INTEGER NOT NULL, "
-    "notifications INTEGER NOT NULL, PRIMARY KEY (hour, service, name, status, suppressed))",
-    "CREATE TABLE alert_totals (service TEXT NOT NULL, name TEXT NOT NULL, "
-    "status TEXT NOT NULL, suppressed TEXT NOT NULL, alerts INTEGER NOT NULL, "
-    "notifications INTEGER NOT NULL, PRIMARY KEY (service, name, status, suppressed))",
-    "CREATE TABLE alert_hours (hour TEXT PRIMARY KEY, alerts INTEGER NOT NULL, "
-    "notifications INTEGER NOT NULL)",
-    "CREATE TABLE incident_signal (incident_id TEXT PRIMARY KEY, first_at TEXT)",
-    "CREATE INDEX IF NOT EXISTS incidents_light ON incidents(opened_at, id, status, severity, "
-    "owner_layer, root_service, services, acknowledged_at, resolved_at)",
-    f"CREATE TRIGGER alerts_rollup_insert AFTER INSERT ON alerts BEGIN {_ROLLUP_ADD} END",
-    f"CREATE TRIGGER alerts_rollup_update AFTER UPDATE ON alerts BEGIN {_ROLLUP_SUB} "
-    f"{_ROLLUP_ADD} END",
-    f"CREATE TRIGGER alerts_rollup_delete AFTER DELETE ON alerts BEGIN {_ROLLUP_SUB} END",
-    # stores made before the roll-ups: count what is there
-    "INSERT INTO alert_rollup SELECT " + _ROLLUP_KEY.format(r="alerts") +
-    ", COUNT(*), SUM(1 + repeats) FROM alerts GROUP BY 1, 2, 3, 4, 5",
-    "INSERT INTO alert_totals SELECT " + _TOTAL_KEY.format(r="alerts") +
-    ", COUNT(*), SUM(1 + repeats) FROM alerts GROUP BY 1, 2, 3, 4",
-    "INSERT INTO alert_hours SELECT substr(starts_at, 1, 13), COUNT(*), SUM(1 + repeats) "
-    "FROM alerts GROUP BY 1",
-    "INSERT INTO incident_signal SELECT incident_id, MIN(starts_at) FROM alerts "
-    "WHERE incident_id IS NOT NULL GROUP BY incident_id",
-)
-
+from aiops.store.schema import ADDED_COLUMNS, ROLLUP_SCHEMA, SCHEMA
 
 _PART = "/part:"        # key suffix of one part of a large state
 _PART_BYTES = 1 << 20   # SQLite copies each bound blob: bound in parts, a 40 MB state
@@ -258,7 +123,7 @@ class SQLiteStore:
 
     def _migrate(self) -> None:
         w = self._writer
-        for table, column, decl in _ADDED_COLUMNS:
+        for table, column, decl in ADDED_COLUMNS:
             cols = {row[1] for row in w.execute(f"PRAGMA table_info({table})")}
             if column not in cols:
                 w.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
