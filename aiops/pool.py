@@ -72,6 +72,13 @@ def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float,
     # death is an end of file here, and the worker exits
     for end in inherited:
         end.close()
+    # the engine decides when its workers stop: a terminal's Ctrl-C and a service manager's
+    # SIGTERM reach the whole process group, and a worker gone mid-batch would fail the
+    # engine's graceful stop (it finishes the batch in work and checkpoints; see
+    # aiops.cli.interrupt). Workers leave at the engine's close, or at its pipe's end of
+    # file if it died; SIGKILL still ends them
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     limit_native_threads()
     tune_gc()
     gc_policy = FreezeSurvivors()
@@ -107,9 +114,13 @@ def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float,
                 return
             else:  # pragma: no cover - a programming error
                 raise ValueError(f"unknown worker operation {op!r}")
-            conn.send_bytes(pickle.dumps(("ok", reply), protocol=_HIGHEST))
+            answer = pickle.dumps(("ok", reply), protocol=_HIGHEST)
         except Exception:
-            conn.send_bytes(pickle.dumps(("error", traceback.format_exc()), protocol=_HIGHEST))
+            answer = pickle.dumps(("error", traceback.format_exc()), protocol=_HIGHEST)
+        try:
+            conn.send_bytes(answer)
+        except OSError:  # the engine closed its end (aborted, or died): no one to answer
+            return
 
 
 class PartitionPool:

@@ -14,6 +14,7 @@ import logging
 import multiprocessing as mp
 import os
 import select
+import signal
 import threading
 import time
 from datetime import datetime, timedelta
@@ -120,6 +121,11 @@ def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: s
     command poll, when the pipe reports EOF): two engines must never share a store.
     """
     _die_with_parent()
+    # the front process stops this one (``stop``: the batch in work finishes, then a
+    # checkpoint); a terminal's Ctrl-C or a service manager's SIGTERM to the whole group
+    # killed it mid-batch, before the front asked. Its death still takes this one (SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     from aiops.engine import Engine
     from aiops.runtime import limit_native_threads, tune_gc
@@ -281,8 +287,8 @@ class ProcessBackend(Backend):
             pass
         if self._proc is not None:
             self._proc.join(10)
-            if self._proc.is_alive():
-                self._proc.terminate()
+            if self._proc.is_alive():  # it ignores SIGTERM (see child_main); the input
+                self._proc.kill()      # log keeps what it had not checkpointed
                 self._proc.join(5)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,34 @@ def shared(*parts: str) -> Path:
     return path
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid``, from the kernel's lists (Linux)."""
+    kids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
 def process_running(pid: int) -> bool:
     """Is ``pid`` a live process? A zombie has exited (nobody may reap it in a container)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def assert_processes_exit(pids: list[int], outlived: str, timeout: float = 20.0) -> None:
+    """Wait for ``pids`` to exit; kill and fail on any left (it ``outlived`` something)."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while any(process_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [p for p in pids if process_running(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"processes {left} outlived {outlived}"
 
 
 LOGHUB_FORMATS = {

@@ -13,7 +13,7 @@ from aiops.cli.common import resolve_inputs
 from aiops.config import ConfigError
 from aiops.engine import Engine, ingest_all
 from aiops.store import open_store
-from tests.conftest import process_running
+from tests.conftest import assert_processes_exit, child_pids
 from tests.test_engine import outcome
 
 SCENARIO = Path(__file__).resolve().parents[1] / "sample_telemetry" / "model-latency-node-cpu"
@@ -140,13 +140,6 @@ def test_a_stream_failing_part_way_leaves_the_pool_as_it_was(scenario):
         engine.close()
 
 
-def _alive_children(pid: int) -> list[int]:
-    kids = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        kids += [int(k) for k in (task / "children").read_text().split()]
-    return kids
-
-
 def _paced_replay_with_workers(store: Path, speed: str, **popen) -> tuple[Any, list[int]]:
     """``aiops replay --workers 2`` of the scenario, paced; returns once both workers run."""
     import subprocess
@@ -158,7 +151,7 @@ def _paced_replay_with_workers(store: Path, speed: str, **popen) -> tuple[Any, l
          "--speed", speed, "--no-progress", "--store", str(store)],
         cwd=Path(__file__).resolve().parents[1], **popen)
     deadline = time.monotonic() + 60
-    while len(workers := _alive_children(replay.pid)) < 2:
+    while len(workers := child_pids(replay.pid)) < 2:
         if replay.poll() is not None or time.monotonic() > deadline:
             replay.kill()
             raise AssertionError("no workers started")
@@ -187,13 +180,7 @@ def test_workers_exit_when_the_engine_process_is_killed(tmp_path):
     finally:
         replay.send_signal(signal.SIGKILL)
         replay.wait()
-    deadline = time.monotonic() + 20
-    while any(process_running(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = [w for w in workers if process_running(w)]
-    for w in left:
-        os.kill(w, signal.SIGKILL)
-    assert not left, f"workers {left} outlived the engine process"
+    assert_processes_exit(workers, "the engine process")
 
 
 def test_a_killed_worker_stops_the_engine_with_what_happened(scenario):

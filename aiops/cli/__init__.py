@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         limit_native_threads()  # before anything loads BLAS/OpenMP pools (the first fit)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # a second Ctrl-C (replay), or any command's first: no traceback
+        from aiops.cli.common import fail
+
+        return fail("interrupted", code=130)
     except BrokenPipeError:  # `aiops ... | head`: the reader left, nothing more to say
         if not _stdout_reader_left():
             raise  # another pipe broke (a worker's, a socket): an error, not a quiet 0

@@ -6,8 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
-from aiops.cli.common import (Inputs, add_input_options, emit_json, guarded, progress,
+from aiops.cli.common import (Inputs, add_input_options, emit_json, fail, guarded, progress,
                               resolve_inputs)
+from aiops.cli.interrupt import StopRequest
 from aiops.config import ConfigError
 from aiops.engine import Engine
 from aiops.replay import lazy_batches, pace, replay_summary
@@ -50,19 +51,27 @@ def run(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{store_path}{suffix}").unlink(missing_ok=True)
     engine = Engine(inputs.config, open_store(store_path), workers=args.workers)
+    stop = StopRequest()
+    summary = None
     try:
-        summary = _replay(engine, inputs, args, store_path)
+        with stop:
+            summary = _replay(engine, inputs, args, store_path, stop)
+    except KeyboardInterrupt:  # a second Ctrl-C: abort now
+        pass
     finally:  # a bad line (--strict) ends the replay too: stop the workers, release the store
         engine.close()
+    if summary is None:
+        return fail(f"interrupted: {store_path} holds what its last checkpoint saved", code=130)
     emit_json(summary)
-    return 0
+    return stop.exit_code
 
 
-def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path: Path) -> dict:
+def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path: Path,
+            stop: StopRequest) -> dict:
     started = time.perf_counter()
     stream = inputs.stream(strict=args.strict, keep_original=False)  # never stored or shown
     if args.speed > 0:
-        stream = pace(stream, args.speed)
+        stream = stop.until_stopped(pace(stream, args.speed))
     total = None if args.no_progress else inputs.total_lines()
     bar = progress(enabled=not args.no_progress)
     processed = 0
@@ -77,7 +86,12 @@ def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path
             gc_policy.after_batch()
             elapsed = time.perf_counter() - started
             bar.update(task, completed=processed, rate=f"{processed / elapsed:,.0f} rec/s")
-        engine.flush()
-        bar.update(task, completed=total or processed)
+            if stop.signal_name is not None:
+                break
+        engine.flush()  # interrupted too: what was read is processed and checkpointed
+        if stop.signal_name is None:
+            bar.update(task, completed=total or processed)
     elapsed = time.perf_counter() - started
-    return replay_summary(engine, inputs.report(), elapsed=elapsed, store=str(store_path))
+    summary = replay_summary(engine, inputs.report(), elapsed=elapsed, store=str(store_path))
+    summary["interrupted"] = stop.signal_name
+    return summary
