@@ -105,6 +105,31 @@ def test_missing_path_is_a_clear_error(capsys):
     assert "/nonexistent/dir" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["replay", "serve"])
+@pytest.mark.parametrize("kind", ["not a database", "under a file"])
+def test_a_store_that_cannot_be_opened_is_one_clear_line(command, kind, scenario, tmp_path,
+                                                         capsys):
+    not_a_store = tmp_path / "notes.txt"
+    not_a_store.write_text("meeting notes, not an aiops store\n")
+    store = not_a_store if kind == "not a database" else not_a_store / "aiops.db"
+    args = [str(scenario), "--no-progress"] if command == "replay" else ["--port", "18999"]
+    assert main([command, *args, "--store", str(store)]) == 2
+    err = "".join(capsys.readouterr().err.split())  # rich wraps long paths anywhere
+    assert f"error:store{store}:cannotopenit(" in err
+    assert "expectedanaiopsstore" in err and "Traceback" not in err
+    if kind == "under a file":
+        assert f"({not_a_store}isafile,notadirectory)" in err
+    assert not_a_store.read_text() == "meeting notes, not an aiops store\n"
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "http"])
+def test_serve_checks_its_port(port, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--port", port])
+    assert exit_.value.code == 2
+    assert f"argument --port: expected a TCP port 1-65535, got '{port}'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("section", ["correlate", "templates", "engine", "detect"])
 def test_an_unknown_config_key_is_one_clear_line_naming_its_section(
         section, scenario, tmp_path, capsys, monkeypatch):

@@ -18,7 +18,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
 from aiops.config import Config, ConfigError, load_config
 from aiops.pool import WorkerError
 from aiops.schema import Record, event_time
-from aiops.store.lock import StoreLockedError
+from aiops.store.lock import StoreLockedError, StoreOpenError
 from ingest.errors import ErrorPolicy, ParseError
 from ingest.files import InputSpec, open_text, read_input
 from ingest.scenario import load_inputs
@@ -135,7 +135,7 @@ def guarded(func):
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
-        except (ParseError, ConfigError, StoreLockedError) as err:
+        except (ParseError, ConfigError, StoreLockedError, StoreOpenError) as err:
             return fail(str(err))
         except FileNotFoundError as err:
             return fail(f"{err.filename}: no such file")

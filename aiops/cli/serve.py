@@ -14,6 +14,17 @@ from aiops.config import build_component, load_config
 DEFAULT_STORE = Path(".aiops") / "aiops.db"
 
 
+def _port(text: str) -> int:
+    """A TCP port, checked here: past 65535 the socket layer failed with a traceback."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 1-65535, got {text!r}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the HTTP service (ingest API, incidents, dashboards)",
                        description="Serve the aiops HTTP API under uvicorn: POST telemetry, read "
@@ -22,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; anything but loopback needs an "
                         "API token in [api] tokens or $AIOPS_API_TOKENS)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--port", type=_port, default=8080, help="port (default 8080)")
     p.add_argument("--store", metavar="PATH",
                    help=f"SQLite store to serve (default: [store] path, else {DEFAULT_STORE}); "
                         f"kept across restarts")

@@ -38,6 +38,18 @@ class StoreLockedError(RuntimeError):
     """Another process's engine holds the store."""
 
 
+class StoreOpenError(RuntimeError):
+    """The store's file cannot be opened or is not an aiops store: the user's to fix."""
+
+    def __init__(self, path: str | Path, cause: Exception) -> None:
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
+        parent = Path(path).parent
+        if parent.exists() and not parent.is_dir():  # mkdir said "File exists"
+            reason = f"{parent} is a file, not a directory"
+        super().__init__(f"store {path}: cannot open it ({reason}): expected an aiops store "
+                         f"(a SQLite file), or a new file's path in a writable directory")
+
+
 class StoreLock:
     def __init__(self, store_path: str) -> None:
         self.path = Path(f"{store_path}.lock")
@@ -46,8 +58,11 @@ class StoreLock:
     def acquire(self) -> "StoreLock":
         if fcntl is None:
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreOpenError(self.path.with_suffix(""), exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from aiops.durations import seconds
-from aiops.store.lock import StoreLock
+from aiops.store.lock import StoreLock, StoreOpenError
 from aiops.store.retention import TOTALS_SCHEMA, prune_input_log
 from aiops.store.schema import ADDED_COLUMNS, ROLLUP_SCHEMA, SCHEMA
 
@@ -110,14 +110,17 @@ class SQLiteStore:
                 raise ValueError(f"{exc} (or 'forever')") from None
         self.path = str(path)
         self.memory = self.path == ":memory:"
-        if not self.memory:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._sync = "FULL" if durability == "full" else "NORMAL"
         self._lock = threading.RLock()
         self._local = threading.local()
-        self._writer = self._connect()
-        self._writer.executescript(SCHEMA)
-        self._migrate()
+        try:
+            if not self.memory:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._writer = self._connect()
+            self._writer.executescript(SCHEMA)
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:  # one line naming the file, not a traceback
+            raise StoreOpenError(self.path, exc) from None
         self._closed = False
         self._claim: StoreLock | None = None
 
