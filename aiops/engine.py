@@ -316,10 +316,15 @@ class Engine:
     def checkpoint(self) -> None:
         with self._lock:
             out = self._out
+            states = self._states()
+            templates = self.partition.templates()
+            # drained counts stay in ``out`` until a checkpoint holds them: a failed write
+            # (disk full) is retried with everything, not without the counts drained before it
+            out.signals.update(self.partition.drain_signals())
             self.store.save_checkpoint(
-                self.offset, self._states(), alerts=out.alerts.values(),
-                incidents=out.incidents.values(), templates=self.partition.templates(),
-                signals=self.partition.drain_signals(), silences=out.silences.values())
+                self.offset, states, alerts=out.alerts.values(),
+                incidents=out.incidents.values(), templates=templates,
+                signals=out.signals, silences=out.silences.values())
             self._out = _Outputs()
             self._since_checkpoint = 0
             self._checkpointed_at = time.monotonic()

@@ -1,13 +1,16 @@
 """One error envelope for every 4xx/5xx: ``{"error": {status, code, message, field, line, expected, got}}``.
 
 Client mistakes map to 400 (malformed), 401/403 (auth), 404, 413 (too large),
-415 (media type / encoding), 422 (well-formed but invalid); a 500 is a bug of
-ours, logged with its traceback, never the answer to bad input.
+415 (media type / encoding), 422 (well-formed but invalid); a store that cannot be
+written (disk full, I/O error) is a 503 with Retry-After; a 500 is a bug of ours,
+logged with its traceback, never the answer to bad input.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from typing import Any
 
 import orjson
@@ -16,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from aiops.store import is_storage_error
 from ingest.bodies import BodyError
 from ingest.errors import ParseError
 
@@ -117,3 +121,18 @@ def install(app: FastAPI) -> None:
         return ApiError(500, "internal_error",
                         f"internal error ({type(exc).__name__}); this is a bug in aiops, the "
                         f"request was not accepted").response()
+
+    last_logged = [0.0]
+
+    @app.exception_handler(sqlite3.Error)
+    async def _storage(request: Request, exc: sqlite3.Error) -> Response:
+        if not is_storage_error(exc):
+            return await _bug(request, exc)
+        # a full disk fails every request: one line per 10 s, not a traceback per request
+        if time.monotonic() - last_logged[0] >= 10.0:
+            last_logged[0] = time.monotonic()
+            log.error("the store cannot be written (%s): requests get 503 until it can", exc)
+        return ApiError(503, "store_unavailable",
+                        f"the store cannot be written ({exc}): the request was not accepted; "
+                        f"retry later (if the disk is full, free space on it)",
+                        headers={"Retry-After": "5"}).response()

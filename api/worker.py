@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable
 
 from aiops.runtime import FreezeSurvivors
+from aiops.store import is_storage_error
 
 log = logging.getLogger("aiops.api.worker")
 
@@ -31,21 +32,21 @@ class Loop:
         self._dirty = False
         self._last_checkpoint = time.monotonic()
         self._backoff = 0.1
+        self._checkpoint_backoff = 0.1
         self._gc = FreezeSurvivors()
 
     def step(self, more_pending: Callable[[], bool] = lambda: False) -> int:
         """Process what is committed; checkpoint if idle and the interval passed.
 
         Returns the number of batches processed; a component bug is logged, counted and
-        retried later with backoff (the batch stays in the input log).
+        retried later with backoff (the batch stays in the input log). So is a checkpoint
+        that cannot be written (a full disk): the engine keeps what it has not stored yet
+        and writes it at the next attempt; nothing is lost, as the input log holds it too.
         """
         try:
             done = self.engine.catch_up()
         except Exception as exc:
-            self.errors += 1
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.exception("processing failed at offset %s", self.engine.offset)
-            time.sleep(self._backoff)
+            self._failed("processing failed at offset %s", exc, self._backoff)
             self._backoff = min(self._backoff * 2, 10.0)
             return 0
         self._backoff = 0.1
@@ -56,8 +57,24 @@ class Loop:
                 self.on_progress(self.engine)
         if self._dirty and not more_pending() and \
                 time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s:
-            self.checkpoint()
+            try:
+                self.checkpoint()
+                self._checkpoint_backoff = 0.1
+            except Exception as exc:
+                self._last_checkpoint = time.monotonic()  # next attempt after the interval
+                self._failed("checkpoint failed at offset %s", exc, self._checkpoint_backoff)
+                self._checkpoint_backoff = min(self._checkpoint_backoff * 2, 10.0)
         return done
+
+    def _failed(self, what: str, exc: Exception, backoff: float) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        if is_storage_error(exc):  # the disk, not a bug: one line per attempt, no traceback
+            log.error(what + ": the store cannot be written (%s); retrying", self.engine.offset,
+                      exc)
+        else:
+            log.exception(what, self.engine.offset)
+        time.sleep(backoff)
 
     def checkpoint(self) -> None:
         self.engine.checkpoint()
@@ -78,5 +95,9 @@ class Loop:
         try:
             self.engine.catch_up()
             self.engine.checkpoint()
-        except Exception:  # pragma: no cover - the input log still has every batch
-            log.exception("final catch-up failed; the batches stay in the input log")
+        except Exception as exc:  # the input log still has every batch
+            if is_storage_error(exc):
+                log.error("final checkpoint failed: the store cannot be written (%s); the "
+                          "batches after the last checkpoint stay in the input log", exc)
+            else:
+                log.exception("final catch-up failed; the batches stay in the input log")

@@ -122,6 +122,26 @@ def test_a_store_that_cannot_be_opened_is_one_clear_line(command, kind, scenario
     assert not_a_store.read_text() == "meeting notes, not an aiops store\n"
 
 
+def test_a_replay_on_a_full_disk_fails_with_one_line(tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    def small_disk() -> None:  # a write past 2 MB fails (EFBIG), as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, resource.RLIM_INFINITY))
+
+    store = tmp_path / "full.db"
+    root = Path(__file__).resolve().parents[1]  # the sample's store takes ~3.7 MB
+    done = subprocess.run([sys.executable, "-m", "aiops", "replay",
+                           str(root / "sample_telemetry" / "db-pool-exhaustion"), "--no-progress",
+                           "--store", str(store)], capture_output=True, text=True, cwd=root,
+                          preexec_fn=small_disk, timeout=300)
+    err = " ".join(done.stderr.split())
+    assert done.returncode == 1 and done.stdout == ""
+    assert err.startswith(f"error: {store} cannot be written (") and "Traceback" not in err, err
+    assert "free space" in err
+
+
 @pytest.mark.parametrize("port", ["99999", "0", "http"])
 def test_serve_checks_its_port(port, capsys):
     with pytest.raises(SystemExit) as exit_:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
 from aiops.config import Config, ConfigError, load_config
 from aiops.pool import WorkerError
 from aiops.schema import Record, event_time
-from aiops.store.lock import StoreLockedError, StoreOpenError
+from aiops.store.lock import StoreLockedError, StoreOpenError, is_storage_error
 from ingest.errors import ErrorPolicy, ParseError
 from ingest.files import InputSpec, open_text, read_input
 from ingest.scenario import load_inputs
@@ -141,5 +142,11 @@ def guarded(func):
             return fail(f"{err.filename}: no such file")
         except WorkerError as err:  # not the user's doing (a worker killed, or a bug): 1
             return fail(str(err), code=1)
+        except sqlite3.Error as err:
+            if not is_storage_error(err):
+                raise  # a bug: its traceback
+            store = getattr(args, "store", None) or "the store"
+            return fail(f"{store} cannot be written ({err}); if the disk is full, free space "
+                        f"on it: the store keeps what its last checkpoint saved", code=1)
 
     return run

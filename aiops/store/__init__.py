@@ -13,7 +13,7 @@ from typing import Any, Iterable, Protocol, Sequence
 
 from aiops.schema import Record
 from aiops.store.codec import decode_batch, encode_batch, from_us, to_us
-from aiops.store.lock import StoreOpenError
+from aiops.store.lock import StoreOpenError, is_storage_error
 from aiops.store.sqlite import SQLiteStore
 
 
@@ -60,5 +60,5 @@ def open_store(path: str | Path | None = None, **kwargs: Any) -> SQLiteStore:
     return SQLiteStore(path or ":memory:", **kwargs)
 
 
-__all__ = ["Store", "SQLiteStore", "StoreOpenError", "open_store", "append_records", "encode_batch",
-           "decode_batch", "to_us", "from_us"]
+__all__ = ["Store", "SQLiteStore", "StoreOpenError", "is_storage_error", "open_store",
+           "append_records", "encode_batch", "decode_batch", "to_us", "from_us"]

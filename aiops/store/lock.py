@@ -38,6 +38,18 @@ class StoreLockedError(RuntimeError):
     """Another process's engine holds the store."""
 
 
+#: SQLite's primary result codes for a file or disk that cannot take the write (busy, locked,
+#: read-only, I/O error, disk full, cannot open): an operator's problem, not a bug
+_STORAGE_CODES = {5, 6, 8, 10, 13, 14}
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """Did the disk or the store's file fail (full, I/O error, read-only, locked), rather
+    than a query? Those get a retryable answer and one log line, not a bug's traceback."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _STORAGE_CODES
+
+
 class StoreOpenError(RuntimeError):
     """The store's file cannot be opened or is not an aiops store: the user's to fix."""
 

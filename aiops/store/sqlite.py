@@ -142,7 +142,8 @@ class SQLiteStore:
                     w.execute(statement)
             w.execute("COMMIT")
         except BaseException:
-            w.execute("ROLLBACK")
+            if w.in_transaction:  # SQLite already rolled back after an I/O error or a full disk
+                w.execute("ROLLBACK")
             raise
 
     # -- connections ----------------------------------------------------------------------
@@ -291,7 +292,8 @@ class SQLiteStore:
                     prune_input_log(w, offset, time.time() - self.retention_s, self.PRUNE_CHUNK)
                 w.execute("COMMIT")
             except BaseException:
-                w.execute("ROLLBACK")
+                if w.in_transaction:  # SQLite rolled back itself after an I/O error or full disk
+                    w.execute("ROLLBACK")
                 raise
 
     # -- reads used by the CLI; the HTTP service has richer queries -------------------------

@@ -35,10 +35,11 @@ class Server:
     """``python -m aiops serve`` on 127.0.0.1 and a free port, over ``store``."""
 
     def __init__(self, store: Path, config: Path | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, preexec_fn: Any = None) -> None:
         self.store = store
         self.config = config
         self.env = env or {}
+        self.preexec_fn = preexec_fn  # runs in the server's process before it starts
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -54,7 +55,8 @@ class Server:
             env.pop("AIOPS_API_TOKENS", None)
         self._out = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
