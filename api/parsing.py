@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 import orjson
 
-from aiops.schema import Alert, Event, LogRecord, MetricSample, Record
+from aiops.schema import UTC, Alert, Event, LogRecord, MetricSample, Record, iso
 from api.fastlogs import parse_log_items
 from api.settings import ApiSettings
 from ingest.alerts import alerts_from_webhook, is_alertmanager_webhook, read_alerts
@@ -70,13 +70,20 @@ def _over(size: int, limit: int) -> bool:
 
 def check_limits(records: Iterable[Record], policy: ErrorPolicy, settings: ApiSettings,
                  source: str) -> list[Record]:
-    """Drop (and report) records over the per-record limits: line length and label counts."""
+    """Drop (and report) records over the per-record limits: line length, label counts, and
+    a time too far ahead of the server's clock (``max_future_s``)."""
     out: list[Record] = []
     max_line, max_labels = settings.max_line_chars, settings.max_labels
+    now = datetime.now(UTC)
+    horizon = now + timedelta(seconds=settings.max_future_s)
     for r in records:
         t = type(r)
         problem = None
-        if t is LogRecord:
+        if r.ts > horizon:
+            name = "ts" if t is not Alert else "endsAt" if r.status == "resolved" else "startsAt"
+            problem = (name, f"a time at most {settings.max_future_s:g} s ahead of the "
+                              f"server's clock ({iso(now)}; [api] max_future_s)", iso(r.ts))
+        elif t is LogRecord:
             if len(r.message) > max_line:
                 problem = ("message", f"a log message of at most {max_line} characters",
                            f"{len(r.message)} characters")

@@ -66,6 +66,10 @@ class ApiSettings:
     max_lag_batches: int = 200
     #: ... for at most this long, then answer 503 + Retry-After
     max_lag_wait_s: float = 10.0
+    #: records stamped further than this ahead of the server's clock are rejected: event
+    #: time follows the latest record, so one host with a skewed clock (or local time sent
+    #: as UTC) would otherwise make every later record of every source late
+    max_future_s: float = 600.0
     #: "process": the engine runs in a child process (its own core; default for file stores);
     #: "thread": in a thread of the server process (always used for in-memory stores)
     worker: str = "process"
@@ -79,7 +83,7 @@ class ApiSettings:
         section = dict(section or {})
         environ = os.environ if environ is None else environ
         known = set(cls._INT_KEYS) | {"tokens", "checkpoint_interval_s", "worker",
-                                       "max_lag_wait_s"}
+                                       "max_lag_wait_s", "max_future_s"}
         unknown = set(section) - known
         if unknown:
             raise ConfigError(f"[api]: unknown key(s) {', '.join(sorted(unknown))}; expected "
@@ -91,7 +95,7 @@ class ApiSettings:
                 if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                     raise ConfigError(f"[api] {key}: a positive integer, got {value!r}")
                 setattr(out, key, value)
-        for key in ("checkpoint_interval_s", "max_lag_wait_s"):
+        for key in ("checkpoint_interval_s", "max_lag_wait_s", "max_future_s"):
             if key in section:
                 value = section[key]
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:

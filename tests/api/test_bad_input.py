@@ -96,6 +96,41 @@ def test_timestamps_before_1970_or_far_future(client, ts):
     healthy(client)
 
 
+def test_a_record_stamped_far_ahead_of_the_server_clock_is_rejected_not_event_time(client):
+    """One host's skewed clock (or local time sent as UTC) would move event time for every
+    source: its records are rejected, naming the field, and the rest of the batch stays."""
+    from datetime import datetime, timedelta, timezone
+
+    from tests.api.conftest import make_client
+
+    now = datetime.now(timezone.utc)
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    ahead = stamp(now + timedelta(hours=2))
+    lines = [{"ts": stamp(now - timedelta(minutes=2)), "msg": "checkout ok"},
+             {"ts": ahead, "msg": "skewed host says hi"},
+             {"ts": stamp(now - timedelta(minutes=1)), "msg": "checkout ok"}]
+    resp = post(client, "/api/v1/logs", b"\n".join(map(orjson.dumps, lines)), NDJSON,
+                wait="true")
+    body = resp.json()
+    assert resp.status_code == 202 and (body["accepted"], body["rejected"]) == (2, 1)
+    err = body["errors"][0]
+    assert (err["line"], err["field"]) == (2, "ts") and err["got"].startswith(ahead[:19])
+    assert "at most 600 s ahead of the server's clock" in err["expected"]
+    assert "max_future_s" in err["expected"]
+    last = client.get("/api/v1/status").json()["engine"]["event_time"]["last"]
+    assert last.startswith(lines[2]["ts"][:19])  # event time never saw the skewed record
+    for path, item, field in (
+            ("/api/v1/metrics", {"ts": ahead, "name": "m", "value": 1}, "ts"),
+            ("/api/v1/events", {"ts": ahead, "type": "deploy", "service": "api"}, "ts"),
+            ("/api/v1/alerts", {"labels": {"alertname": "A"}, "startsAt": ahead}, "startsAt")):
+        rejected = assert_error(post(client, path, orjson.dumps([item])), 422, "ahead of")
+        assert rejected["errors"][0]["field"] == field
+    with make_client(max_future_s=86400) as lenient:  # [api] max_future_s
+        ok = post(lenient, "/api/v1/logs", orjson.dumps([lines[1]]))
+        assert ok.status_code == 202 and ok.json()["accepted"] == 1
+    healthy(client)
+
+
 def test_nan_and_infinity(client):
     for literal in (b"NaN", b"Infinity", b"-Infinity", b"1e999"):
         body = b'[{"name":"m","ts":"2026-11-28T17:00:00Z","value":' + literal + b"}]"
