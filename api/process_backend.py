@@ -10,6 +10,7 @@ are small request/response calls over a pipe. A child that dies is restarted
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing as mp
 import os
@@ -126,6 +127,10 @@ def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: s
     # killed it mid-batch, before the front asked. Its death still takes this one (SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # the engine hosts a pool when the store was written by ``aiops replay --workers N`` (a
+    # store keeps its partition count), and multiprocessing refuses children to a daemonic
+    # process; this one is daemonic only so that the server's exit takes it along
+    mp.current_process().daemon = False
 
     from aiops.engine import Engine
     from aiops.runtime import limit_native_threads, tune_gc
@@ -236,6 +241,7 @@ class ProcessBackend(Backend):
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, wait: float = 120.0) -> None:
         self._stopping = False
+        atexit.register(self._stop_at_exit)
         self._spawn()
         deadline = time.monotonic() + wait
         while not self._shared.ready.value:
@@ -279,7 +285,19 @@ class ProcessBackend(Backend):
     def _set_error(self, text: str) -> None:
         self._note = text
 
+    def _stop_at_exit(self) -> None:
+        # multiprocessing's exit handler SIGTERMs a daemonic child, then waits for it without
+        # a timeout, and the engine process ignores SIGTERM (see child_main): a server that
+        # leaves without stop() (start-up failed half way) stops it here, first
+        if self._proc is not None and self._proc.is_alive():
+            if self._rpc.acquire(timeout=5):  # else a request is stuck: no graceful stop
+                self._rpc.release()
+                self.stop()
+            else:
+                self._proc.kill()
+
     def stop(self) -> None:
+        atexit.unregister(self._stop_at_exit)
         self._stopping = True
         try:
             self._request("stop", (), timeout=120.0)

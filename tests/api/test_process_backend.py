@@ -6,6 +6,7 @@ import os
 import signal
 import time
 
+import orjson
 from fastapi.testclient import TestClient
 
 from aiops.config import Config
@@ -78,3 +79,59 @@ def test_the_engine_process_prunes_what_it_checkpointed_and_status_keeps_the_tot
                     wait="true").json()   # the same body again: its key went with the batch
         assert body["processed"] is True and body["duplicate"] is False
         assert c.get("/api/v1/status").json()["engine"]["records"]["log"] == 6
+
+
+def test_a_store_written_by_a_replay_with_workers_is_served_with_its_pool(tmp_path, capsys):
+    """A store keeps its partition count: the API's engine process hosts the pool (it failed
+    to start: multiprocessing refuses children to a daemonic process)."""
+    from aiops.cli import main
+    from tests.conftest import SAMPLES, assert_processes_exit, child_pids
+
+    store = tmp_path / "replayed.db"
+    assert main(["replay", str(SAMPLES / "db-pool-exhaustion"), "--workers", "2",
+                 "--no-progress", "--store", str(store)]) == 0
+    replayed = orjson.loads(capsys.readouterr().out)
+    app = create_app(Config(), open_store(store))
+    backend = app.state.backend
+    with TestClient(app) as c:
+        assert backend.running
+        pool = child_pids(backend.pid)
+        assert len(pool) == 2, f"the engine process has children {pool}, not its 2 workers"
+        incidents = c.get("/api/v1/incidents").json()["items"]
+        assert [i["id"] for i in incidents] == [i["id"] for i in replayed["incidents"]]
+        body = post(c, "/api/v1/logs", b'{"ts":"2026-03-02T10:46:00Z","service":"postgres",'
+                    b'"msg":"connection pool recovered"}\n', {"content-type":
+                                                              "application/x-ndjson"},
+                    wait="true").json()
+        assert body["accepted"] == 1 and body["processed"] is True
+        flushed = c.post("/api/v1/flush").json()
+        assert flushed["summary"]["records"]["log"] == replayed["records"]["log"] + 1
+        status = c.get("/api/v1/status").json()
+        assert status["worker_running"] and status["worker_errors"] == 0
+    assert_processes_exit([backend.pid, *pool], "the server")
+
+
+def test_a_server_leaving_without_stop_does_not_wait_for_ever(tmp_path):
+    """multiprocessing's exit handler SIGTERMs a daemonic child and joins it without a
+    timeout; the engine process ignores SIGTERM (a signal to the whole group must not cut a
+    batch), so the backend stops it itself at exit: the script below hung without that."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, assert_processes_exit
+
+    script = tmp_path / "leave.py"
+    script.write_text(
+        "import sys\nfrom aiops.config import Config\nfrom aiops.store import open_store\n"
+        "from api.process_backend import ProcessBackend\n"
+        "if __name__ == '__main__':\n"
+        f"    backend = ProcessBackend(Config(), open_store({str(tmp_path / 'l.db')!r}))\n"
+        "    backend.start()\n"
+        "    print(backend.pid, flush=True)\n"
+        "    sys.exit(0)  # no stop(): as when start-up fails after the engine started\n")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=90, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 60
+    assert_processes_exit([int(done.stdout.split()[0])], "the server")
