@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import io
 import os
+import shutil
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import orjson
 
@@ -98,6 +102,28 @@ class InputSpec:
     year: int | None = None
     name: str = ""
     options: dict = field(default_factory=dict)
+    #: what records and errors call this input (default: the path; "stdin" for ``-``)
+    source: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.source or str(self.path)
+
+
+def spool_stdin(stream: BinaryIO | None = None) -> InputSpec:
+    """``-``: standard input to its end, in a temporary file (removed at exit).
+
+    An input is read more than once (sniffed, counted for the progress bar, read), and a
+    pipe only once; a live stream belongs to ``aiops serve``, not to a file command.
+    """
+    stream = stream if stream is not None else sys.stdin.buffer
+    if stream.isatty():
+        print("aiops: reading standard input until end of file (Ctrl-D)", file=sys.stderr)
+    fd, name = tempfile.mkstemp(prefix="aiops-stdin-")
+    atexit.register(lambda: Path(name).unlink(missing_ok=True))
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(stream, out, 1 << 20)
+    return InputSpec(path=Path(name), source="stdin")
 
 
 def read_input(spec: InputSpec, policy: ErrorPolicy, default_ts: datetime | None = None,
@@ -110,9 +136,9 @@ def read_input(spec: InputSpec, policy: ErrorPolicy, default_ts: datetime | None
         kind = kind or sniffed_kind
         fmt = fmt or (sniffed_fmt if sniffed_kind == kind else None)
     if kind not in KINDS:
-        raise ParseError(f"an input kind: {', '.join(KINDS)}", source=str(spec.path),
+        raise ParseError(f"an input kind: {', '.join(KINDS)}", source=spec.label,
                          field="kind", got=kind)
-    source = str(spec.path)
+    source = spec.label
     if kind == "log":
         reader = LogReader(fmt, service=spec.service, source=source, timezone=spec.timezone,
                            year=spec.year, policy=policy, keep_original=keep_original,
@@ -124,7 +150,7 @@ def read_input(spec: InputSpec, policy: ErrorPolicy, default_ts: datetime | None
         return
     with open_text(spec.path) as fh:
         if kind == "metric" and fmt == "csv":
-            yield from read_metrics_csv(fh, source=source, name=spec.name or _stem(spec.path),
+            yield from read_metrics_csv(fh, source=source, name=spec.name or _stem(Path(spec.label)),
                                         timezone=spec.timezone, policy=policy)
             return
         if kind == "metric" and fmt == "prom":

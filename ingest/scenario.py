@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import ParseError
-from ingest.files import InputSpec
+from ingest.files import InputSpec, spool_stdin
 
 MANIFEST = "scenario.toml"
 _NOT_INPUTS = {"truth.json"}
@@ -38,6 +38,8 @@ def _spec(entry: dict[str, Any], base: Path, where: str) -> InputSpec:
 
 def load_inputs(path: str | Path) -> tuple[list[InputSpec], dict[str, Any]]:
     """Inputs of a file or directory, and the manifest's other sections (engine config)."""
+    if str(path) == "-":
+        return [spool_stdin()], {}
     p = Path(path)
     if not p.exists():
         raise ParseError("an existing file or scenario directory", source=str(p), field="path")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -140,6 +141,54 @@ def test_a_replay_on_a_full_disk_fails_with_one_line(tmp_path):
     assert done.returncode == 1 and done.stdout == ""
     assert err.startswith(f"error: {store} cannot be written (") and "Traceback" not in err, err
     assert "free space" in err
+
+
+def _stdin(monkeypatch, data: bytes) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_dash_reads_standard_input(monkeypatch, capsys, tmp_path):
+    """``kubectl logs pod | aiops templates -``: the records are named "stdin", errors too."""
+    lines = (b'{"ts":"2026-11-28T17:00:00Z","service":"api","msg":"GET /a 200 in 5 ms"}\n'
+             b'{"ts": oops}\n'
+             b'{"ts":"2026-11-28T17:00:01Z","service":"api","msg":"GET /b 200 in 7 ms"}\n')
+    _stdin(monkeypatch, lines)
+    assert main(["parse", "-"]) == 0
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(r["source"], r["line"], r["service"]) for r in records] == \
+        [("stdin", 1, "api"), ("stdin", 3, "api")]
+    assert "stdin:2" in " ".join(captured.err.split())
+    _stdin(monkeypatch, lines)
+    assert main(["templates", "-", "--json"]) == 0
+    mined = json.loads(capsys.readouterr().out)
+    assert [(t["count"], t["template"].split()[0]) for t in mined["templates"]] == [(2, "GET")]
+    _stdin(monkeypatch, lines)
+    assert main(["replay", "-", "--no-progress", "--store", str(tmp_path / "s.db")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["records"]["log"] == 2
+    assert [(i["path"], i["records"], i["rejected"]) for i in summary["inputs"]] == \
+        [("stdin", 2, 1)]
+    assert main(["replay", "-", "-", "--no-progress", "--store", str(tmp_path / "t.db")]) == 2
+    assert "standard input ('-') at most once" in " ".join(capsys.readouterr().err.split())
+
+
+def test_standard_input_is_spooled_and_the_spool_removed(tmp_path):
+    import subprocess
+    import sys
+
+    log = Path(__file__).resolve().parents[1] / "sample_telemetry" / "db-pool-exhaustion" / \
+        "logs" / "postgres.log"
+    done = subprocess.run([sys.executable, "-m", "aiops", "templates", "-", "--top", "3"],
+                          input=log.read_bytes(), capture_output=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1],
+                          env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert f"mined {sum(1 for _ in log.open())} records" in done.stderr.decode()
+    assert list(tmp_path.iterdir()) == []  # the spool went at exit
 
 
 @pytest.mark.parametrize("port", ["99999", "0", "http"])

@@ -81,7 +81,7 @@ class Inputs:
         per_input = []
         first: list[dict] = []
         for spec, policy, count in zip(self.specs, self.policies, self.counts):
-            per_input.append({"path": str(spec.path), "kind": spec.kind, "format": spec.format,
+            per_input.append({"path": spec.label, "kind": spec.kind, "format": spec.format,
                               "records": count, "rejected": policy.count})
             first.extend(e.to_dict() for e in policy.first)
         return {"inputs": per_input,
@@ -99,6 +99,9 @@ class Inputs:
 def resolve_inputs(args: argparse.Namespace) -> Inputs:
     specs: list[InputSpec] = []
     config = Config()
+    if list(args.paths).count("-") > 1:
+        raise ParseError("standard input ('-') at most once", field="paths",
+                         got=" ".join(args.paths))
     for path in args.paths:
         found, sections = load_inputs(path)
         if sections:

@@ -26,7 +26,7 @@ from aiops.detect import LogDetector, MetricDetector, SessionDetector
 from aiops.schema import UTC, Alert, LogRecord, MetricSample, event_time, iso
 from aiops.templates import build_miner
 from ingest.errors import ErrorPolicy
-from ingest.files import InputSpec, read_input
+from ingest.files import InputSpec, read_input, spool_stdin
 
 
 def register(subparsers) -> None:
@@ -181,6 +181,7 @@ def _mine(records: list[LogRecord]) -> None:
 def read_records(path: str, kind: str, log_format: str | None = None,
                  service: str = "") -> list:
     """Records of one file through the project's ``ingest`` readers."""
-    spec = InputSpec(path=Path(path), kind=kind, format=log_format if kind == "log" else None,
-                     service=service)
+    spec = spool_stdin() if path == "-" else InputSpec(path=Path(path))
+    spec.kind, spec.service = kind, service
+    spec.format = log_format if kind == "log" else None
     return list(read_input(spec, ErrorPolicy(strict=False)))
