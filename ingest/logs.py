@@ -27,6 +27,11 @@ from ingest.syslog import SyslogLineParser
 from ingest.timestamps import TimestampParser, fraction
 
 DEFAULT_MAX_LINE = 256 * 1024
+#: terminal escape sequences (colours, cursor moves), as in ``kubectl logs`` of an app that
+#: colours its output: removed from a text line before it is parsed, so that levels, header
+#: fields and templates see the text ("\x1b[31mERROR\x1b[0m" is ERROR)
+ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+
 CONTINUATION = re.compile(
     r"^(?:\s|at\s|Caused by[: ]|\.\.\. \d+ (?:more|common frames)|Traceback \(most recent|"
     r"File \"|During handling of|The above exception|[A-Za-z_][\w.$]*(?:Exception|Error)\b)"
@@ -158,8 +163,9 @@ class LogReader:
                 head.append(line)
                 if len(head) >= 50:
                     break
+            sample = [ANSI_ESCAPE.sub("", line) if "\x1b" in line else line for line in head]
             self.parser = make_line_parser(self.format, service=self.service, source=self.source,
-                                           timestamps=self.timestamps, sample=head)
+                                           timestamps=self.timestamps, sample=sample)
         parse = self.parser.parse
         if type(self.parser) is JsonLineParser:
             parse = FastJsonLines(self.parser).parse
@@ -170,6 +176,8 @@ class LogReader:
         join_all = self.multiline == "all"
         for line in chain(head, it):  # C, not a generator frame per line
             lineno += 1
+            if "\x1b" in line:
+                line = ANSI_ESCAPE.sub("", line)
             if len(line) > self.max_line:
                 self.policy.report(ParseError(
                     f"a log line of at most {self.max_line} characters", source=self.source,

@@ -96,6 +96,24 @@ def test_literal_header_format_needs_no_escaping():
     assert (r.service, r.level, r.message) == ("checkout", "ERROR", "payment failed (code=7)")
 
 
+@pytest.mark.parametrize("fmt", [None, "<Date> <Time> <Level> <Content>"])
+def test_terminal_colours_are_removed_before_a_text_line_is_parsed(fmt):
+    """``kubectl logs`` of an app that colours its output: levels, fields and messages (so
+    templates) are those of the plain text; auto-detection sees the plain text too."""
+    plain = ["2026-11-28 17:00:00 INFO request 1 done in 5 ms",
+             "2026-11-28 17:00:01 ERROR request 2 failed: timeout",
+             "2026-11-28 17:00:02 WARN slow request 3"]
+    coloured = ["\x1b[32m2026-11-28 17:00:00\x1b[0m \x1b[1;32mINFO\x1b[0m request 1 done in 5 ms",
+                "2026-11-28 17:00:01 \x1b[31mERROR\x1b[39;49m request 2 failed: \x1b[1mtimeout\x1b[m",
+                "2026-11-28 17:00:02 \x1b[33mWARN\x1b[0m slow request 3\x1b[K"]
+    want, _ = read(plain, fmt)
+    got, policy = read(coloured, fmt)
+    assert policy.count == 0
+    assert [(r.ts, r.level, r.message, r.raw) for r in got] == \
+        [(r.ts, r.level, r.message, r.raw) for r in want]
+    assert [r.level for r in got] == ["INFO", "ERROR", "WARN"]
+
+
 def test_stack_traces_join_the_record_they_continue():
     lines = [
         "2026-11-28 10:00:00 ERROR checkout: unhandled exception",
