@@ -113,7 +113,10 @@ def test_a_store_that_cannot_be_opened_is_one_clear_line(command, kind, scenario
     not_a_store = tmp_path / "notes.txt"
     not_a_store.write_text("meeting notes, not an aiops store\n")
     store = not_a_store if kind == "not a database" else not_a_store / "aiops.db"
-    args = [str(scenario), "--no-progress"] if command == "replay" else ["--port", "18999"]
+    from tests.api.serving import free_port
+
+    args = [str(scenario), "--no-progress"] if command == "replay" else \
+        ["--port", str(free_port())]
     assert main([command, *args, "--store", str(store)]) == 2
     err = "".join(capsys.readouterr().err.split())  # rich wraps long paths anywhere
     assert f"error:store{store}:cannotopenit(" in err
@@ -197,6 +200,18 @@ def test_serve_checks_its_port(port, capsys):
         main(["serve", "--port", port])
     assert exit_.value.code == 2
     assert f"argument --port: expected a TCP port 1-65535, got '{port}'" in capsys.readouterr().err
+
+
+def test_serve_on_a_port_in_use_is_one_line_before_anything_starts(tmp_path, capsys):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        store = tmp_path / "never.db"
+        assert main(["serve", "--port", str(port), "--store", str(store)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: cannot listen on 127.0.0.1:{port} (Address already in use)" in err
+    assert "Traceback" not in err and not store.exists()  # no store, no engine process
 
 
 @pytest.mark.parametrize("section", ["correlate", "templates", "engine", "detect"])

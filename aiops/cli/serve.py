@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
+import socket
 from pathlib import Path
 
 from rich.markup import escape
@@ -74,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         stderr.print(f"API tokens: {len(settings.tokens)} configured; requests need "
                      f"'Authorization: Bearer TOKEN'", highlight=False)
+    try:  # one clear line before the engine process starts, not uvicorn's after it ran
+        socket.create_server((args.host, args.port)).close()
+    except OSError as err:
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        return fail(f"cannot listen on {args.host}:{args.port} ({reason}): is "
+                    f"another server (another aiops serve?) using it? Choose another --port")
     store_cfg = dict(config.store or {})
     path = args.store or store_cfg.pop("path", None) or DEFAULT_STORE
     store_cfg.pop("path", None)
