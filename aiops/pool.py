@@ -72,13 +72,14 @@ def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float,
     # death is an end of file here, and the worker exits
     for end in inherited:
         end.close()
-    # the engine decides when its workers stop: a terminal's Ctrl-C and a service manager's
-    # SIGTERM reach the whole process group, and a worker gone mid-batch would fail the
+    # the engine decides when its workers stop: a terminal's Ctrl-C or hang-up and a service
+    # manager's SIGTERM reach the whole process group, and a worker gone mid-batch would fail the
     # engine's graceful stop (it finishes the batch in work and checkpoints; see
     # aiops.cli.interrupt). Workers leave at the engine's close, or at its pipe's end of
     # file if it died; SIGKILL still ends them
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, signal.SIG_IGN)
     limit_native_threads()
     tune_gc()
     gc_policy = FreezeSurvivors()

@@ -123,10 +123,11 @@ def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: s
     """
     _die_with_parent()
     # the front process stops this one (``stop``: the batch in work finishes, then a
-    # checkpoint); a terminal's Ctrl-C or a service manager's SIGTERM to the whole group
-    # killed it mid-batch, before the front asked. Its death still takes this one (SIGKILL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # checkpoint); a terminal's Ctrl-C or hang-up, or a service manager's SIGTERM, to the
+    # whole group killed it mid-batch, before the front asked. Its death still takes this one (SIGKILL)
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, signal.SIG_IGN)
     # the engine hosts a pool when the store was written by ``aiops replay --workers N`` (a
     # store keeps its partition count), and multiprocessing refuses children to a daemonic
     # process; this one is daemonic only so that the server's exit takes it along

@@ -140,10 +140,11 @@ def test_stop_request_asks_once_aborts_on_a_second_ctrl_c_and_restores_handlers(
     assert list(fresh.until_stopped(iter(range(3)))) == [0, 1, 2]
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 0), (signal.SIGTERM, -signal.SIGTERM)])
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 0), (signal.SIGTERM, -signal.SIGTERM),
+                                       (signal.SIGHUP, 0)])  # a closed terminal
 def test_serve_stops_on_a_signal_to_its_group_and_the_engine_checkpoints(tmp_path, sig, code):
-    """Ctrl-C in a terminal, or a service manager's SIGTERM to every process: the engine
-    process ignores it and waits for the front's stop, which checkpoints what it
+    """Ctrl-C in a terminal, its hang-up, or a service manager's SIGTERM to every process:
+    the engine process ignores it and waits for the front's stop, which checkpoints what it
     processed (the interval is an hour here, so only that stop can have written it)."""
     store, config = tmp_path / "served.db", tmp_path / "aiops.toml"
     config.write_text("[api]\ncheckpoint_interval_s = 3600\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -95,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
                                            log_level=args.log_level,
                                            access_log=args.access_log, lifespan="on"))
+    # a closed terminal (SIGHUP) stops the server as Ctrl-C does, through its shutdown and the
+    # engine's final checkpoint, rather than killing it; under nohup it stays ignored
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, lambda *_: setattr(server, "should_exit", True))
     try:
         server.run()
     except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down (the engine checkpointed), re-raised
