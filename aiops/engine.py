@@ -364,6 +364,10 @@ class Engine:
             "duplicate_batches": self.stats.get("duplicate_batches", 0),
             "alerts_in": {"external": s.get("external_alerts", 0),
                           "detector": s.get("detector_alerts", 0)},
+            # [detect.metrics] max_series bounds memory (~0.56 MB a series at its caps): the
+            # samples of series past it are stored and counted but not scored, and say so here
+            "metric_series": {"scored": s.get("metric_series", 0),
+                              "samples_not_scored": s.get("metric_samples_unscored", 0)},
             "event_time": {"last": iso(self.max_ts), "watermark": iso(self.watermark)},
             "offset": self.offset,
         }

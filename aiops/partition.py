@@ -169,6 +169,9 @@ class Partition:
             found = detector.observe(ready, watermark)
             self.stats["detector_alerts"] += len(found)
             out.alerts.extend(found)
+            if hasattr(detector, "max_series"):  # series past the cap are counted, not scored
+                self.stats["metric_series"] = len(detector.series)
+                self.stats["metric_samples_unscored"] = detector.dropped
         return out
 
     def drain_signals(self) -> Counter:

@@ -98,6 +98,7 @@ def replay_summary(engine: Any, inputs: dict[str, Any], *, elapsed: float, store
                               for t in templates[:10]]},
         "records": summary["records"],
         "late_records": summary["late_records"],
+        "metric_series": summary["metric_series"],
         "event_time": summary["event_time"],
         **inputs,
         "store": store,

@@ -96,6 +96,17 @@ class _Scraped:
                               "Batches the retention removed from the input log")
         g.add_metric([], log["pruned_batches"])
         yield g
+        series = self.backend.summary().get("metric_series", {})
+        g = GaugeMetricFamily("aiops_metric_series_scored",
+                              "Metric series the detector scores (at most [detect.metrics] "
+                              "max_series per engine partition)")
+        g.add_metric([], series.get("scored", 0))
+        yield g
+        g = GaugeMetricFamily("aiops_metric_samples_not_scored",
+                              "Samples of metric series past [detect.metrics] max_series: "
+                              "stored and counted, not scored (alert if it grows)")
+        g.add_metric([], series.get("samples_not_scored", 0))
+        yield g
         g = GaugeMetricFamily("aiops_uptime_seconds", "Seconds since the service started")
         g.add_metric([], time.monotonic() - self.backend.started)
         yield g

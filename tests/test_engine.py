@@ -320,3 +320,23 @@ def test_a_replay_store_continues_with_posted_batches(tmp_path, capsys):
     assert {d["id"] for d in engine.store.documents("incidents")} >= \
         {i["id"] for i in replayed["incidents"]}
     engine.close()
+
+
+def test_series_past_max_series_are_counted_and_said_not_scored():
+    """``[detect.metrics] max_series`` bounds the detector's memory; the samples of series
+    past it are stored and counted, and the summary (and so /api/v1/status and /metrics)
+    says how many were not scored instead of dropping them from view."""
+    records = scenario()  # two latency series, 600 samples each
+    full = Engine(Config())
+    ingest_all(full, records, 200)
+    full.flush()
+    assert full.summary()["metric_series"] == {"scored": 2, "samples_not_scored": 0}
+    capped = Engine(Config(detect={"metrics": {"max_series": 1}}))
+    ingest_all(capped, records, 200)
+    capped.flush()
+    summary = capped.summary()
+    assert summary["metric_series"]["scored"] == 1
+    samples = [r for r in records if type(r) is MetricSample]
+    other = [r for r in samples if r.labels != samples[0].labels]  # the series past the cap
+    assert summary["metric_series"]["samples_not_scored"] == len(other) > 500
+    assert summary["records"] == full.summary()["records"]  # every sample still counted

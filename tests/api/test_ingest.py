@@ -230,6 +230,25 @@ def test_status_flush_and_metrics(client):
     assert client.get("/readyz").json()["ready"] is True
 
 
+def test_series_past_max_series_show_in_status_and_metrics():
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from aiops.config import Config
+    from tests.api.conftest import make_client
+
+    with make_client(Config(detect={"metrics": {"max_series": 1}})) as c:
+        body = orjson.dumps([{"ts": f"2026-11-28T17:{m:02d}:00Z", "name": "latency_ms",
+                              "value": 40 + m, "labels": {"service": svc}}
+                             for m in range(5) for svc in ("checkout", "payments")])
+        assert post(c, "/api/v1/metrics", body).json()["accepted"] == 10
+        c.post("/api/v1/flush")
+        series = c.get("/api/v1/status").json()["engine"]["metric_series"]
+        assert series == {"scored": 1, "samples_not_scored": 5}
+        families = {f.name: f for f in text_string_to_metric_families(c.get("/metrics").text)}
+        assert families["aiops_metric_series_scored"].samples[0].value == 1
+        assert families["aiops_metric_samples_not_scored"].samples[0].value == 5
+
+
 def test_backpressure_when_processing_falls_behind():
     from tests.api.conftest import make_client
 
