@@ -289,7 +289,10 @@ class TemplateMiner:
 
     def set_state(self, state: bytes) -> None:
         """Restore :meth:`get_state` output; settings stay those given to ``__init__``."""
-        raw = zlib.decompress(state)
+        try:
+            raw = zlib.decompress(state)
+        except zlib.error as exc:  # not something get_state wrote
+            raise ValueError(f"not a template miner state (a zlib stream: {exc})") from None
         stream = io.BytesIO(raw)
         is_json = raw[:1] in (b"{", b"[")                 # version 1 wrote JSON
         if is_json:

@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ from ingest.metrics import read_metrics_csv, read_metrics_json, read_prometheus_
 from ingest.timestamps import TimestampParser
 
 KINDS = ("log", "metric", "event", "alert")
+#: what reading a damaged or truncated gzip file raises
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 _DIR_HINTS = {"logs": "log", "log": "log", "metrics": "metric", "metric": "metric",
               "events": "event", "event": "event", "alerts": "alert", "alert": "alert"}
 
@@ -56,8 +59,11 @@ def sniff(path: str | os.PathLike) -> tuple[str, str | None]:
         return "metric", "prom"
     if name.endswith(".csv"):
         return "metric", "csv"
-    with open_text(p) as fh:
-        head = fh.read(65536)
+    try:
+        with open_text(p) as fh:
+            head = fh.read(65536)
+    except GZIP_ERRORS as exc:
+        raise ParseError(f"a readable gzip file ({exc})", source=str(p), field="file") from None
     first = head.lstrip()
     if first[:1] in "[{":
         obj = _first_json_object(first)
@@ -138,7 +144,30 @@ def read_input(spec: InputSpec, policy: ErrorPolicy, default_ts: datetime | None
     if kind not in KINDS:
         raise ParseError(f"an input kind: {', '.join(KINDS)}", source=spec.label,
                          field="kind", got=kind)
-    source = spec.label
+    records = _read(spec, kind, fmt, spec.label, policy, default_ts, keep_original)
+    if _is_gzip(spec.path):  # plain files take no extra generator step per record
+        records = _until_damaged(records, policy, spec.label)
+    return records
+
+
+def _is_gzip(path: str | os.PathLike) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _until_damaged(records: Iterator[Record], policy: ErrorPolicy,
+                   source: str) -> Iterator[Record]:
+    """A damaged or truncated .gz (a log rotated while it was compressed): the records before
+    the damage count, the damage is one reported error, and the other inputs go on."""
+    try:
+        yield from records
+    except GZIP_ERRORS as exc:
+        policy.report(ParseError(f"a complete gzip file ({exc}); the records before the "
+                                 f"damage were read", source=source, field="file"))
+
+
+def _read(spec: InputSpec, kind: str, fmt: str | None, source: str, policy: ErrorPolicy,
+          default_ts: datetime | None, keep_original: bool) -> Iterator[Record]:
     if kind == "log":
         reader = LogReader(fmt, service=spec.service, source=source, timezone=spec.timezone,
                            year=spec.year, policy=policy, keep_original=keep_original,

@@ -194,6 +194,18 @@ def test_standard_input_is_spooled_and_the_spool_removed(tmp_path):
     assert list(tmp_path.iterdir()) == []  # the spool went at exit
 
 
+def test_a_template_state_file_that_is_not_one_is_one_clear_line(tmp_path, capsys):
+    log = Path(__file__).resolve().parents[1] / "sample_telemetry" / "db-pool-exhaustion" / \
+        "logs" / "postgres.log"
+    state = tmp_path / "state.bin"
+    state.write_text("a shopping list, not a miner state\n")
+    assert main(["templates", str(log), "--state", str(state)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: {state}: field 'state': expected a state file written by 'aiops " \
+           f"templates --state' (not a template miner state" in err and "Traceback" not in err
+    assert state.read_text() == "a shopping list, not a miner state\n"  # left as it was
+
+
 @pytest.mark.parametrize("port", ["99999", "0", "http"])
 def test_serve_checks_its_port(port, capsys):
     with pytest.raises(SystemExit) as exit_:

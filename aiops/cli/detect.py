@@ -180,8 +180,14 @@ def _mine(records: list[LogRecord]) -> None:
 # -- reading ----------------------------------------------------------------
 def read_records(path: str, kind: str, log_format: str | None = None,
                  service: str = "") -> list:
-    """Records of one file through the project's ``ingest`` readers."""
+    """Records of one file through the project's ``ingest`` readers; what they rejected is
+    said on stderr (the count and the first errors), never dropped quietly."""
     spec = spool_stdin() if path == "-" else InputSpec(path=Path(path))
     spec.kind, spec.service = kind, service
     spec.format = log_format if kind == "log" else None
-    return list(read_input(spec, ErrorPolicy(strict=False)))
+    policy = ErrorPolicy(strict=False)
+    records = list(read_input(spec, policy))
+    if policy.count:
+        print(f"{spec.label}: rejected {policy.count} line(s); first: "
+              f"{'; '.join(str(e) for e in policy.first[:3])}", file=sys.stderr)
+    return records

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import pickle
 import sys
 import tempfile
 import time
@@ -25,6 +26,7 @@ import orjson
 from aiops.cli.common import add_input_options, emit_json, guarded, resolve_inputs, stderr
 from aiops.config import build_component
 from aiops.templates import FilePersistence, TemplateMiner, build_miner
+from ingest.errors import ParseError
 
 BATCH = 10_000
 
@@ -53,7 +55,11 @@ def mine_file(args: argparse.Namespace) -> tuple[TemplateMiner, dict[str, Any]]:
         miner.persistence = FilePersistence(args.state)
         state = miner.persistence.load_state()
         if state:
-            miner.set_state(state)
+            try:
+                miner.set_state(state)
+            except (ValueError, pickle.UnpicklingError, EOFError) as exc:
+                raise ParseError(f"a state file written by 'aiops templates --state' ({exc})",
+                                 source=args.state, field="state") from None
     spool = tempfile.TemporaryFile() if args.out else None
     records = mined = 0
     seconds = 0.0

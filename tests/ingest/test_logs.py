@@ -155,6 +155,31 @@ def test_gzip_and_plain_files_read_the_same(tmp_path):
     assert [r.message for r in a] == [r.message for r in b] and len(a) == 30
 
 
+def test_a_truncated_gzip_keeps_its_records_before_the_damage_and_says_so(tmp_path):
+    """A log rotated while it was being compressed: the lines before the cut are read, the
+    cut is one reported error (the other inputs go on), and --strict stops on it."""
+    from tests.conftest import SAMPLES
+
+    log = SAMPLES / "db-pool-exhaustion" / "logs" / "postgres.log"
+    packed = gzip.compress(log.read_bytes())
+    cut = tmp_path / "postgres.log.gz"
+    cut.write_bytes(packed[:len(packed) // 2])
+    policy = ErrorPolicy(strict=False)
+    got = list(read_input(InputSpec(path=cut, kind="log"), policy))
+    want = list(read_input(InputSpec(path=log, kind="log"), ErrorPolicy()))
+    assert 100 < len(got) < len(want)
+    assert [r.message for r in got] == [r.message for r in want[:len(got)]]
+    (error,) = policy.first
+    assert policy.count == 1 and error.field == "file" and error.source == str(cut)
+    assert "a complete gzip file" in str(error) and "before the damage were read" in str(error)
+    with pytest.raises(ParseError, match="a complete gzip file"):
+        list(read_input(InputSpec(path=cut, kind="log"), ErrorPolicy(strict=True)))
+    garbage = tmp_path / "garbage.log.gz"  # gzip magic, then nothing gzip can read
+    garbage.write_bytes(b"\x1f\x8b\x08\x00" + b"not deflate data" * 8)
+    with pytest.raises(ParseError, match="a readable gzip file"):
+        list(read_input(InputSpec(path=garbage), ErrorPolicy()))  # sniffing reads it first
+
+
 def test_strict_raises_with_line_and_lenient_counts_and_keeps_good_lines():
     lines = ["2026-11-28 10:00:00 INFO a: ok", "garbage that is no record",
              "2026-11-28 10:00:01 INFO a: ok again", "2026-99-99 10:00:01 INFO a: bad date"]
