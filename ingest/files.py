@@ -17,11 +17,13 @@ from typing import BinaryIO, Iterator
 
 import orjson
 
-from aiops.schema import Record
+from aiops.schema import NO_ATTRIBUTES, Record
 from ingest.alerts import is_alertmanager_webhook, read_alerts
 from ingest.errors import ErrorPolicy, ParseError
 from ingest.events import read_events
-from ingest.logs import LogReader, describe_parser
+from ingest.jsondocs import iter_json_items
+from ingest.jsonlogs import record_from_object
+from ingest.logs import LogReader, describe_parser, make_line_parser
 from ingest.metrics import read_metrics_csv, read_metrics_json, read_prometheus_text
 from ingest.timestamps import TimestampParser
 
@@ -33,13 +35,14 @@ _DIR_HINTS = {"logs": "log", "log": "log", "metrics": "metric", "metric": "metri
 
 
 def open_text(path: str | os.PathLike) -> io.TextIOBase:
-    """Text lines of a plain or gzip file (by magic bytes, not the name); bad bytes become U+FFFD."""
+    """Text lines of a plain or gzip file (by magic bytes, not the name); bad bytes become U+FFFD,
+    and a leading byte-order mark (files written on Windows) is dropped, as the API does."""
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace",
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace",
                                 newline="")
-    return open(path, encoding="utf-8", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")
 
 
 def _stem(path: Path) -> str:
@@ -150,6 +153,35 @@ def read_input(spec: InputSpec, policy: ErrorPolicy, default_ts: datetime | None
     return records
 
 
+def _json_array(path: str | os.PathLike) -> bool:
+    """A JSON array of objects? (``[2026-11-28 10:00:00] ERROR ...`` is a text log.)"""
+    with open_text(path) as fh:
+        head = fh.read(4096).lstrip()
+    return head[:1] == "[" and head[1:].lstrip()[:1] in ("{", "]")
+
+
+def _read_log_array(spec: InputSpec, source: str, policy: ErrorPolicy,
+                    keep_original: bool) -> Iterator[Record]:
+    """Logs exported as one JSON array (Elasticsearch, CloudWatch and Loki exports), not one
+    object per line: every item through the same mapping as a JSON log line."""
+    parser = make_line_parser("json", service=spec.service, source=source,
+                              timestamps=TimestampParser(tz=spec.timezone))
+    spec.format = "json"
+    with open_text(spec.path) as fh:
+        for location, item in iter_json_items(fh, source=source, policy=policy):
+            try:
+                record = record_from_object(
+                    item, location=location, source=source, service=spec.service,
+                    timestamps=parser.timestamps, raw_fallback=parser.raw_fallback,
+                    raw=orjson.dumps(item).decode() if keep_original else "")
+            except ParseError as err:
+                policy.report(err)
+                continue
+            if not keep_original:
+                record.attributes = NO_ATTRIBUTES  # type: ignore[assignment]
+            yield record
+
+
 def _is_gzip(path: str | os.PathLike) -> bool:
     with open(path, "rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
@@ -168,6 +200,9 @@ def _until_damaged(records: Iterator[Record], policy: ErrorPolicy,
 
 def _read(spec: InputSpec, kind: str, fmt: str | None, source: str, policy: ErrorPolicy,
           default_ts: datetime | None, keep_original: bool) -> Iterator[Record]:
+    if kind == "log" and fmt in (None, "json") and _json_array(spec.path):
+        yield from _read_log_array(spec, source, policy, keep_original)
+        return
     if kind == "log":
         reader = LogReader(fmt, service=spec.service, source=source, timezone=spec.timezone,
                            year=spec.year, policy=policy, keep_original=keep_original,

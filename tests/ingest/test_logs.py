@@ -180,6 +180,43 @@ def test_a_truncated_gzip_keeps_its_records_before_the_damage_and_says_so(tmp_pa
         list(read_input(InputSpec(path=garbage), ErrorPolicy()))  # sniffing reads it first
 
 
+def test_a_byte_order_mark_does_not_cost_the_first_line(tmp_path):
+    for name, lines in (("a.log", ["2026-11-28 10:00:00 INFO first", "2026-11-28 10:00:01 INFO second"]),
+                        ("a.jsonl", ['{"ts":"2026-11-28T10:00:00Z","msg":"first"}',
+                                     '{"ts":"2026-11-28T10:00:01Z","msg":"second"}'])):
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode())  # written on Windows
+        policy = ErrorPolicy()
+        got = list(read_input(InputSpec(path=path, kind="log"), policy))
+        assert [r.message for r in got] == ["first", "second"] and policy.count == 0
+
+
+def test_logs_exported_as_one_json_array_are_read_item_by_item(tmp_path):
+    """Elasticsearch / CloudWatch / Loki exports: one array, not one object per line; a text
+    log whose lines start with a bracketed time is not taken for one."""
+    import orjson
+
+    items = [{"@timestamp": "2026-11-28T10:00:00Z", "message": "GET /a 200", "level": "info",
+              "service": "api", "trace_id": "t1"},
+             {"@timestamp": "not a time", "message": "broken"},
+             {"@timestamp": "2026-11-28T10:00:02Z", "message": "GET /b 500", "level": "error",
+              "service": "api"}]
+    path = tmp_path / "export.json"
+    path.write_bytes(orjson.dumps(items, option=orjson.OPT_INDENT_2))
+    policy = ErrorPolicy(strict=False)
+    got = list(read_input(InputSpec(path=path, kind="log"), policy))
+    assert [(r.service, r.level, r.message) for r in got] == \
+        [("api", "INFO", "GET /a 200"), ("api", "ERROR", "GET /b 500")]
+    assert got[0].attributes == {"trace_id": "t1"}
+    assert policy.count == 1 and "[1]" in str(policy.first[0])
+    bracketed = tmp_path / "bracketed.log"
+    bracketed.write_text("[2026-11-28 10:00:00] ERROR|checkout|payment failed\n")
+    (r,) = list(read_input(InputSpec(path=bracketed, kind="log",
+                                     format="[<Timestamp>] <Level>|<Service>|<Content>"),
+                           ErrorPolicy()))
+    assert (r.service, r.message) == ("checkout", "payment failed")
+
+
 def test_strict_raises_with_line_and_lenient_counts_and_keeps_good_lines():
     lines = ["2026-11-28 10:00:00 INFO a: ok", "garbage that is no record",
              "2026-11-28 10:00:01 INFO a: ok again", "2026-99-99 10:00:01 INFO a: bad date"]
