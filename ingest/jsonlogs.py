@@ -20,9 +20,11 @@ TS_KEYS = ("ts", "time", "timestamp", "@timestamp", "datetime", "date", "t", "as
            "timeUnixNano", "_received", "received_at", "observedTimestamp")
 MSG_KEYS = ("msg", "message", "log", "body", "text", "event", "_raw")
 LEVEL_KEYS = ("level", "severity", "lvl", "loglevel", "log.level", "levelname", "severityText")
-SERVICE_KEYS = ("service", "app", "service.name", "application", "logger", "name", "program",
-                "tag")
-HOST_KEYS = ("host", "hostname", "host.name", "_host", "node")
+#: ``kubernetes.*``: Fluent Bit's and Vector's Kubernetes metadata (the container is the
+#: service, the node the host); the whole ``kubernetes`` object stays in the attributes
+SERVICE_KEYS = ("service", "app", "service.name", "application", "kubernetes.container_name",
+                "logger", "name", "program", "tag")
+HOST_KEYS = ("host", "hostname", "host.name", "_host", "node", "kubernetes.host")
 _BUNYAN = {10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL"}
 
 

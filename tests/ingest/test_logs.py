@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -215,6 +216,24 @@ def test_logs_exported_as_one_json_array_are_read_item_by_item(tmp_path):
                                      format="[<Timestamp>] <Level>|<Service>|<Content>"),
                            ErrorPolicy()))
     assert (r.service, r.message) == ("checkout", "payment failed")
+
+
+def test_fluent_bit_kubernetes_records_name_their_container_and_node():
+    """Fluent Bit's (and Vector's) Kubernetes filter nests the pod's metadata: the container
+    is the service, the node the host, and the metadata stays in the attributes."""
+    k8s = {"namespace_name": "shop", "pod_name": "checkout-7d9f", "container_name": "checkout",
+           "host": "node-3", "labels": {"app": "checkout"}}
+    lines = [f'{{"date":1764400000.{i}5,"log":"GET /cart {200 + i}\\n","stream":"stdout",'
+             f'"kubernetes":{json.dumps(k8s)}}}' for i in range(3)]
+    lines.append('{"date":1764400001.5,"log":"ok","app":"payments","kubernetes":'
+                 + json.dumps(k8s) + "}")  # an explicit service key still wins
+    records, policy = read(lines, "json")
+    assert policy.count == 0
+    assert [(r.service, r.host, r.message) for r in records] == \
+        [("checkout", "node-3", "GET /cart 200"), ("checkout", "node-3", "GET /cart 201"),
+         ("checkout", "node-3", "GET /cart 202"), ("payments", "node-3", "ok")]
+    assert records[0].attributes["kubernetes"] == k8s
+    assert records[0].attributes["stream"] == "stdout"
 
 
 def test_strict_raises_with_line_and_lenient_counts_and_keeps_good_lines():
