@@ -179,14 +179,31 @@ def _level(severity_text: str, severity_number: int) -> str:
 
 
 # -- records -----------------------------------------------------------------------------------
+#: the resource attributes that name a service and a host, in order: ``service.name``, then
+#: the Kubernetes workload (what the Collector's k8sattributes processor adds to container
+#: logs, whose SDK-less resources carry no ``service.name``, or only ``unknown_service``)
+_SERVICE_ATTRIBUTES = ("service.name", "k8s.deployment.name", "k8s.statefulset.name",
+                       "k8s.daemonset.name", "k8s.cronjob.name", "k8s.job.name",
+                       "k8s.container.name")
+_HOST_ATTRIBUTES = ("host.name", "k8s.node.name")
+
+
+def _resource_name(resource: dict, keys: tuple[str, ...]) -> str:
+    for key in keys:
+        value = _as_text(resource.get(key, ""))
+        if value and not value.startswith("unknown_service"):
+            return value
+    return _as_text(resource.get(keys[0], ""))  # "unknown_service:java" rather than nothing
+
+
 def log_records(request: ExportLogsServiceRequest, *, policy: ErrorPolicy, source: str = "otlp",
                 max_attributes: int = DEFAULT_MAX_ATTRIBUTES) -> Iterator[LogRecord]:
     """Every log record of the request; resource attributes go to ``attributes["resource"]``."""
     n = 0
     for ri, rl in enumerate(request.resource_logs):
         resource = attributes(rl.resource.attributes)
-        service = _as_text(resource.get("service.name", ""))
-        host = _as_text(resource.get("host.name", ""))
+        service = _resource_name(resource, _SERVICE_ATTRIBUTES)
+        host = _resource_name(resource, _HOST_ATTRIBUTES)
         for si, sl in enumerate(rl.scope_logs):
             scope = sl.scope.name
             for li, lr in enumerate(sl.log_records):
@@ -227,17 +244,17 @@ def metric_samples(request: ExportMetricsServiceRequest, *, policy: ErrorPolicy,
                    ) -> Iterator[MetricSample]:
     """Gauges and sums as samples; histograms and summaries as ``_count``/``_sum`` (+ quantiles).
 
-    The resource's ``service.name`` becomes the ``service`` label (unless the
-    point has one), so samples reach the same service as that service's logs.
+    The resource's ``service.name`` (or its Kubernetes workload) becomes the ``service``
+    label (unless the point has one), so samples reach the same service as its logs.
     """
     n = 0
     for ri, rm in enumerate(request.resource_metrics):
         resource = attributes(rm.resource.attributes)
         base: dict[str, str] = {}
-        if "service.name" in resource:
-            base["service"] = _as_text(resource["service.name"])
-        if "host.name" in resource:
-            base["host"] = _as_text(resource["host.name"])
+        if service := _resource_name(resource, _SERVICE_ATTRIBUTES):
+            base["service"] = service
+        if host := _resource_name(resource, _HOST_ATTRIBUTES):
+            base["host"] = host
         for si, sm in enumerate(rm.scope_metrics):
             for mi, metric in enumerate(sm.metrics):
                 which = metric.WhichOneof("data")

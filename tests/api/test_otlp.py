@@ -142,6 +142,30 @@ def test_json_ids_are_hex(client):
     assert attrs["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
 
 
+def test_kubernetes_resources_name_the_service_and_host_without_service_name(client):
+    """Container logs the Collector's filelog receiver and k8sattributes processor send carry
+    the workload, not ``service.name`` (or only the SDK's ``unknown_service``)."""
+    def resource(**attrs):
+        return {"attributes": [{"key": k.replace("_", "."), "value": {"stringValue": v}}
+                               for k, v in attrs.items()]}
+
+    doc = {"resourceLogs": [
+        {"resource": resource(k8s_deployment_name="checkout", k8s_container_name="app",
+                              k8s_node_name="node-3"),
+         "scopeLogs": [{"logRecords": [{"timeUnixNano": str(NS),
+                                        "body": {"stringValue": "GET /cart 200"}}]}]},
+        {"resource": resource(service_name="unknown_service:java", k8s_container_name="payments"),
+         "scopeLogs": [{"logRecords": [{"timeUnixNano": str(NS + 1),
+                                        "body": {"stringValue": "charge ok"}}]}]},
+        {"resource": resource(service_name="ledger", k8s_deployment_name="ledger-v2"),
+         "scopeLogs": [{"logRecords": [{"timeUnixNano": str(NS + 2),
+                                        "body": {"stringValue": "posted"}}]}]}]}
+    assert post(client, "/v1/logs", orjson.dumps(doc)).status_code == 200
+    got = sorted((r["message"], r["service"], r["host"]) for r in stored(client, "log"))
+    assert got == [("GET /cart 200", "checkout", "node-3"), ("charge ok", "payments", ""),
+                   ("posted", "ledger", "")]
+
+
 def test_undecodable_requests(client):
     resp = post(client, "/v1/logs", b"\xff\x00garbage", PB)
     assert resp.status_code == 400 and b"protobuf" in resp.content
