@@ -64,7 +64,8 @@ def _read_commands(conn: Any, inbox: queue.SimpleQueue) -> None:
 
 def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float,
             inherited: list | tuple = ()) -> None:
-    from aiops.runtime import FreezeSurvivors, limit_native_threads, tune_gc
+    from aiops.runtime import (FreezeSurvivors, follow_parent_on_signals, limit_native_threads,
+                               tune_gc)
 
     # a forked worker holds copies of the engine's ends of the pipes made before it, its
     # own among them: while they are open its pipe never reports the engine gone, and a
@@ -72,14 +73,7 @@ def _worker(conn: Any, templates: dict, detect: dict, lateness_s: float,
     # death is an end of file here, and the worker exits
     for end in inherited:
         end.close()
-    # the engine decides when its workers stop: a terminal's Ctrl-C or hang-up and a service
-    # manager's SIGTERM reach the whole process group, and a worker gone mid-batch would fail the
-    # engine's graceful stop (it finishes the batch in work and checkpoints; see
-    # aiops.cli.interrupt). Workers leave at the engine's close, or at its pipe's end of
-    # file if it died; SIGKILL still ends them
-    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if sig is not None:
-            signal.signal(sig, signal.SIG_IGN)
+    follow_parent_on_signals()  # the engine stops its workers (see aiops.cli.interrupt)
     limit_native_threads()
     tune_gc()
     gc_policy = FreezeSurvivors()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import time
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -36,6 +37,20 @@ def limit_native_threads() -> None:
     except ImportError:  # pragma: no cover - scikit-learn depends on it
         return
     threadpool_limits(1)
+
+
+def follow_parent_on_signals() -> None:
+    """Ignore SIGINT, SIGTERM and SIGHUP in a process whose parent decides when it stops.
+
+    A terminal's Ctrl-C or hang-up and a service manager's SIGTERM reach the whole process
+    group at once; a child that died of them mid-batch cut its parent's graceful stop (finish
+    the batch in work, checkpoint) short. Pool workers and the API's engine process leave
+    when their parent says, or when it dies (end of file on its pipe, ``PR_SET_PDEATHSIG``);
+    SIGKILL still ends them.
+    """
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 def tune_gc() -> None:

@@ -15,7 +15,6 @@ import logging
 import multiprocessing as mp
 import os
 import select
-import signal
 import threading
 import time
 from datetime import datetime, timedelta
@@ -122,19 +121,16 @@ def child_main(conn: Any, wake: Any, shared: _Shared, config: Any, store_path: s
     command poll, when the pipe reports EOF): two engines must never share a store.
     """
     _die_with_parent()
-    # the front process stops this one (``stop``: the batch in work finishes, then a
-    # checkpoint); a terminal's Ctrl-C or hang-up, or a service manager's SIGTERM, to the
-    # whole group killed it mid-batch, before the front asked. Its death still takes this one (SIGKILL)
-    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if sig is not None:
-            signal.signal(sig, signal.SIG_IGN)
+
+    from aiops.runtime import follow_parent_on_signals, limit_native_threads, tune_gc
+
+    follow_parent_on_signals()  # the front process stops this one (``stop``: a checkpoint)
     # the engine hosts a pool when the store was written by ``aiops replay --workers N`` (a
     # store keeps its partition count), and multiprocessing refuses children to a daemonic
     # process; this one is daemonic only so that the server's exit takes it along
     mp.current_process().daemon = False
 
     from aiops.engine import Engine
-    from aiops.runtime import limit_native_threads, tune_gc
     from aiops.store import open_store
     from api.worker import Loop
 
