@@ -34,12 +34,15 @@ _DIR_HINTS = {"logs": "log", "log": "log", "metrics": "metric", "metric": "metri
               "events": "event", "event": "event", "alerts": "alert", "alert": "alert"}
 
 
+def _is_gzip(path: str | os.PathLike) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
 def open_text(path: str | os.PathLike) -> io.TextIOBase:
     """Text lines of a plain or gzip file (by magic bytes, not the name); bad bytes become U+FFFD,
     and a leading byte-order mark (files written on Windows) is dropped, as the API does."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
+    if _is_gzip(path):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace",
                                 newline="")
     return open(path, encoding="utf-8-sig", errors="replace", newline="")
@@ -180,11 +183,6 @@ def _read_log_array(spec: InputSpec, source: str, policy: ErrorPolicy,
             if not keep_original:
                 record.attributes = NO_ATTRIBUTES  # type: ignore[assignment]
             yield record
-
-
-def _is_gzip(path: str | os.PathLike) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
 
 
 def _until_damaged(records: Iterator[Record], policy: ErrorPolicy,

@@ -163,9 +163,10 @@ class LogReader:
                 head.append(line)
                 if len(head) >= 50:
                     break
-            sample = [ANSI_ESCAPE.sub("", line) if "\x1b" in line else line for line in head]
+            # sampled as parsed (the loop below finds no escape left in them)
+            head = [ANSI_ESCAPE.sub("", line) if "\x1b" in line else line for line in head]
             self.parser = make_line_parser(self.format, service=self.service, source=self.source,
-                                           timestamps=self.timestamps, sample=sample)
+                                           timestamps=self.timestamps, sample=head)
         parse = self.parser.parse
         if type(self.parser) is JsonLineParser:
             parse = FastJsonLines(self.parser).parse
