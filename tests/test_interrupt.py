@@ -16,7 +16,7 @@ import pytest
 
 from aiops.cli.interrupt import StopRequest
 from aiops.store import open_store
-from tests.api.serving import free_port
+from tests.api.serving import Server
 from tests.conftest import assert_processes_exit, child_pids
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,41 +148,22 @@ def test_serve_stops_on_a_signal_to_its_group_and_the_engine_checkpoints(tmp_pat
     processed (the interval is an hour here, so only that stop can have written it)."""
     store, config = tmp_path / "served.db", tmp_path / "aiops.toml"
     config.write_text("[api]\ncheckpoint_interval_s = 3600\n")
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "aiops", "serve", "--port", str(port), "--store", str(store),
-             "--config", str(config), "--log-level", "warning"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_like_a_terminal,
-            env={**os.environ, "PYTHONPATH": str(ROOT)} | {"AIOPS_API_TOKENS": ""})
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-            body = "\n".join(json.dumps({"ts": f"2026-03-02T10:00:{i % 60:02d}Z", "service": "api",
-                                         "msg": f"request {i} done"}) for i in range(500))
-            answer = httpx.post(url + "/api/v1/logs", content=body,
-                                headers={"Content-Type": "application/x-ndjson"})
-            assert answer.status_code == 202, answer.text
-            engine = child_pids(proc.pid)
-            time.sleep(0.5)
-            os.killpg(proc.pid, sig)
-            assert proc.wait(60) == code, log.read_text()
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+    server = Server(store, config, preexec_fn=_like_a_terminal).start()
+    try:
+        body = "\n".join(json.dumps({"ts": f"2026-03-02T10:00:{i % 60:02d}Z", "service": "api",
+                                     "msg": f"request {i} done"}) for i in range(500))
+        answer = httpx.post(server.url + "/api/v1/logs", content=body,
+                            headers={"Content-Type": "application/x-ndjson"})
+        assert answer.status_code == 202, answer.text
+        assert server.proc is not None
+        engine = child_pids(server.proc.pid)
+        time.sleep(0.5)
+        os.killpg(server.proc.pid, sig)
+        assert server.proc.wait(60) == code, server.log.read_text()
+    finally:
+        server.stop()  # kills it only if it is still running
     assert_processes_exit(engine, "aiops serve")
-    assert "Traceback" not in log.read_text(), log.read_text()
+    assert "Traceback" not in server.log.read_text(), server.log.read_text()
     st = open_store(store)
     try:
         assert st.load_checkpoint()[0] == st.head_offset() == 1
