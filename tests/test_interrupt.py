@@ -87,6 +87,55 @@ def test_a_signal_stops_the_replay_after_the_batch_with_its_summary(tmp_path, wo
         st.close()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_closed_terminal_stops_the_replay_and_its_summary_still_lands_in_a_file(tmp_path,
+                                                                               workers):
+    """Closing the terminal (SIGHUP) killed a replay before its checkpoint. It now stops as
+    after Ctrl-C, and the summary redirected to a file is whole although the terminal its
+    messages went to is gone (writing there fails: EIO)."""
+    import pty
+
+    store, out_path = tmp_path / "hung-up.db", tmp_path / "summary.json"
+    master, slave = pty.openpty()
+    terminal = os.ttyname(slave)
+
+    def in_a_terminal_session() -> None:
+        _like_a_terminal()
+        os.setsid()
+        fd = os.open(terminal, os.O_RDWR)  # a new session's first terminal: its controlling one
+        os.dup2(fd, 0)
+        os.dup2(fd, 2)
+
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aiops", "replay", str(SCENARIO), "--workers", str(workers),
+             "--speed", "30", "--store", str(store)],  # the progress bar on the terminal too
+            cwd=ROOT, stdout=out, preexec_fn=in_a_terminal_session)
+    os.close(slave)
+    try:
+        deadline = time.monotonic() + 60
+        while len(child_pids(proc.pid)) < (workers if workers > 1 else 0) or not store.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "did not start"
+            time.sleep(0.05)
+        time.sleep(2.5)
+        pool = child_pids(proc.pid)
+        os.close(master)  # the terminal's window closes: the kernel hangs the session up
+        assert proc.wait(timeout=60) == 128 + signal.SIGHUP
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert_processes_exit(pool, "the replay")
+    summary = json.loads(out_path.read_bytes())
+    assert summary["interrupted"] == "SIGHUP"
+    assert 0 < summary["kpis"]["raw_signals"] < SCENARIO_RECORDS
+    st = open_store(store)
+    try:
+        assert st.load_checkpoint()[1], "no checkpoint after the hang-up"
+        assert len(list(st.documents("alerts"))) == summary["kpis"]["alerts"]
+    finally:
+        st.close()
+
+
 def test_a_second_ctrl_c_aborts_at_once_with_one_line(tmp_path, capsys, monkeypatch):
     """What the second Ctrl-C raises mid-batch (``KeyboardInterrupt``, from
     :class:`StopRequest`; tested below) ends the replay with one line, its workers stopped."""
