@@ -84,3 +84,24 @@ class ErrorPolicy:
 
 def lenient(keep: int = 20) -> ErrorPolicy:
     return ErrorPolicy(strict=False, keep=keep)
+
+
+def binary_content(text: str) -> str | None:
+    """Why a file's first characters (bad bytes already U+FFFD) are not text, or None.
+
+    A log, JSON or CSV file has no NUL characters and almost no other control characters;
+    an image, archive or executable has many, and echoing them back as the
+    "line" that failed to parse filled the terminal with garbage. UTF-16 text (Windows
+    event exports) is all NULs to a UTF-8 reader: said so, with the fix.
+    """
+    sample = text[:4096]
+    if not sample:
+        return None
+    if "\x00" in sample:
+        return "binary data with NUL bytes (UTF-16? iconv -f UTF-16 -t UTF-8 first)"
+    # control characters, not U+FFFD: text in a legacy encoding (Latin-1, CP1251) is all
+    # U+FFFD to a UTF-8 reader and still a log worth reading; random bytes are ~10 % controls
+    odd = sum(1 for ch in sample if ch < " " and ch not in "\t\n\r\x0c\x1b")
+    if odd * 20 > len(sample):
+        return f"binary data ({odd} control characters in the first {len(sample)})"
+    return None

@@ -19,7 +19,7 @@ import orjson
 
 from aiops.schema import NO_ATTRIBUTES, Record
 from ingest.alerts import is_alertmanager_webhook, read_alerts
-from ingest.errors import ErrorPolicy, ParseError
+from ingest.errors import ErrorPolicy, ParseError, binary_content
 from ingest.events import read_events
 from ingest.jsondocs import iter_json_items
 from ingest.jsonlogs import record_from_object
@@ -70,6 +70,10 @@ def sniff(path: str | os.PathLike) -> tuple[str, str | None]:
             head = fh.read(65536)
     except GZIP_ERRORS as exc:
         raise ParseError(f"a readable gzip file ({exc})", source=str(p), field="file") from None
+    binary = binary_content(head)
+    if binary:
+        raise ParseError("a text file (log lines, JSON or CSV; plain or gzip)", source=str(p),
+                         field="file", got=binary)
     first = head.lstrip()
     if first[:1] in "[{":
         obj = _first_json_object(first)

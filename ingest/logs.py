@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 import orjson
 
 from aiops.schema import LEVELS, NO_ATTRIBUTES, LogRecord, normalize_level
-from ingest.errors import ErrorPolicy, ParseError
+from ingest.errors import ErrorPolicy, ParseError, binary_content
 from ingest.headerformat import RegexLineParser, header_format_parser, named_regex_parser
 from ingest.jsonlogs import (HOST_KEYS, LEVEL_KEYS, MSG_KEYS, SERVICE_KEYS, TS_KEYS,
                              JsonLineParser, record_from_object)
@@ -120,7 +120,7 @@ def detect_line_parser(sample: list[str], **kw) -> LineParser:
         if hits > best_hits:
             best, best_hits = parser, hits
     if best is None:
-        first = lines[0] if lines else ""
+        first = binary_content("".join(sample)) or (lines[0] if lines else "")
         raise ParseError("a recognisable log layout (JSON lines, syslog, or a leading timestamp); "
                          "pass a format such as '<Date> <Time> <Level> <Content>'",
                          source=kw.get("source", ""), line=1, field="log_format", got=first)

@@ -181,6 +181,40 @@ def test_a_truncated_gzip_keeps_its_records_before_the_damage_and_says_so(tmp_pa
         list(read_input(InputSpec(path=garbage), ErrorPolicy()))  # sniffing reads it first
 
 
+def test_a_binary_file_is_named_as_such_not_echoed_back(tmp_path, capsys):
+    """An image or archive among the logs (or a UTF-16 export) was a layout error whose "got"
+    was the file's first bytes, control characters and all, printed to the terminal."""
+    import random
+
+    from aiops.cli import main
+
+    blob = tmp_path / "screenshot.png"
+    blob.write_bytes(b"\x89PNG\r\n\x1a\n" + random.Random(7).randbytes(3000))
+    noisy = tmp_path / "core.bin"  # no NUL byte, but control characters throughout
+    noisy.write_bytes(bytes(b for b in random.Random(8).randbytes(4000) if b))
+    utf16 = tmp_path / "events.log"
+    utf16.write_bytes("2026-11-28 10:00:00 ERROR disk full\r\n".encode("utf-16"))
+    for path, reason in ((blob, "NUL bytes"), (noisy, "control characters"),
+                         (utf16, "iconv -f UTF-16 -t UTF-8")):
+        with pytest.raises(ParseError) as sniffed:  # kind unknown: sniffed first
+            list(read_input(InputSpec(path=path), ErrorPolicy()))
+        assert sniffed.value.field == "file" and "a text file" in str(sniffed.value)
+        with pytest.raises(ParseError) as read_as_log:  # declared a log: the layout check
+            list(read_input(InputSpec(path=path, kind="log"), ErrorPolicy()))
+        assert read_as_log.value.field == "log_format"
+        for err in (sniffed.value, read_as_log.value):
+            assert reason in str(err) and "binary data" in str(err)
+            assert not any(ch < " " for ch in str(err)), str(err)
+    assert main(["replay", str(blob), "--no-progress", "--store", str(tmp_path / "s.db")]) == 2
+    err = capsys.readouterr().err
+    assert "expected a text file" in err and not any(ch < " " and ch != "\n" for ch in err)
+    # a log in a legacy encoding is not binary: its bytes become U+FFFD, its lines are read
+    legacy = tmp_path / "cp1251.log"
+    legacy.write_bytes("2026-11-28 10:00:00 ERROR Ошибка записи на диск\n".encode("cp1251"))
+    (record,) = read_input(InputSpec(path=legacy), ErrorPolicy())
+    assert record.level == "ERROR" and "\ufffd" in record.message
+
+
 def test_a_byte_order_mark_does_not_cost_the_first_line(tmp_path):
     for name, lines in (("a.log", ["2026-11-28 10:00:00 INFO first", "2026-11-28 10:00:01 INFO second"]),
                         ("a.jsonl", ['{"ts":"2026-11-28T10:00:00Z","msg":"first"}',
