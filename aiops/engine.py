@@ -129,6 +129,8 @@ class Engine:
         self._clock: datetime | None = None  # the correlator's event-time clock
         self._last: datetime | None = None  # the last instant handed to the correlator
         self.stats: Counter = Counter()
+        #: files replayed into this store (see aiops.cli.replayed), saved with each checkpoint
+        self.replayed_inputs: dict[str, list[dict]] = {}
         self._out = _Outputs()
         self._since_checkpoint = 0
         self._checkpointed_at = time.monotonic()
@@ -309,7 +311,7 @@ class Engine:
     def _states(self) -> dict[str, Any]:
         own = {"version": self.params.state_version, "alerts": self._alerts,
                "events": self._events, "clock": self._clock, "last": self._last,
-               "stats": dict(self.stats)}
+               "stats": dict(self.stats), "replayed_inputs": self.replayed_inputs}
         return {"engine": pickle.dumps(own, protocol=pickle.HIGHEST_PROTOCOL),
                 "correlate": self.correlator.get_state(), **self.partition.get_state(deferred=True)}
 
@@ -347,6 +349,7 @@ class Engine:
             self._clock = own["clock"]
             self._last = own.get("last", self._clock)
             self.stats = Counter(own["stats"])
+            self.replayed_inputs = own.get("replayed_inputs", {})  # stores of before stop 21
             self.correlator.set_state(states["correlate"])
             self.partition.set_state(states)
         except Exception as exc:  # a state this code cannot read: say so, never half-resume

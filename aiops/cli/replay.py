@@ -6,9 +6,12 @@ import argparse
 import time
 from pathlib import Path
 
+from rich.markup import escape
+
 from aiops.cli.common import (Inputs, add_input_options, emit_json, fail, guarded, progress,
-                              resolve_inputs)
+                              resolve_inputs, stderr)
 from aiops.cli.interrupt import StopRequest
+from aiops.cli.replayed import ReplayedInputs
 from aiops.config import ConfigError
 from aiops.engine import Engine
 from aiops.replay import lazy_batches, pace, replay_summary
@@ -32,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"{DEFAULT_STORE} each run)")
     p.add_argument("--speed", type=float, default=0.0,
                    help="0 = as fast as possible (default); N = N x real time")
+    p.add_argument("--again", action="store_true",
+                   help="replay inputs this --store has replayed already (skipped otherwise; "
+                        "one that grew or whose replay was interrupted is refused)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="run templates and detection in N processes, partitioned by source "
                         "(same results; default 1, or what --store was written with)")
@@ -54,8 +60,21 @@ def run(args: argparse.Namespace) -> int:
     stop = StopRequest()
     summary = None
     try:
-        with stop:
-            summary = _replay(engine, inputs, args, store_path, stop)
+        replayed = ReplayedInputs(engine.replayed_inputs)
+        inputs.specs, skipped = replayed.select(inputs.specs, again=args.again, store=store_path)
+        if skipped:
+            names = ", ".join(e["path"] for e in skipped) if len(skipped) <= 3 else \
+                f"{len(skipped)} of {len(skipped) + len(inputs.specs)} inputs"
+            stderr.print(f"aiops: skipping {escape(names)}: replayed into {escape(str(store_path))} "
+                         f"already (the summary's skipped_inputs; --again replays them)",
+                         highlight=False)
+        if inputs.specs:
+            with stop:
+                summary = _replay(engine, inputs, args, store_path, stop, replayed)
+        else:  # nothing new: the store as it is (a flush now would close its windows again)
+            summary = replay_summary(engine, inputs.report(), elapsed=0.0, store=str(store_path))
+            summary["interrupted"] = None
+        summary["skipped_inputs"] = skipped
     except KeyboardInterrupt:  # a second Ctrl-C: abort now
         pass
     finally:  # a bad line (--strict) ends the replay too: stop the workers, release the store
@@ -67,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path: Path,
-            stop: StopRequest) -> dict:
+            stop: StopRequest, replayed: ReplayedInputs) -> dict:
     started = time.perf_counter()
+    replayed.mark(inputs.specs, complete=False)  # a checkpoint from here on says so
     stream = inputs.stream(strict=args.strict, keep_original=False)  # never stored or shown
     if args.speed > 0:
         stream = stop.until_stopped(pace(stream, args.speed))
@@ -88,6 +108,8 @@ def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path
             bar.update(task, completed=processed, rate=f"{processed / elapsed:,.0f} rec/s")
             if stop.signal_name is not None:
                 break
+        if stop.signal_name is None:
+            replayed.mark(inputs.specs, complete=True)
         engine.flush()  # interrupted too: what was read is processed and checkpointed
         if stop.signal_name is None:
             bar.update(task, completed=total or processed)

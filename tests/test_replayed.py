@@ -1,0 +1,120 @@
+"""A store remembers the files replayed into it: the same file again is skipped, a grown or
+half-replayed one is refused with what to do, and ``--again`` overrides."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from aiops.cli import main
+from aiops.cli.replayed import SPAN, ReplayedInputs
+from aiops.config import Config
+from aiops.engine import Engine
+from aiops.store import open_store
+from ingest.files import InputSpec
+from tests.conftest import SAMPLES
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = SAMPLES / "db-pool-exhaustion"
+
+
+def replay(capsys, *args: str) -> tuple[int, dict | None, str]:
+    code = main(["replay", *args, "--no-progress"])
+    captured = capsys.readouterr()
+    return code, (orjson.loads(captured.out) if captured.out.strip() else None), captured.err
+
+
+def test_replaying_the_same_files_into_a_store_again_counts_nothing_twice(tmp_path, capsys):
+    store = str(tmp_path / "s.db")
+    code, first, _ = replay(capsys, str(SCENARIO), "--store", store)
+    assert code == 0 and first["skipped_inputs"] == []
+    code, again, err = replay(capsys, str(SCENARIO), "--store", store)
+    assert code == 0
+    assert "skipping 20 of 20 inputs: replayed into" in " ".join(err.split())
+    assert len(again["skipped_inputs"]) == 20 and again["inputs"] == []
+    assert {s["path"] for s in again["skipped_inputs"]} == \
+        {i["path"] for i in first["inputs"]}
+    # the store as the first replay left it: nothing read twice, nothing late
+    assert again["kpis"] == first["kpis"] and again["records"] == first["records"]
+    assert again["late_records"] == first["late_records"]
+    assert [i["id"] for i in again["incidents"]] == [i["id"] for i in first["incidents"]]
+    # --again replays them all: every record counted twice, as before this check existed
+    code, forced, _ = replay(capsys, str(SCENARIO), "--store", store, "--again")
+    assert code == 0 and forced["skipped_inputs"] == []
+    assert forced["records"] == {k: 2 * v for k, v in first["records"].items()}
+
+
+def test_a_grown_file_is_refused_with_the_command_that_replays_only_the_rest(tmp_path, capsys):
+    log = tmp_path / "postgres.log"
+    shutil.copy(SCENARIO / "logs" / "postgres.log", log)
+    size = log.stat().st_size
+    store = str(tmp_path / "s.db")
+    code, first, _ = replay(capsys, str(log), "--store", store)
+    assert code == 0
+    with open(log, "a") as fh:
+        fh.write("2026-03-02 10:50:00.000 UTC [999] LOG:  checkpoint complete\n")
+    code, out, err = replay(capsys, str(log), "--store", store)
+    err = " ".join(err.split())
+    assert code == 2 and out is None
+    assert f"its first {size:,} bytes were" in err, err
+    hint = f"tail -c +{size + 1} {log} | aiops replay - --store {store}"
+    assert hint in err
+    # the hint, run: only the new line goes in
+    tail = subprocess.run(["tail", "-c", f"+{size + 1}", str(log)], capture_output=True,
+                          check=True).stdout
+    done = subprocess.run([sys.executable, "-m", "aiops", "replay", "-", "--store", store,
+                           "--no-progress"], input=tail, capture_output=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr.decode()
+    summary = orjson.loads(done.stdout)
+    assert summary["records"]["log"] == first["records"]["log"] + 1
+
+
+def test_a_file_shorter_than_the_fingerprint_that_grew_is_recognised(tmp_path, capsys):
+    log = tmp_path / "tiny.log"
+    log.write_text("2026-03-02 10:00:00 INFO started\n")
+    assert log.stat().st_size < SPAN
+    store = str(tmp_path / "s.db")
+    assert replay(capsys, str(log), "--store", store)[0] == 0
+    with open(log, "a") as fh:
+        fh.write("2026-03-02 10:00:05 ERROR disk full on /var\n" * 40)  # past SPAN now
+    code, _, err = replay(capsys, str(log), "--store", store)
+    assert code == 2 and "bytes were" in err
+
+
+def test_different_files_with_the_same_opening_are_both_replayed(tmp_path, capsys):
+    banner = "".join(f"2026-03-02 10:00:{i:02d} INFO starting module {i}\n" for i in range(40))
+    assert len(banner) > SPAN
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text(banner + "2026-03-02 10:01:00 ERROR a failed\n")
+    b.write_text(banner + "2026-03-02 10:01:00 ERROR b failed\n")
+    store = str(tmp_path / "s.db")
+    assert replay(capsys, str(a), "--store", store)[0] == 0
+    code, out, _ = replay(capsys, str(b), "--store", store)
+    assert code == 0 and out["skipped_inputs"] == [] and out["inputs"][0]["records"] == 41
+    code, _, err = replay(capsys, str(a), str(a), "--store", str(tmp_path / "t.db"))
+    assert code == 2 and "each input once" in err
+
+
+def test_a_replay_that_did_not_finish_is_refused_and_the_registry_survives_a_restart(tmp_path,
+                                                                                      capsys):
+    """What an interrupted replay checkpointed (Ctrl-C, or a kill after a checkpoint) says
+    the file was being replayed: its first records are in the store."""
+    log = tmp_path / "postgres.log"
+    shutil.copy(SCENARIO / "logs" / "postgres.log", log)
+    store = tmp_path / "s.db"
+    engine = Engine(Config(), open_store(store))
+    try:
+        ReplayedInputs(engine.replayed_inputs).mark([InputSpec(path=log)], complete=False)
+        engine.checkpoint()
+    finally:
+        engine.close()
+    code, _, err = replay(capsys, str(log), "--store", str(store))
+    assert code == 2 and "was interrupted" in " ".join(err.split())
+    code, out, _ = replay(capsys, str(log), "--store", str(store), "--again")
+    assert code == 0 and out["inputs"][0]["records"] > 0
+    code, out, _ = replay(capsys, str(log), "--store", str(store))  # complete now: skipped
+    assert code == 0 and [s["path"] for s in out["skipped_inputs"]] == [str(log)]
