@@ -126,3 +126,18 @@ def test_input_log_benchmark_prunes_everything_it_committed():
     assert r["bytes_per_event"] > 0
     # retention 0 empties the log in checkpoints of at most PRUNE_CHUNK batches
     assert len(r["prune_checkpoints_ms"]) == -(-7 // r["prune_chunk"])
+
+
+def test_process_cpu_names_each_process_of_the_tree_with_its_cpu():
+    """What measured the --workers pool: a child that burns CPU shows up with it, beside its
+    idle parent, and the idle cores are sampled once a second."""
+    import process_cpu
+
+    burn = "import time; t = time.process_time(); exec('while time.process_time() - t < 0.6: pass')"
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"
+    result = process_cpu.measure([sys.executable, "-c", parent], every=0.02)
+    assert result["rc"] == 0
+    assert len(result["processes"]) == 2, result
+    child = max(result["processes"], key=lambda p: p["cpu_s"])
+    assert child["cpu_s"] >= 0.5 and result["cpu_s"] >= child["cpu_s"]
+    assert result["idle_core_s_per_s"] and result["idle_core_s"] >= 0
