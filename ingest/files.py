@@ -126,20 +126,22 @@ class InputSpec:
         return self.source or str(self.path)
 
 
-def spool_stdin(stream: BinaryIO | None = None) -> InputSpec:
-    """``-``: standard input to its end, in a temporary file (removed at exit).
+def spool_stdin(stream: BinaryIO | None = None, source: str = "stdin") -> InputSpec:
+    """``-`` (or a named pipe, ``source``): the stream to its end, in a temporary file
+    (removed at exit).
 
     An input is read more than once (sniffed, counted for the progress bar, read), and a
     pipe only once; a live stream belongs to ``aiops serve``, not to a file command.
     """
     stream = stream if stream is not None else sys.stdin.buffer
     if stream.isatty():
-        print("aiops: reading standard input until end of file (Ctrl-D)", file=sys.stderr)
+        print(f"aiops: reading {'standard input' if source == 'stdin' else source} until end "
+              f"of file (Ctrl-D)", file=sys.stderr)
     fd, name = tempfile.mkstemp(prefix="aiops-stdin-")
     atexit.register(lambda: Path(name).unlink(missing_ok=True))
     with os.fdopen(fd, "wb") as out:
         shutil.copyfileobj(stream, out, 1 << 20)
-    return InputSpec(path=Path(name), source="stdin")
+    return InputSpec(path=Path(name), source=source)
 
 
 def read_input(spec: InputSpec, policy: ErrorPolicy, default_ts: datetime | None = None,

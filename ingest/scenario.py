@@ -45,6 +45,9 @@ def load_inputs(path: str | Path) -> tuple[list[InputSpec], dict[str, Any]]:
         raise ParseError("an existing file or scenario directory", source=str(p), field="path")
     if p.is_file():
         return [InputSpec(path=p)], {}
+    if not p.is_dir():  # a named pipe, or a shell's <(command): readable once, spooled as '-' is
+        with open(p, "rb") as stream:
+            return [spool_stdin(stream, source=str(path))], {}
     manifest = p / MANIFEST
     if manifest.exists():
         try:

@@ -179,6 +179,31 @@ def test_dash_reads_standard_input(monkeypatch, capsys, tmp_path):
     assert "standard input ('-') at most once" in " ".join(capsys.readouterr().err.split())
 
 
+def test_a_named_pipe_or_process_substitution_is_read_like_standard_input(tmp_path):
+    """``aiops replay <(kubectl logs pod)`` passes /dev/fd/N, a pipe: it was taken for a
+    directory with no files in it ("expected at least one input file")."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    log = root / "sample_telemetry" / "db-pool-exhaustion" / "logs" / "postgres.log"
+    script = (f"{sys.executable} -m aiops replay <(cat {log}) --no-progress "
+              f"--store {tmp_path / 's.db'}")
+    done = subprocess.run(["bash", "-c", script], capture_output=True, cwd=root, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    summary = json.loads(done.stdout)
+    (given,) = summary["inputs"]
+    assert given["path"].startswith("/dev/fd/") and given["records"] == 1836
+    fifo = tmp_path / "shipped.log"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["bash", "-c", f"cat {log} > {fifo}"])
+    done = subprocess.run([sys.executable, "-m", "aiops", "templates", str(fifo), "--json"],
+                          capture_output=True, cwd=root, timeout=120)
+    writer.wait(timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert sum(t["count"] for t in json.loads(done.stdout)["templates"]) == 1836
+
+
 def test_standard_input_is_spooled_and_the_spool_removed(tmp_path):
     import subprocess
     import sys
