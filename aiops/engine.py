@@ -72,6 +72,17 @@ class EngineParams:
         if unknown:
             raise ConfigError(f"[engine]: unknown key(s) {', '.join(sorted(unknown))}; "
                               f"expected {', '.join(sorted(known))}")
+        # checked here, not where first used: ``lateness_s = "60"`` was a TypeError traceback
+        # from timedelta, and a negative lateness or tick a silently odd engine
+        for key, value in params.items():
+            whole = key in ("checkpoint_records", "state_version")
+            kinds = (int,) if whole else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds) or value < 0 or \
+                    (value == 0 and key in ("checkpoint_records", "correlate_tick_s")):
+                what = "a whole number" if whole else "a number of seconds"
+                floor = "above 0" if key in ("checkpoint_records", "correlate_tick_s") \
+                    else "0 or more"
+                raise ConfigError(f"[engine]: {key}: expected {what}, {floor}; got {value!r}")
         return cls(**params)
 
 

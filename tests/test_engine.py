@@ -102,6 +102,26 @@ def test_unknown_engine_key_is_a_config_error():
         Engine(Config(engine={"latenes_s": 5}))
 
 
+def test_engine_values_of_the_wrong_type_or_sign_are_config_errors_naming_the_key():
+    """``lateness_s = "60"`` was a TypeError traceback from timedelta; a negative lateness or
+    a zero correlation tick was accepted."""
+    import pytest
+
+    from aiops.config import ConfigError
+
+    for key, value, says in (("lateness_s", "60", "lateness_s: expected a number of seconds"),
+                             ("alert_delay_s", -1, "alert_delay_s: expected a number"),
+                             ("correlate_tick_s", 0, "correlate_tick_s: expected a number of "
+                                                     "seconds, above 0"),
+                             ("checkpoint_records", 2.5, "checkpoint_records: expected a whole"),
+                             ("checkpoint_interval_s", True, "checkpoint_interval_s")):
+        with pytest.raises(ConfigError, match=says):
+            Engine(Config(engine={key: value}))
+    engine = Engine(Config(engine={"lateness_s": 0, "checkpoint_interval_s": 2.5}))
+    assert engine.lateness.total_seconds() == 0 and engine.params.checkpoint_interval_s == 2.5
+    engine.close()
+
+
 def test_checkpoint_frequency_does_not_change_the_stored_templates(tmp_path, capsys):
     """Templates merge as mining goes on; a checkpoint taken before a merge must not leave
     the merged-away id behind in the store."""

@@ -28,6 +28,8 @@ def duration(value, key: str = "duration") -> timedelta:
     if isinstance(value, bool):
         raise ValueError(f"correlate.{key}: expected a duration like '30s' or '15m', got {value!r}")
     if isinstance(value, (int, float)):
+        if value < 0:  # a negative window or hold accepted nothing, silently
+            raise ValueError(f"correlate.{key}: a duration cannot be negative, got {value!r}")
         return timedelta(seconds=float(value))
     m = _DUR.match(str(value))
     if not m:

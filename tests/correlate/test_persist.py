@@ -90,3 +90,5 @@ def test_config_errors_name_the_key():
     with pytest.raises(ValueError, match="correlate.layers.x"):
         CorrelateConfig.from_dict({"layers": {"x": "kernel"}})
     assert CorrelateConfig.from_dict({"hold_time": 90}).hold_time.total_seconds() == 90
+    with pytest.raises(ValueError, match="correlate.group_window: a duration cannot be negative"):
+        CorrelateConfig.from_dict({"group_window": -300})  # accepted, and grouped nothing
