@@ -39,6 +39,10 @@ class CountModel:
             raise TypeError(f"fpr must be in (0, 0.5), got {fpr!r}")
         if not (use_forest or use_residual):
             raise TypeError("enable use_forest, use_residual or both")
+        if isinstance(n_estimators, bool) or not isinstance(n_estimators, int) or n_estimators < 1:
+            # 0 trees failed only at the first fit, an hour of event time in
+            raise TypeError(f"n_estimators must be a whole number of trees, at least 1, "
+                            f"got {n_estimators!r}")
         self.n_estimators = n_estimators
         self.variance = variance
         self.fpr = fpr

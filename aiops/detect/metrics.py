@@ -129,6 +129,9 @@ class MetricDetector:
         self.stale_after = stale_after
         self.calibration_points = int(calibration_points)
         self.recalibrate_every = int(recalibrate_every)
+        for name in ("calibration_points", "recalibrate_every"):
+            if getattr(self, name) < 1:  # a negative window broke the first threshold's numpy
+                raise TypeError(f"{name} must be at least 1, got {getattr(self, name)}")
         self.severity = normalize_severity(severity)
         self.alertname = alertname
         self.max_series = int(max_series)

@@ -29,6 +29,10 @@ def test_tables_configure_and_enable():
     ({"logs": {"window": "soon"}}, "window"),
     ({"sessions": {"id_pattern": "("}}, "not a valid regex"),
     ({"enabled": "metrics"}, "must be a list"),
+    # accepted before stop 21, then failed at the first fit or threshold, mid-replay
+    ({"logs": {"n_estimators": 0}}, "n_estimators must be a whole number of trees, at least 1"),
+    ({"metrics": {"calibration_points": -1}}, "calibration_points must be at least 1"),
+    ({"metrics": {"recalibrate_every": 0}}, "recalibrate_every must be at least 1"),
 ])
 def test_bad_config_is_a_clear_type_error(config, needle):
     with pytest.raises(TypeError, match="detect") as info:
