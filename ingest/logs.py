@@ -165,6 +165,12 @@ class LogReader:
                     break
             # sampled as parsed (the loop below finds no escape left in them)
             head = [ANSI_ESCAPE.sub("", line) if "\x1b" in line else line for line in head]
+            if len(head) < 50 and not any(line.strip() for line in head) and \
+                    (self.format or "auto").strip().lower() == "auto":
+                # an empty or blank file (a log just rotated) has no records, not an unknown
+                # layout: that error failed a whole directory's replay
+                self.lines_read += len(head)
+                return
             self.parser = make_line_parser(self.format, service=self.service, source=self.source,
                                            timestamps=self.timestamps, sample=head)
         parse = self.parser.parse

@@ -85,6 +85,28 @@ def test_a_file_shorter_than_the_fingerprint_that_grew_is_recognised(tmp_path, c
     assert code == 2 and "bytes were" in err
 
 
+def test_files_with_the_same_lines_under_other_names_are_other_inputs(tmp_path, capsys):
+    """A metrics CSV names its series after its file: two files with the same lines are two
+    series (and two empty logs are two inputs, not one given twice)."""
+    a, b = tmp_path / "cpu_ratio.csv", tmp_path / "mem_ratio.csv"
+    for path in (a, b):
+        path.write_text("timestamp,value\n2026-03-02T10:00:00Z,0.5\n2026-03-02T10:00:15Z,0.6\n")
+    (tmp_path / "empty-1.log").write_text("")
+    (tmp_path / "empty-2.log").write_text("")
+    store = str(tmp_path / "s.db")
+    code, out, err = replay(capsys, str(a), str(b), str(tmp_path / "empty-1.log"),
+                            str(tmp_path / "empty-2.log"), "--store", store)
+    assert code == 0, err
+    assert out["records"]["metric"] == 4 and out["metric_series"]["scored"] == 2  # 2 series
+    assert [i["records"] for i in out["inputs"]] == [2, 2, 0, 0]
+    code, out, _ = replay(capsys, str(a), "--store", store)  # the same path: skipped
+    assert code == 0 and [s["path"] for s in out["skipped_inputs"]] == [str(a)]
+    # another file now under a replayed name (a log rotated and started again): replayed
+    a.write_text("timestamp,value\n2026-03-02T11:00:00Z,0.7\n")
+    code, out, _ = replay(capsys, str(a), "--store", store)
+    assert code == 0 and out["skipped_inputs"] == [] and out["records"]["metric"] == 5
+
+
 def test_different_files_with_the_same_opening_are_both_replayed(tmp_path, capsys):
     banner = "".join(f"2026-03-02 10:00:{i:02d} INFO starting module {i}\n" for i in range(40))
     assert len(banner) > SPAN
@@ -95,8 +117,9 @@ def test_different_files_with_the_same_opening_are_both_replayed(tmp_path, capsy
     assert replay(capsys, str(a), "--store", store)[0] == 0
     code, out, _ = replay(capsys, str(b), "--store", store)
     assert code == 0 and out["skipped_inputs"] == [] and out["inputs"][0]["records"] == 41
-    code, _, err = replay(capsys, str(a), str(a), "--store", str(tmp_path / "t.db"))
-    assert code == 2 and "each input once" in err
+    code, _, err = replay(capsys, str(a), str(tmp_path / ".." / tmp_path.name / "a.log"),
+                          "--store", str(tmp_path / "t.db"))
+    assert code == 2 and "each input once" in err  # one path, given twice
 
 
 def test_a_replay_that_did_not_finish_is_refused_and_the_registry_survives_a_restart(tmp_path,

@@ -2,17 +2,22 @@
 
 ``aiops replay FILE --store S`` run again (a retried cron job, a shell's history) read the whole
 file again into the same store: every record counted twice, the KPIs skewed, and the second
-copy all "late". The store now remembers each input it replayed, as log shippers do
-(Filebeat's registry, Promtail's positions), by a fingerprint that renaming and rotation keep:
-a hash of its first KiB, its size, and a hash of the KiB before that size (two logs that
-open with the same banner differ there; a log that was appended to does not). Then:
+copy all "late". The store now remembers each input replayed into it: its path (absolute; for
+``-`` and pipes the name they are given) and a fingerprint of what was there, as log shippers
+keep (Filebeat's registry): its size, a hash of its first KiB and a hash of the KiB before
+that size. Then, for the same path:
 
-* the same file again: skipped, and the summary says so;
-* a file that grew since: refused, naming the byte it was replayed up to and how to replay
-  only the rest (``tail -c +N FILE | aiops replay - --store S``), since a replay reads whole
-  files;
-* a file whose replay was interrupted: refused (its first records are in the store);
+* the same content again: skipped, and the summary says so;
+* the content grown at its end since (the old head and old last KiB where they were):
+  refused, naming the byte it was replayed up to and how to replay only the rest (``tail -c
+  +N FILE | aiops replay - --store S``), since a replay reads whole files;
+* an interrupted replay of it: refused (its first records are in the store);
+* other content (rotated, rewritten): a new input, replayed;
 * ``--again`` replays any of them anyway.
+
+Identity is the path with the content, not the content alone: a metrics CSV names its series
+after its file, so two files with the same lines are two inputs. A rotated file under a new
+name is a new input, as before.
 
 The registry lives in the engine's state, so the checkpoint that stores a file's records also
 records the file: a replay killed before its first checkpoint leaves no entry behind.
@@ -21,7 +26,6 @@ records the file: a replay killed before its first checkpoint leaves no entry be
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,36 +41,26 @@ def _hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
-@dataclass(frozen=True)
-class Fingerprint:
-    head: str   # hash of the first min(size, SPAN) bytes
-    size: int
-    tail: str   # hash of the SPAN bytes before ``size``
+def _key(spec: InputSpec) -> str:
+    """What names an input across runs: its absolute path, or the name a pipe was given."""
+    return spec.source or str(Path(spec.path).resolve())
 
-    @classmethod
-    def of(cls, path: Path) -> "Fingerprint":
-        with open(path, "rb") as fh:
-            size = fh.seek(0, 2)
-            fh.seek(0)
-            head = fh.read(SPAN)
-            fh.seek(max(0, size - SPAN))
-            return cls(_hash(head), size, _hash(fh.read(SPAN)))
 
-    def covers(self, entry: dict[str, Any], path: Path) -> bool:
-        """Is the file behind this fingerprint the one ``entry`` recorded, or that file grown?"""
-        if entry["size"] > self.size:
-            return False
-        if entry["size"] == self.size:
-            return entry["tail"] == self.tail
-        with open(path, "rb") as fh:  # grown: the bytes that were its end are still there
-            fh.seek(max(0, entry["size"] - SPAN))
-            return _hash(fh.read(min(SPAN, entry["size"]))) == entry["tail"]
+def _fingerprint(path: Path, size: int | None = None) -> dict[str, Any]:
+    """Size, first-KiB hash and last-KiB hash of ``path``'s first ``size`` bytes (all of it)."""
+    with open(path, "rb") as fh:
+        end = fh.seek(0, 2) if size is None else size
+        fh.seek(0)
+        head = fh.read(min(SPAN, end))
+        fh.seek(max(0, end - SPAN))
+        tail = fh.read(min(SPAN, end))
+    return {"size": end, "head": _hash(head), "tail": _hash(tail)}
 
 
 class ReplayedInputs:
-    """The store's record of replayed inputs (head hash -> entries), kept in engine state."""
+    """The store's record of replayed inputs (input key -> entry), kept in engine state."""
 
-    def __init__(self, entries: dict[str, list[dict[str, Any]]]) -> None:
+    def __init__(self, entries: dict[str, dict[str, Any]]) -> None:
         self.entries = entries  # the engine's own dict: its checkpoints write it
 
     def select(self, specs: list[InputSpec], *, again: bool, store: Path
@@ -75,16 +69,22 @@ class ReplayedInputs:
         input, where replaying would count records twice."""
         fresh: list[InputSpec] = []
         skipped: list[dict[str, Any]] = []
-        given: dict[Fingerprint, str] = {}
+        given: dict[str, str] = {}
         for spec in specs:
-            fp = Fingerprint.of(spec.path)
-            if fp in given:
-                raise ParseError(f"each input once (it is the same file as {given[fp]})",
+            key = _key(spec)
+            if key in given:
+                raise ParseError(f"each input once (given twice, also as {given[key]})",
                                  source=spec.label, field="paths")
-            given[fp] = spec.label
-            entry = None if again else self._find(fp, spec.path)
+            given[key] = spec.label
+            entry = None if again else self.entries.get(key)
             if entry is None:
                 fresh.append(spec)
+                continue
+            size = Path(spec.path).stat().st_size
+            if size < entry["size"] or not entry["size"] or \
+                    _fingerprint(spec.path, entry["size"]) != {k: entry[k] for k in
+                                                               ("size", "head", "tail")}:
+                fresh.append(spec)  # other content under the same name: a new input
                 continue
             when = entry["replayed_at"]
             if not entry["complete"]:
@@ -93,7 +93,7 @@ class ReplayedInputs:
                     f"{when}, was interrupted: its first records are in the store; --again "
                     f"replays it all anyway, or use another --store)",
                     source=spec.label, field="paths")
-            if fp.size > entry["size"]:
+            if size > entry["size"]:
                 raise ParseError(
                     f"an input not replayed into {store} before (its first {entry['size']:,} "
                     f"bytes were, at {when}; a replay reads whole files. Only the rest: tail -c "
@@ -107,24 +107,5 @@ class ReplayedInputs:
         """Record ``specs`` as being replayed (``complete=False``) or replayed."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         for spec in specs:
-            fp = Fingerprint.of(spec.path)
-            rows = self.entries.setdefault(fp.head, [])
-            rows[:] = [row for row in rows if not fp.covers(row, spec.path)]
-            rows.append({"path": spec.label, "size": fp.size, "tail": fp.tail,
-                         "replayed_at": now, "complete": complete})
-
-    def _find(self, fp: Fingerprint, path: Path) -> dict[str, Any] | None:
-        for row in self.entries.get(fp.head, ()):
-            if fp.covers(row, path):
-                return row
-        # replayed when shorter than SPAN: its whole content then is a prefix of it now
-        small = [(key, row) for key, rows in self.entries.items() for row in rows
-                 if row["size"] < min(SPAN, fp.size)]
-        if not small:
-            return None
-        with open(path, "rb") as fh:
-            head = fh.read(SPAN)
-        for key, row in small:
-            if _hash(head[:row["size"]]) == key and fp.covers(row, path):
-                return row
-        return None
+            self.entries[_key(spec)] = {**_fingerprint(spec.path), "path": spec.label,
+                                        "replayed_at": now, "complete": complete}

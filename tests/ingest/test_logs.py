@@ -215,6 +215,36 @@ def test_a_binary_file_is_named_as_such_not_echoed_back(tmp_path, capsys):
     assert record.level == "ERROR" and "\ufffd" in record.message
 
 
+def test_an_empty_or_blank_log_has_no_records_and_fails_nothing(tmp_path, capsys):
+    """A log just rotated is empty: its layout cannot be recognised, and that error failed
+    the replay of its whole directory."""
+    from aiops.cli import main
+    from tests.conftest import SAMPLES
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text("")
+    (logs / "worker.log").write_text("\n\n  \n")
+    (logs / "redis.log").write_bytes((SAMPLES / "db-pool-exhaustion" / "logs" /
+                                      "redis.log").read_bytes())
+    for name in ("app.log", "worker.log"):
+        policy = ErrorPolicy(strict=True)
+        assert list(read_input(InputSpec(path=logs / name, kind="log"), policy)) == []
+    assert main(["replay", str(logs), "--no-progress", "--store", str(tmp_path / "s.db")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [(i["path"].rsplit("/", 1)[1], i["records"]) for i in summary["inputs"]] == \
+        [("app.log", 0), ("redis.log", 974), ("worker.log", 0)]
+    assert summary["rejected"]["count"] == 0
+    with pytest.raises(ParseError, match="recognisable log layout"):  # text, but no layout
+        list(read_input(InputSpec(path=_write(tmp_path / "odd.log", "no time here\n"),
+                                  kind="log"), ErrorPolicy()))
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
 def test_a_byte_order_mark_does_not_cost_the_first_line(tmp_path):
     for name, lines in (("a.log", ["2026-11-28 10:00:00 INFO first", "2026-11-28 10:00:01 INFO second"]),
                         ("a.jsonl", ['{"ts":"2026-11-28T10:00:00Z","msg":"first"}',
