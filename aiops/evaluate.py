@@ -30,21 +30,64 @@ def normalize_entity(name: str | None) -> str:
     return v
 
 
+class TruthError(ValueError):
+    """A truth document not in the shape ``aiops simulate`` writes: which field, what was
+    expected (the CLI names the file)."""
+
+    def __init__(self, field: str, expected: str, got: object = None) -> None:
+        super().__init__(f"{field}: expected {expected}, got {got!r}")
+        self.field, self.expected, self.got = field, expected, got
+
+
+def _time(value: object, field: str) -> datetime:
+    try:
+        ts = parse_ts(value)
+    except (TypeError, ValueError):
+        ts = None
+    if ts is None:
+        raise TruthError(field, "an ISO 8601 time", value)
+    return ts
+
+
+def _items(value: object, field: str) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise TruthError(field, "a list of objects", value)
+    return value
+
+
 class Truth:
     """truth.json with lookups: alert -> fault, detector attribution, fault by id."""
 
     def __init__(self, doc: dict) -> None:
+        if not isinstance(doc, dict):
+            raise TruthError("(document)", "an object with a list of faults", type(doc).__name__)
         self.doc = doc
-        self.faults = {f["id"]: f for f in doc.get("faults", [])}
+        faults = _items(doc.get("faults", []), "faults")
+        for i, f in enumerate(faults):
+            if not isinstance(f.get("id"), str) or not f["id"]:
+                raise TruthError(f"faults[{i}].id", "a fault id", f.get("id"))
+        self.faults = {f["id"]: f for f in faults}
         win = doc.get("detector_window", {})
-        self.before = timedelta(seconds=float(win.get("before_s", 120)))
-        self.after = timedelta(seconds=float(win.get("after_s", 300)))
+        try:
+            self.before = timedelta(seconds=float(win.get("before_s", 120)))
+            self.after = timedelta(seconds=float(win.get("after_s", 300)))
+        except (AttributeError, TypeError, ValueError):
+            raise TruthError("detector_window", "{before_s, after_s} in seconds", win) from None
         self.by_key: dict[tuple[str, int], str] = {}
-        for f in doc.get("faults", []):
-            f["_start"], f["_end"] = parse_ts(f["start"]), parse_ts(f["end"])
-            f["_services"] = {normalize_entity(s) for s in f.get("services", [])}
-            for a in f.get("alerts", []):
-                self.by_key[(a["fingerprint"], _ms(parse_ts(a["startsAt"])))] = f["id"]
+        for i, f in enumerate(faults):
+            where = f"faults[{i}]"
+            f["_start"] = _time(f.get("start"), f"{where}.start")
+            f["_end"] = _time(f.get("end"), f"{where}.end")
+            services = f.get("services", [])
+            if not isinstance(services, list):
+                raise TruthError(f"{where}.services", "a list of service names", services)
+            f["_services"] = {normalize_entity(str(s)) for s in services}
+            for j, a in enumerate(_items(f.get("alerts", []), f"{where}.alerts")):
+                if not isinstance(a.get("fingerprint"), str):
+                    raise TruthError(f"{where}.alerts[{j}].fingerprint", "an alert fingerprint",
+                                     a.get("fingerprint"))
+                started = _time(a.get("startsAt"), f"{where}.alerts[{j}].startsAt")
+                self.by_key[(a["fingerprint"], _ms(started))] = f["id"]
 
     def label(self, row: dict) -> str | None:
         """The fault an alert row belongs to, or None for noise."""

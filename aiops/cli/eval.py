@@ -15,10 +15,11 @@ from types import SimpleNamespace
 
 from aiops.cli.common import emit_json, guarded, resolve_inputs
 from aiops.engine import Engine
-from aiops.evaluate import score
+from aiops.evaluate import Truth, TruthError, score
 from aiops.replay import batches
 from aiops.runtime import FreezeSurvivors
 from aiops.store import open_store
+from ingest.errors import ParseError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +43,14 @@ def evaluate_dir(path: str | Path, config: str | None = None, store: str | None 
     truth_path = path / "truth.json"
     if not truth_path.exists():
         raise FileNotFoundError(2, "no truth.json in scenario directory", str(truth_path))
-    truth = json.loads(truth_path.read_text())
+    try:  # checked before the replay, not after it
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        Truth(truth)
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"a JSON document ({exc})", source=str(truth_path)) from None
+    except TruthError as exc:
+        raise ParseError(f"{exc.expected} (the shape aiops simulate writes)",
+                         source=str(truth_path), field=exc.field, got=exc.got) from None
     args = SimpleNamespace(
         paths=[str(path)], config=config, log_format=None, service="", timezone=None, year=None
     )

@@ -76,6 +76,35 @@ def test_end_to_end_eval_on_the_sample_scenario():
     assert m["root_cause"] == "postgres" and m["layer"] == "application"
 
 
+@pytest.mark.parametrize("truth, field, expected", [
+    ('{"faults": "F1"}', "faults", "a list of objects"),
+    ('{"faults": [{"id": "F1", "start": "yesterday", "end": "2026-03-02T10:10:00Z"}]}',
+     "faults[0].start", "an ISO 8601 time"),
+    ('{"faults": [{"id": "F1", "start": "2026-03-02T10:00:00Z", "end": "2026-03-02T10:10:00Z",'
+     ' "alerts": [{"startsAt": "2026-03-02T10:01:00Z"}]}]}',
+     "faults[0].alerts[0].fingerprint", "an alert fingerprint"),
+    ("[]", "(document)", "an object with a list of faults"),
+    ("{not json", None, "a JSON document"),
+])
+def test_a_malformed_truth_file_is_one_error_naming_the_field_before_any_replay(
+        tmp_path, capsys, truth, field, expected):
+    """A hand-written truth.json with a wrong shape was a TypeError traceback, after the
+    whole scenario had been replayed."""
+    import shutil
+
+    from aiops.cli import main
+
+    scenario = tmp_path / "mine"
+    shutil.copytree(SAMPLES / "db-pool-exhaustion", scenario)
+    (scenario / "truth.json").write_text(truth)
+    assert main(["eval", str(scenario)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: {scenario / 'truth.json'}: " in err and f"expected {expected}" in err, err
+    if field:
+        assert f"field '{field}'" in err
+    assert "Traceback" not in err
+
+
 def test_shipped_scenarios_are_small_and_complete():
     assert len(SCENARIOS) >= 5
     for name in SCENARIOS:
