@@ -251,6 +251,44 @@ def test_serve_on_a_port_in_use_is_one_line_before_anything_starts(tmp_path, cap
     assert "Traceback" not in err and not store.exists()  # no store, no engine process
 
 
+def test_serve_checks_its_host_in_the_host_s_address_family(tmp_path, capsys, monkeypatch):
+    """``--host ::1`` was tried as an IPv4 address ("Unknown error -9") and blamed on another
+    server holding the port; a name that resolves nowhere, or an address not on this machine,
+    is said to be that."""
+    import socket
+
+    from aiops.cli.serve import _cannot_listen
+
+    monkeypatch.setenv("AIOPS_API_TOKENS", "s3cret-token-1:read,write")  # non-loopback allowed
+    store = tmp_path / "never.db"
+    assert main(["serve", "--host", "no-such-host.invalid", "--port", "8080",
+                 "--store", str(store)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "'no-such-host.invalid' is not an address of this machine" in err and \
+        "check --host" in err and "another server" not in err
+    assert main(["serve", "--host", "192.0.2.1", "--port", "8080", "--store", str(store)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "cannot listen on 192.0.2.1:8080 (Cannot assign requested address)" in err
+    assert "another server" not in err and not store.exists()
+    if socket.has_ipv6:
+        try:
+            probe = socket.create_server(("::1", 0), family=socket.AF_INET6)
+        except OSError:
+            return  # no IPv6 loopback on this machine: nothing more to check
+        port = probe.getsockname()[1]
+        with probe:
+            assert _cannot_listen("::1", port).endswith(
+                "is another server (another aiops serve?) using it? Choose another --port")
+        assert _cannot_listen("::1", port) is None  # free again: an IPv6 host is fine
+
+
+def test_refusing_a_public_host_prints_the_config_section_as_written(capsys, monkeypatch):
+    monkeypatch.delenv("AIOPS_API_TOKENS", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8080"]) == 2
+    err = capsys.readouterr().err
+    assert "[api] tokens" in " ".join(err.split()) and "\\[" not in err  # was "\\[api]"
+
+
 @pytest.mark.parametrize("section", ["correlate", "templates", "engine", "detect"])
 def test_an_unknown_config_key_is_one_clear_line_naming_its_section(
         section, scenario, tmp_path, capsys, monkeypatch):

@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import os
 import signal
 import socket
 from pathlib import Path
 
-from rich.markup import escape
-
 from aiops.cli.common import fail, guarded, stderr
 from aiops.config import build_component, load_config
 
 DEFAULT_STORE = Path(".aiops") / "aiops.db"
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, or None. The address family follows the
+    host (``--host ::1`` was tried as IPv4: "Unknown error -9", blamed on another server)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        socket.create_server((host, port), family=family).close()
+    except socket.gaierror as err:
+        return (f"cannot listen on {host}:{port}: {host!r} is not an address of this machine "
+                f"({err.strerror}); check --host")
+    except OSError as err:
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        if err.errno == errno.EADDRINUSE:
+            return (f"cannot listen on {host}:{port} ({reason}): is another server (another "
+                    f"aiops serve?) using it? Choose another --port")
+        return f"cannot listen on {host}:{port} ({reason}); check --host and --port"
+    return None
 
 
 def _port(text: str) -> int:
@@ -68,21 +85,18 @@ def run(args: argparse.Namespace) -> int:
     settings = ApiSettings.from_config(config.api)
     if not settings.auth_enabled:
         if not is_loopback(args.host):
-            return fail(escape(f"refusing to bind {args.host}: no API token is configured, so the API "
+            return fail(f"refusing to bind {args.host}: no API token is configured, so the API "
                         f"would be open to the network. Add tokens to [api] tokens in the "
                         f"config or ${TOKENS_ENV} (e.g. 'SECRET:read,write'), or bind "
-                        f"127.0.0.1."))
+                        f"127.0.0.1.")  # fail() escapes rich markup ([api]) itself
         stderr.print(f"[yellow]no API token configured: authentication is off, binding "
                      f"{args.host} (loopback) only[/]", highlight=False)
     else:
         stderr.print(f"API tokens: {len(settings.tokens)} configured; requests need "
                      f"'Authorization: Bearer TOKEN'", highlight=False)
-    try:  # one clear line before the engine process starts, not uvicorn's after it ran
-        socket.create_server((args.host, args.port)).close()
-    except OSError as err:
-        reason = os.strerror(err.errno) if err.errno else str(err)
-        return fail(f"cannot listen on {args.host}:{args.port} ({reason}): is "
-                    f"another server (another aiops serve?) using it? Choose another --port")
+    problem = _cannot_listen(args.host, args.port)
+    if problem:  # one clear line before the engine process starts, not uvicorn's after it ran
+        return fail(problem)
     store_cfg = dict(config.store or {})
     path = args.store or store_cfg.pop("path", None) or DEFAULT_STORE
     store_cfg.pop("path", None)
