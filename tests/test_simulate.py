@@ -103,3 +103,20 @@ def test_random_spec_scales():
     # roots exist in the topology (services or hosts)
     for _kind, root, *_ in spec.faults:
         assert root in spec.topology.services or root in spec.topology.hosts
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--hours", "0"], "argument --hours: expected a number above 0, got '0'"),
+    (["--hours", "-1"], "argument --hours: expected a number above 0"),
+    (["--services", "3"], "argument --services: expected at least 6, got '3'"),
+    (["--log-rate", "0"], "argument --log-rate: expected a number above 0"),
+])
+def test_simulate_refuses_sizes_that_give_no_scenario(tmp_path, capsys, args, says):
+    """0 or -1 hours wrote a scenario with no data; --services 3 was quietly made 6 while the
+    scenario's name said 3."""
+    from aiops.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["simulate", *args, "--out", str(tmp_path / "sim")])
+    assert exit_.value.code == 2 and says in capsys.readouterr().err
+    assert not (tmp_path / "sim").exists()
