@@ -251,6 +251,36 @@ def test_serve_on_a_port_in_use_is_one_line_before_anything_starts(tmp_path, cap
     assert "Traceback" not in err and not store.exists()  # no store, no engine process
 
 
+@pytest.mark.parametrize("args, says", [
+    (["parse", "IN", "--limit", "-1"], "argument --limit: expected at least 0, got '-1'"),
+    (["replay", "IN", "--speed", "-1"], "argument --speed: expected at least 0, got '-1'"),
+    (["replay", "IN", "--speed", "nan"], "argument --speed: expected at least 0, got 'nan'"),
+])
+def test_negative_counts_and_speeds_are_usage_errors(scenario, capsys, args, says):
+    """``--limit -1`` printed one record and ``--speed -1`` replayed at full speed, quietly."""
+    with pytest.raises(SystemExit) as exit_:
+        main([str(scenario) if a == "IN" else a for a in args])
+    assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_detect_and_templates_say_what_is_wrong_with_their_paths(tmp_path, capsys):
+    """``aiops detect`` ran unguarded: a binary or missing file was a traceback. A --state
+    in a directory that does not exist failed only after mining, naming a temporary file."""
+    root = Path(__file__).resolve().parents[1]
+    log = root / "sample_telemetry" / "db-pool-exhaustion" / "logs" / "redis.log"
+    blob = tmp_path / "image.png"
+    blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20)
+    for args, says in ((["detect", "metrics", str(blob)], "expected a text file"),
+                       (["detect", "logs", str(tmp_path / "nope.log")],
+                        "expected an existing file"),
+                       (["detect", "logs", str(log.parent)], "expected a file (give the files"),
+                       (["templates", str(log), "--state", str(tmp_path / "no" / "st.bin")],
+                        "field 'state': expected a --state path in an existing, writable")):
+        assert main(args) == 2, args
+        err = " ".join(capsys.readouterr().err.split())
+        assert says in err and "Traceback" not in err, err
+
+
 def test_serve_checks_its_host_in_the_host_s_address_family(tmp_path, capsys, monkeypatch):
     """``--host ::1`` was tried as an IPv4 address ("Unknown error -9") and blamed on another
     server holding the port; a name that resolves nowhere, or an address not on this machine,

@@ -39,6 +39,32 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="aiops TOML config (overrides a scenario's)")
 
 
+def at_least(floor: float, kind: type = int):
+    """An argparse ``type``: a ``kind`` number of at least ``floor``, else a usage error that
+    says so (a negative --limit or --speed was taken quietly)."""
+    def check(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not value >= floor or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected at least {floor:g}, got {text!r}")
+        return value
+    return check
+
+
+def above_zero(text: str) -> float:
+    """An argparse ``type``: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
+
+
 def emit_json(obj: Any, out=None) -> None:
     data = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
     (out or sys.stdout.buffer).write(data + b"\n")

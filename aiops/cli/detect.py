@@ -22,11 +22,13 @@ from typing import Any, Iterable
 
 import orjson
 
+from aiops.cli.common import guarded
 from aiops.detect import LogDetector, MetricDetector, SessionDetector
 from aiops.schema import UTC, Alert, LogRecord, MetricSample, event_time, iso
 from aiops.templates import build_miner
-from ingest.errors import ErrorPolicy
-from ingest.files import InputSpec, read_input, spool_stdin
+from ingest.errors import ErrorPolicy, ParseError
+from ingest.files import read_input
+from ingest.scenario import load_inputs
 
 
 def register(subparsers) -> None:
@@ -40,7 +42,7 @@ def register(subparsers) -> None:
     m.add_argument("--warmup", default="auto",
                    help="training points per series; 'auto' = min(15%% of the series, 750)")
     _common(m)
-    m.set_defaults(func=run_metrics)
+    m.set_defaults(func=guarded(run_metrics))
     lg = sub.add_parser("logs", help="log files: template windows, or sessions")
     lg.add_argument("files", nargs="+", metavar="FILE")
     lg.add_argument("--log-format", metavar="FMT",
@@ -49,7 +51,7 @@ def register(subparsers) -> None:
     lg.add_argument("--session-id", metavar="REGEX",
                     help="session mode: group lines by this id (e.g. 'blk_-?\\d+')")
     _common(lg)
-    lg.set_defaults(func=run_logs)
+    lg.set_defaults(func=guarded(run_logs))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -182,7 +184,10 @@ def read_records(path: str, kind: str, log_format: str | None = None,
                  service: str = "") -> list:
     """Records of one file through the project's ``ingest`` readers; what they rejected is
     said on stderr (the count and the first errors), never dropped quietly."""
-    spec = spool_stdin() if path == "-" else InputSpec(path=Path(path))
+    if path != "-" and Path(path).is_dir():
+        raise ParseError("a file (give the files of a directory one by one)", source=path,
+                         field="path")
+    (spec,), _ = load_inputs(path)  # '-' and named pipes spooled; a missing path said so
     spec.kind, spec.service = kind, service
     spec.format = log_format if kind == "log" else None
     policy = ErrorPolicy(strict=False)

@@ -7,7 +7,8 @@ import sys
 
 import orjson
 
-from aiops.cli.common import add_input_options, emit_json, guarded, resolve_inputs, stderr
+from aiops.cli.common import (add_input_options, at_least, emit_json, guarded, resolve_inputs,
+                              stderr)
 from aiops.schema import record_to_dict
 
 
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=("log", "metric", "event", "alert"),
                    help="what the file holds (default: sniffed)")
     p.add_argument("--out", metavar="records.jsonl", help="write records here instead of stdout")
-    p.add_argument("--limit", type=int, default=0, help="stop after N records")
+    p.add_argument("--limit", type=at_least(0), default=0, help="stop after N records (0: all)")
     p.set_defaults(func=guarded(run))
 
 

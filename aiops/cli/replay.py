@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from aiops.cli.common import (Inputs, add_input_options, emit_json, fail, guarded, progress,
-                              resolve_inputs, stderr)
+from aiops.cli.common import (Inputs, add_input_options, at_least, emit_json, fail, guarded,
+                              progress, resolve_inputs, stderr)
 from aiops.cli.interrupt import StopRequest
 from aiops.cli.replayed import ReplayedInputs
 from aiops.config import ConfigError
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", metavar="PATH",
                    help=f"SQLite store to replay into and keep (default: a fresh "
                         f"{DEFAULT_STORE} each run)")
-    p.add_argument("--speed", type=float, default=0.0,
+    p.add_argument("--speed", type=at_least(0, float), default=0.0,
                    help="0 = as fast as possible (default); N = N x real time")
     p.add_argument("--again", action="store_true",
                    help="replay inputs this --store has replayed already (skipped otherwise; "

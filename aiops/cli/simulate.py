@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from aiops.cli.common import above_zero, at_least
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -16,13 +18,13 @@ def register(subparsers) -> argparse.ArgumentParser:
         "fault every ~45-75 min, or one of the shipped sample scenarios (--scenario).",
     )
     p.add_argument("--seed", type=int, default=1, help="random seed; same seed => identical files")
-    p.add_argument("--services", type=_at_least(6, int), default=12,
+    p.add_argument("--services", type=at_least(6), default=12,
                    help="number of services (>= 6)")
-    p.add_argument("--hours", type=_above_zero, default=2.0,
+    p.add_argument("--hours", type=above_zero, default=2.0,
                    help="duration in hours of event time")
     p.add_argument(
         "--log-rate",
-        type=_above_zero,
+        type=above_zero,
         default=1.0,
         help="background log lines per second per service replica (1M lines: see README)",
     )
@@ -32,28 +34,6 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run)
     return p
-
-
-def _at_least(floor: int, kind: type = int):
-    def check(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < floor:  # was clamped to 6 with the scenario named after the number given
-            raise argparse.ArgumentTypeError(f"expected at least {floor}, got {text!r}")
-        return value
-    return check
-
-
-def _above_zero(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):  # 0 or -1 hours wrote a scenario with no data
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import pickle
 import sys
 import tempfile
@@ -52,6 +53,12 @@ def mine_file(args: argparse.Namespace) -> tuple[TemplateMiner, dict[str, Any]]:
     inputs = resolve_inputs(args)
     miner = build_component(build_miner, "templates", inputs.config.templates)
     if getattr(args, "state", None):
+        folder = os.path.dirname(os.path.abspath(args.state))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            # checked before mining: the save at the end failed after all the work, naming
+            # its temporary file
+            raise ParseError("a --state path in an existing, writable directory",
+                             source=args.state, field="state")
         miner.persistence = FilePersistence(args.state)
         state = miner.persistence.load_state()
         if state:
