@@ -39,6 +39,33 @@ def limit_native_threads() -> None:
     threadpool_limits(1)
 
 
+#: file descriptors kept free beside the inputs (stdio, the store and its journal, pipes)
+_FD_MARGIN = 64
+
+
+def raise_open_files_limit(inputs: int) -> int | None:
+    """Let this process keep ``inputs`` files open at once, beside its own; None if it can,
+    else the most inputs it can (the hard limit).
+
+    A replay keeps every input open while it merges them in event time, and the usual soft
+    limit (``ulimit -n``, often 1024) ended a replay of a large log directory with a "Too
+    many open files" traceback. The soft limit is raised as far as the hard limit allows,
+    as servers do at start-up; results do not depend on it.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not a POSIX system
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = inputs + _FD_MARGIN
+    if soft == resource.RLIM_INFINITY or soft >= want:
+        return None
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return None if target >= want else max(0, target - _FD_MARGIN)
+
+
 def follow_parent_on_signals() -> None:
     """Ignore SIGINT, SIGTERM and SIGHUP in a process whose parent decides when it stops.
 

@@ -281,6 +281,41 @@ def test_detect_and_templates_say_what_is_wrong_with_their_paths(tmp_path, capsy
         assert says in err and "Traceback" not in err, err
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="sets a child's RLIMIT_NOFILE (POSIX)")
+def test_a_directory_of_more_logs_than_the_open_file_limit_is_replayed(tmp_path):
+    """Every input stays open while the inputs are merged: 1,200 logs under the usual soft
+    limit of 1,024 ended in a "Too many open files" traceback. The soft limit is raised to
+    the hard one; past the hard one, one line says how many inputs fit."""
+    import resource
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for i in range(1200):
+        (logs / f"svc{i}.log").write_text(f"2026-03-02 10:{i // 60 % 60:02d}:{i % 60:02d} INFO "
+                                          f"worker {i} started\n")
+
+    def limits(soft: int, hard: int):
+        return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1400:
+        pytest.skip(f"the hard open-file limit here is {hard}")
+    cmd = [sys.executable, "-m", "aiops", "replay", str(logs), "--no-progress", "--store"]
+    done = subprocess.run(cmd + [str(tmp_path / "a.db")], capture_output=True, cwd=root,
+                          preexec_fn=limits(1024, hard), timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    summary = json.loads(done.stdout)
+    assert summary["records"]["log"] == 1200 and len(summary["inputs"]) == 1200
+    done = subprocess.run(cmd + [str(tmp_path / "b.db")], capture_output=True, cwd=root,
+                          preexec_fn=limits(600, 600), timeout=300)
+    err = " ".join(done.stderr.decode().split())
+    assert done.returncode == 2 and "expected at most 536 inputs at once" in err, err
+    assert "ulimit -n" in err and "got '1,200 inputs'" in err and "Traceback" not in err
+
+
 def test_serve_checks_its_host_in_the_host_s_address_family(tmp_path, capsys, monkeypatch):
     """``--host ::1`` was tried as an IPv4 address ("Unknown error -9") and blamed on another
     server holding the port; a name that resolves nowhere, or an address not on this machine,

@@ -18,6 +18,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
 
 from aiops.config import Config, ConfigError, load_config
 from aiops.pool import WorkerError
+from aiops.runtime import raise_open_files_limit
 from aiops.schema import Record, event_time
 from aiops.store.lock import StoreLockedError, StoreOpenError, is_storage_error
 from ingest.errors import ErrorPolicy, ParseError
@@ -88,6 +89,12 @@ class Inputs:
         """All inputs merged in event-time order (each input is read lazily).
         ``keep_original=False``: log records without their raw line and unmapped fields
         (what runs that never show or store records pass; see ``LogReader``)."""
+        most = raise_open_files_limit(len(self.specs))  # each input stays open while merged
+        if most is not None:
+            raise ParseError(f"at most {most:,} inputs at once: each stays open while they are "
+                             f"merged, and the open-file limit (ulimit -n) allows no more; "
+                             f"raise it, or replay them in parts into one --store",
+                             field="paths", got=f"{len(self.specs):,} inputs")
         self.policies = [ErrorPolicy(strict=strict) for _ in self.specs]
         self.counts = [0] * len(self.specs)
 
