@@ -316,6 +316,20 @@ def test_a_directory_of_more_logs_than_the_open_file_limit_is_replayed(tmp_path)
     assert "ulimit -n" in err and "got '1,200 inputs'" in err and "Traceback" not in err
 
 
+def test_more_workers_than_cpus_is_said_once(scenario, tmp_path, capsys, monkeypatch):
+    """The engine's process and every worker compete for the cores: past them, --workers
+    only adds the pool's own work. Said, not refused (the results are the same)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert main(["replay", str(scenario), "--workers", "2", "--no-progress",
+                 "--store", str(tmp_path / "s.db")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "aiops: 2 workers on 1 CPU(s): processes beyond the cores add work" in err
+    assert main(["replay", str(scenario), "--no-progress", "--store",
+                 str(tmp_path / "t.db")]) == 0
+    assert "workers on" not in capsys.readouterr().err
+
+
 def test_serve_checks_its_host_in_the_host_s_address_family(tmp_path, capsys, monkeypatch):
     """``--host ::1`` was tried as an IPv4 address ("Unknown error -9") and blamed on another
     server holding the port; a name that resolves nowhere, or an address not on this machine,

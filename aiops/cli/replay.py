@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -57,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{store_path}{suffix}").unlink(missing_ok=True)
     engine = Engine(inputs.config, open_store(store_path), workers=args.workers)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if engine.workers > 1 and cpus and engine.workers > cpus:
+        stderr.print(f"aiops: {engine.workers} workers on {cpus} CPU(s): processes beyond the "
+                     f"cores add work, not speed (the results are the same)", highlight=False)
     stop = StopRequest()
     summary = None
     try:
