@@ -9,8 +9,9 @@ that size. Then, for the same path:
 
 * the same content again: skipped, and the summary says so;
 * the content grown at its end since (the old head and old last KiB where they were):
-  refused, naming the byte it was replayed up to and how to replay only the rest (``tail -c
-  +N FILE | aiops replay - --store S``), since a replay reads whole files;
+  refused, naming the byte it was replayed up to: a replay reads whole files, and replaying
+  only the rest from a pipe would leave this entry behind, so the next growth would be
+  counted from the old size again;
 * an interrupted replay of it: refused (its first records are in the store);
 * other content (rotated, rewritten): a new input, replayed;
 * ``--again`` replays any of them anyway.
@@ -96,9 +97,9 @@ class ReplayedInputs:
             if size > entry["size"]:
                 raise ParseError(
                     f"an input not replayed into {store} before (its first {entry['size']:,} "
-                    f"bytes were, at {when}; a replay reads whole files. Only the rest: tail -c "
-                    f"+{entry['size'] + 1} {spec.label} | aiops replay - --store {store}; or "
-                    f"--again)", source=spec.label, field="paths")
+                    f"bytes were, at {when}, and it has grown since; a replay reads whole "
+                    f"files: replay it into a new --store, or pass --again to count those "
+                    f"bytes' records twice)", source=spec.label, field="paths")
             skipped.append({"path": spec.label, "replayed_at": when,
                             "reason": f"replayed into {store} already"})
         return fresh, skipped
