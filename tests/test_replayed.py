@@ -4,7 +4,6 @@ half-replayed one is refused with what to do, and ``--again`` overrides."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import orjson
 
@@ -16,7 +15,6 @@ from aiops.store import open_store
 from ingest.files import InputSpec
 from tests.conftest import SAMPLES
 
-ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = SAMPLES / "db-pool-exhaustion"
 
 
