@@ -62,7 +62,10 @@ def raise_open_files_limit(inputs: int) -> int | None:
         return None
     target = want if hard == resource.RLIM_INFINITY else min(want, hard)
     if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):  # a platform cap below the hard limit (macOS)
+            target = soft
     return None if target >= want else max(0, target - _FD_MARGIN)
 
 
