@@ -120,7 +120,7 @@ def test_a_replay_that_did_not_finish_is_refused_and_the_registry_survives_a_res
     store = tmp_path / "s.db"
     engine = Engine(Config(), open_store(store))
     try:
-        ReplayedInputs(engine.replayed_inputs).mark([InputSpec(path=log)], complete=False)
+        ReplayedInputs(engine.replayed_inputs).begin([InputSpec(path=log)])
         engine.checkpoint()
     finally:
         engine.close()

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path: Path,
             stop: StopRequest, replayed: ReplayedInputs) -> dict:
     started = time.perf_counter()
-    replayed.mark(inputs.specs, complete=False)  # a checkpoint from here on says so
+    replayed.begin(inputs.specs)  # a checkpoint from here on says so
     stream = inputs.stream(strict=args.strict, keep_original=False)  # never stored or shown
     if args.speed > 0:
         stream = stop.until_stopped(pace(stream, args.speed))
@@ -120,7 +120,7 @@ def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path
             if stop.signal_name is not None:
                 break
         if stop.signal_name is None:
-            replayed.mark(inputs.specs, complete=True)
+            replayed.finish(inputs.specs)
         engine.flush()  # interrupted too: what was read is processed and checkpointed
         if stop.signal_name is None:
             bar.update(task, completed=total or processed)

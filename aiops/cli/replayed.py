@@ -104,9 +104,21 @@ class ReplayedInputs:
                             "reason": f"replayed into {store} already"})
         return fresh, skipped
 
-    def mark(self, specs: list[InputSpec], *, complete: bool) -> None:
-        """Record ``specs`` as being replayed (``complete=False``) or replayed."""
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    def begin(self, specs: list[InputSpec]) -> None:
+        """Record ``specs`` as being replayed: fingerprinted now, before they are read."""
+        now = _now()
         for spec in specs:
             self.entries[_key(spec)] = {**_fingerprint(spec.path), "path": spec.label,
-                                        "replayed_at": now, "complete": complete}
+                                        "replayed_at": now, "complete": False}
+
+    def finish(self, specs: list[InputSpec]) -> None:
+        """Record the replay of ``specs`` (begun with :meth:`begin`) as complete. The
+        fingerprint stays the one taken before reading: one taken now could cover lines
+        appended after the reader reached the end, which a later replay would then skip."""
+        now = _now()
+        for spec in specs:
+            self.entries[_key(spec)].update(replayed_at=now, complete=True)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
