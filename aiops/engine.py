@@ -76,13 +76,12 @@ class EngineParams:
         # from timedelta, and a negative lateness or tick a silently odd engine
         for key, value in params.items():
             whole = key in ("checkpoint_records", "state_version")
-            kinds = (int,) if whole else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kinds) or value < 0 or \
-                    (value == 0 and key in ("checkpoint_records", "correlate_tick_s")):
+            positive = key in ("checkpoint_records", "correlate_tick_s")
+            if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) \
+                    or value < 0 or (positive and value == 0):
                 what = "a whole number" if whole else "a number of seconds"
-                floor = "above 0" if key in ("checkpoint_records", "correlate_tick_s") \
-                    else "0 or more"
-                raise ConfigError(f"[engine]: {key}: expected {what}, {floor}; got {value!r}")
+                raise ConfigError(f"[engine]: {key}: expected {what}, "
+                                  f"{'above 0' if positive else '0 or more'}; got {value!r}")
         return cls(**params)
 
 
