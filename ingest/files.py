@@ -13,7 +13,8 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from itertools import chain, islice
+from typing import BinaryIO, Iterable, Iterator
 
 import orjson
 
@@ -39,13 +40,58 @@ def _is_gzip(path: str | os.PathLike) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def open_text(path: str | os.PathLike) -> io.TextIOBase:
+def open_text(path: str | os.PathLike, start: int = 0, end: int | None = None) -> io.TextIOBase:
     """Text lines of a plain or gzip file (by magic bytes, not the name); bad bytes become U+FFFD,
-    and a leading byte-order mark (files written on Windows) is dropped, as the API does."""
+    and a leading byte-order mark (files written on Windows) is dropped, as the API does.
+
+    ``start``/``end``: only bytes ``[start, end)`` of a plain file, what a replay fingerprinted
+    (a log still being written may grow while it is read) and the part of a grown file that a
+    store has not replayed yet (``aiops.cli.replayed``)."""
     if _is_gzip(path):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace",
                                 newline="")
-    return open(path, encoding="utf-8-sig", errors="replace", newline="")
+    if not start and end is None:
+        return open(path, encoding="utf-8-sig", errors="replace", newline="")
+    raw = open(path, "rb")
+    raw.seek(start)
+    span = _Span(raw, None if end is None else max(0, end - start))
+    return io.TextIOWrapper(io.BufferedReader(span, 1 << 16),
+                            encoding="utf-8" if start else "utf-8-sig", errors="replace",
+                            newline="")
+
+
+class _Span(io.RawIOBase):
+    """At most ``length`` bytes of an open binary file, from where it stands."""
+
+    def __init__(self, fh: BinaryIO, length: int | None) -> None:
+        self.fh, self.left = fh, length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        view = memoryview(buffer)
+        if self.left is not None:
+            view = view[:self.left]
+        n = self.fh.readinto(view) if len(view) else 0
+        if self.left is not None:
+            self.left -= n
+        return n
+
+    def close(self) -> None:
+        self.fh.close()
+        super().close()
+
+
+def resumable(spec: "InputSpec", kind: str, fmt: str | None) -> bool:
+    """Can a grown input be replayed from where a store left it? Line-oriented plain files
+    only: log lines, and metric CSVs (their header read again from the top); not gzip, JSON
+    documents (arrays, objects) or Prometheus text (one scrape per file)."""
+    if _is_gzip(spec.path):
+        return False
+    if kind == "log":
+        return fmt not in (None, "json") or not _json_array(spec.path)
+    return kind == "metric" and fmt == "csv"
 
 
 def _stem(path: Path) -> str:
@@ -120,6 +166,11 @@ class InputSpec:
     options: dict = field(default_factory=dict)
     #: what records and errors call this input (default: the path; "stdin" for ``-``)
     source: str = ""
+    #: read bytes ``[start, end)`` only (``end`` None: to the end), after ``lines_before``
+    #: lines: a replay bounds what it fingerprinted, and resumes a grown file (see open_text)
+    start: int = 0
+    end: int | None = None
+    lines_before: int = 0
 
     @property
     def label(self) -> str:
@@ -144,15 +195,21 @@ def spool_stdin(stream: BinaryIO | None = None, source: str = "stdin") -> InputS
     return InputSpec(path=Path(name), source=source)
 
 
-def read_input(spec: InputSpec, policy: ErrorPolicy, default_ts: datetime | None = None,
-               keep_original: bool = True) -> Iterator[Record]:
-    """All records of one input, through the reader its kind and format call for
-    (``keep_original``: see :class:`~ingest.logs.LogReader`)."""
+def kind_and_format(spec: InputSpec) -> tuple[str, str | None]:
+    """The input's kind and format as given, the rest sniffed."""
     kind, fmt = spec.kind, spec.format
     if kind is None or (fmt is None and kind != "log"):
         sniffed_kind, sniffed_fmt = sniff(spec.path)
         kind = kind or sniffed_kind
         fmt = fmt or (sniffed_fmt if sniffed_kind == kind else None)
+    return kind, fmt
+
+
+def read_input(spec: InputSpec, policy: ErrorPolicy, default_ts: datetime | None = None,
+               keep_original: bool = True) -> Iterator[Record]:
+    """All records of one input, through the reader its kind and format call for
+    (``keep_original``: see :class:`~ingest.logs.LogReader`)."""
+    kind, fmt = kind_and_format(spec)
     if kind not in KINDS:
         raise ParseError(f"an input kind: {', '.join(KINDS)}", source=spec.label,
                          field="kind", got=kind)
@@ -212,14 +269,24 @@ def _read(spec: InputSpec, kind: str, fmt: str | None, source: str, policy: Erro
                            year=spec.year, policy=policy, keep_original=keep_original,
                            **spec.options)
         spec.format = fmt
-        with open_text(spec.path) as fh:
-            yield from reader.read(fh)
+        reader.lines_read = spec.lines_before
+        if spec.start:  # a grown file's rest: its layout is sampled from its top, as before
+            with open_text(spec.path) as top:
+                if reader.sample_layout(list(islice(top, 50))) is None:
+                    reader.parser = None  # the top was blank: sample the rest then
+        with open_text(spec.path, spec.start, spec.end) as fh:
+            yield from reader.read(fh, continued=bool(spec.start))
         spec.format = spec.format or describe_parser(reader.parser)
         return
-    with open_text(spec.path) as fh:
+    with open_text(spec.path, spec.start, spec.end) as fh:
         if kind == "metric" and fmt == "csv":
-            yield from read_metrics_csv(fh, source=source, name=spec.name or _stem(Path(spec.label)),
-                                        timezone=spec.timezone, policy=policy)
+            rows: Iterable[str] = fh
+            if spec.start:  # the rest of a grown CSV: its header is on the first line
+                with open_text(spec.path) as top:
+                    rows = chain([top.readline()], fh)
+            yield from read_metrics_csv(rows, source=source, name=spec.name or _stem(Path(spec.label)),
+                                        timezone=spec.timezone, policy=policy,
+                                        first_row=spec.lines_before + 1 if spec.start else 2)
             return
         if kind == "metric" and fmt == "prom":
             if default_ts is None and "timestamp" in spec.options:

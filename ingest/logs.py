@@ -154,8 +154,25 @@ class LogReader:
         self.parser: LineParser | None = None
         self.lines_read = 0
 
-    def read(self, lines: Iterable[str]) -> Iterator[LogRecord]:
-        """Yield records; physical line numbers are 1-based and a record keeps its first line's."""
+    def sample_layout(self, head: list[str]) -> list[str] | None:
+        """Choose the parser from a file's first lines (up to 50); returns them as parsed, or
+        None for an empty or blank file (a log just rotated), which has no records rather
+        than an unknown layout (that error failed a whole directory's replay)."""
+        # sampled as parsed (the read loop finds no escape left in them)
+        head = [ANSI_ESCAPE.sub("", line) if "\x1b" in line else line for line in head]
+        if len(head) < 50 and not any(line.strip() for line in head) and \
+                (self.format or "auto").strip().lower() == "auto":
+            return None
+        self.parser = make_line_parser(self.format, service=self.service, source=self.source,
+                                       timestamps=self.timestamps, sample=head)
+        return head
+
+    def read(self, lines: Iterable[str], continued: bool = False) -> Iterator[LogRecord]:
+        """Yield records; physical line numbers are 1-based and a record keeps its first line's.
+
+        ``continued``: ``lines`` go on from a part already read (a grown file's rest, with
+        the parser sampled from the file's top): leading continuation lines belong to a
+        record read then, so they are passed over, not reported as lines in no layout."""
         it = iter(lines)
         head: list[str] = []
         if self.parser is None:
@@ -163,16 +180,11 @@ class LogReader:
                 head.append(line)
                 if len(head) >= 50:
                     break
-            # sampled as parsed (the loop below finds no escape left in them)
-            head = [ANSI_ESCAPE.sub("", line) if "\x1b" in line else line for line in head]
-            if len(head) < 50 and not any(line.strip() for line in head) and \
-                    (self.format or "auto").strip().lower() == "auto":
-                # an empty or blank file (a log just rotated) has no records, not an unknown
-                # layout: that error failed a whole directory's replay
+            sampled = self.sample_layout(head)
+            if sampled is None:
                 self.lines_read += len(head)
                 return
-            self.parser = make_line_parser(self.format, service=self.service, source=self.source,
-                                           timestamps=self.timestamps, sample=head)
+            head = sampled
         parse = self.parser.parse
         if type(self.parser) is JsonLineParser:
             parse = FastJsonLines(self.parser).parse
@@ -209,6 +221,8 @@ class LogReader:
                 pending.message += "\n" + stripped
                 pending.raw += "\n" + stripped
                 continue
+            if continued and pending is None and joins and CONTINUATION.match(stripped):
+                continue  # the rest of a record read before (see the docstring)
             self.policy.report(ParseError(
                 f"a line in the log format {self.format or describe_parser(self.parser)!r}",
                 source=self.source, line=lineno, got=stripped))

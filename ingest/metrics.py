@@ -25,8 +25,10 @@ _VALUE_KEYS = ("value", "v", "val")
 
 
 def read_metrics_csv(lines: Iterable[str], *, source: str = "", name: str = "",
-                     timezone: str | None = None, policy: ErrorPolicy | None = None
-                     ) -> Iterator[MetricSample]:
+                     timezone: str | None = None, policy: ErrorPolicy | None = None,
+                     first_row: int = 2) -> Iterator[MetricSample]:
+    """Samples of a CSV with a header line; ``first_row``: the file line number of the row
+    after the header (a resumed file's rest follows its header from further down)."""
     policy = policy or ErrorPolicy()
     timestamps = TimestampParser(tz=timezone)
     reader = csv.reader(lines)
@@ -49,7 +51,7 @@ def read_metrics_csv(lines: Iterable[str], *, source: str = "", name: str = "",
         label_idx = []
         series = [(i, cols[i]) for i in range(len(cols)) if i not in (t_idx, n_idx)]
     copy = len(series) > 1  # a wide CSV: each sample its own labels
-    for lineno, row in enumerate(reader, 2):
+    for lineno, row in enumerate(reader, first_row):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) != len(cols):

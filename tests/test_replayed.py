@@ -1,5 +1,6 @@
-"""A store remembers the files replayed into it: the same file again is skipped, a grown or
-half-replayed one is refused with what to do, and ``--again`` overrides."""
+"""A store remembers the files replayed into it: the same file again is skipped, a
+half-replayed one is refused with what to do, a grown log or metric CSV is replayed from where
+the store left it, and ``--again`` overrides."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from aiops.cli.replayed import SPAN, ReplayedInputs
 from aiops.config import Config
 from aiops.engine import Engine
 from aiops.store import open_store
-from ingest.files import InputSpec
+from ingest.errors import ErrorPolicy
+from ingest.files import InputSpec, read_input
 from tests.conftest import SAMPLES
 
 SCENARIO = SAMPLES / "db-pool-exhaustion"
@@ -22,6 +24,20 @@ def replay(capsys, *args: str) -> tuple[int, dict | None, str]:
     code = main(["replay", *args, "--no-progress"])
     captured = capsys.readouterr()
     return code, (orjson.loads(captured.out) if captured.out.strip() else None), captured.err
+
+
+def replay_grown(capsys, path, text: str, appended: str) -> tuple[dict, dict, str]:
+    """Replay ``text`` written to ``path`` into a store, append ``appended``, replay again:
+    both summaries and the second replay's stderr."""
+    path.write_text(text)
+    store = str(path.parent / "s.db")
+    code, first, err = replay(capsys, str(path), "--store", store)
+    assert code == 0, err
+    with open(path, "a") as fh:
+        fh.write(appended)
+    code, out, err = replay(capsys, str(path), "--store", store)
+    assert code == 0, err
+    return first, out, err
 
 
 def test_replaying_the_same_files_into_a_store_again_counts_nothing_twice(tmp_path, capsys):
@@ -44,34 +60,105 @@ def test_replaying_the_same_files_into_a_store_again_counts_nothing_twice(tmp_pa
     assert forced["records"] == {k: 2 * v for k, v in first["records"].items()}
 
 
-def test_a_grown_file_is_refused_naming_how_much_of_it_the_store_holds(tmp_path, capsys):
+def test_a_grown_log_is_replayed_from_where_the_store_left_it(tmp_path, capsys):
     log = tmp_path / "postgres.log"
     shutil.copy(SCENARIO / "logs" / "postgres.log", log)
-    size = log.stat().st_size
+    size, lines = log.stat().st_size, len(log.read_text().splitlines())
     store = str(tmp_path / "s.db")
     code, first, _ = replay(capsys, str(log), "--store", store)
-    assert code == 0
+    assert code == 0 and first["records"]["log"] == lines
     with open(log, "a") as fh:
-        fh.write("2026-03-02 10:50:00.000 UTC [999] LOG:  checkpoint complete\n")
+        fh.write("2026-03-02 10:45:30.000 ERROR postgres.db: too many connections for role app\n"
+                 "this line is in no log layout\n")
     code, out, err = replay(capsys, str(log), "--store", store)
-    err = " ".join(err.split())
-    assert code == 2 and out is None
-    assert f"its first {size:,} bytes were" in err and "it has grown since" in err, err
-    assert "replay it into a new --store, or pass --again" in err
-    code, forced, _ = replay(capsys, str(log), "--store", store, "--again")
-    assert code == 0 and forced["records"]["log"] == 2 * first["records"]["log"] + 1
+    assert code == 0, err
+    assert f"has grown since its replay into {store}: replaying it from byte {size:,} " \
+           f"(line {lines + 1:,})" in " ".join(err.split())
+    # only the new part: one record more in the store, the bad line named by its line number
+    assert out["records"]["log"] == lines + 1 and out["late_records"] == first["late_records"]
+    [entry] = out["inputs"]
+    assert (entry["records"], entry["rejected"], entry["from_byte"]) == (1, 1, size)
+    assert [e["line"] for e in out["rejected"]["first_errors"]] == [lines + 2]
+    assert out["kpis"]["raw_signals"] == first["kpis"]["raw_signals"] + 1
+    code, again, _ = replay(capsys, str(log), "--store", store)  # nothing new: skipped
+    assert code == 0 and [s["path"] for s in again["skipped_inputs"]] == [str(log)]
+    assert again["records"] == out["records"]
+    code, forced, _ = replay(capsys, str(log), "--store", store, "--again")  # whole, again
+    assert code == 0 and forced["records"]["log"] == 2 * (lines + 1)
+    assert "from_byte" not in forced["inputs"][0]
 
 
-def test_a_file_shorter_than_the_fingerprint_that_grew_is_recognised(tmp_path, capsys):
+def test_a_line_being_written_when_the_store_read_it_is_not_split(tmp_path, capsys):
+    """A writer caught part way through a line: the store read the line as it stood, so the
+    rest of it is not a record (or a rejected line) of its own when the file is resumed."""
+    log = tmp_path / "app.log"
+    first, out, err = replay_grown(capsys, log, "2026-03-02 10:00:00 INFO started\n"
+                                   "2026-03-02 10:00:05 INFO ready\n"
+                                   "2026-03-02 10:00:09 ERROR disk ful",
+                                   "l on /var\n2026-03-02 10:00:20 INFO recovered\n")
+    assert first["records"]["log"] == 3 and out["records"]["log"] == 4 and out["rejected"]["count"] == 0
+    assert out["inputs"][0]["records"] == 1
+    assert out["inputs"][0]["from_byte"] == log.read_bytes().index(b"2026-03-02 10:00:20")
+    assert "(line 4)" in err
+
+
+def test_a_stack_trace_finished_after_the_store_read_its_start_is_not_rejected(tmp_path,
+                                                                               capsys):
+    """The rest of a grown log begins with the frames of a record the store already holds:
+    they are passed over, and the layout is the one sampled from the file's top."""
+    first, out, err = replay_grown(
+        capsys, tmp_path / "api.log",
+        "2026-03-02 10:00:00 INFO started\n2026-03-02 10:00:05 ERROR request failed\n"
+        "java.lang.IllegalStateException: pool exhausted\n",
+        "\tat com.example.Pool.get(Pool.java:42)\n\tat com.example.Api.handle(Api.java:7)\n"
+        "2026-03-02 10:00:20 INFO recovered\n")
+    assert first["records"]["log"] == 2 and out["records"]["log"] == 3
+    assert out["rejected"]["count"] == 0 and out["inputs"][0]["records"] == 1, err
+
+
+def test_a_log_shorter_than_the_fingerprint_that_grew_is_resumed(tmp_path, capsys):
     log = tmp_path / "tiny.log"
     log.write_text("2026-03-02 10:00:00 INFO started\n")
-    assert log.stat().st_size < SPAN
+    size = log.stat().st_size
+    assert size < SPAN
     store = str(tmp_path / "s.db")
     assert replay(capsys, str(log), "--store", store)[0] == 0
     with open(log, "a") as fh:
         fh.write("2026-03-02 10:00:05 ERROR disk full on /var\n" * 40)  # past SPAN now
-    code, _, err = replay(capsys, str(log), "--store", store)
-    assert code == 2 and "bytes were" in err
+    code, out, _ = replay(capsys, str(log), "--store", store)
+    assert code == 0 and out["inputs"][0]["from_byte"] == size
+    assert out["records"]["log"] == 41
+
+
+def test_a_grown_metric_csv_is_resumed_under_its_header(tmp_path, capsys):
+    first, out, _ = replay_grown(
+        capsys, tmp_path / "db_connections_used_ratio.csv",
+        "timestamp,value,service\n2026-03-02T10:00:00Z,0.5,postgres\n"
+        "2026-03-02T10:00:15Z,0.6,postgres\n",
+        "2026-03-02T10:00:30Z,0.7,postgres\n2026-03-02T10:00:45Z,high,postgres\n"
+        "2026-03-02T10:01:00Z,0.9,postgres\n")
+    assert first["records"]["metric"] == 2 and out["records"]["metric"] == 4 and out["inputs"][0]["records"] == 2
+    [error] = out["rejected"]["first_errors"]
+    assert error["line"] == 5 and error["field"] == "value", error  # the file's own numbering
+
+
+def test_a_grown_input_that_cannot_be_resumed_is_refused_naming_what_the_store_holds(
+        tmp_path, capsys):
+    alerts = tmp_path / "alertmanager.ndjson"
+    shutil.copy(SCENARIO / "alerts" / "alertmanager.ndjson", alerts)
+    size = alerts.stat().st_size
+    store = str(tmp_path / "s.db")
+    code, first, _ = replay(capsys, str(alerts), "--store", store)
+    assert code == 0
+    with open(alerts, "a") as fh:
+        fh.write(alerts.read_text().splitlines()[-1] + "\n")
+    code, out, err = replay(capsys, str(alerts), "--store", store)
+    err = " ".join(err.split())
+    assert code == 2 and out is None
+    assert f"its first {size:,} bytes were" in err and "it has grown since" in err, err
+    assert "only log files and metric CSVs" in err and "pass --again" in err
+    code, forced, _ = replay(capsys, str(alerts), "--store", store, "--again")
+    assert code == 0 and forced["records"]["alert"] > first["records"]["alert"]
 
 
 def test_files_with_the_same_lines_under_other_names_are_other_inputs(tmp_path, capsys):
@@ -130,3 +217,28 @@ def test_a_replay_that_did_not_finish_is_refused_and_the_registry_survives_a_res
     assert code == 0 and out["inputs"][0]["records"] > 0
     code, out, _ = replay(capsys, str(log), "--store", str(store))  # complete now: skipped
     assert code == 0 and [s["path"] for s in out["skipped_inputs"]] == [str(log)]
+
+
+def test_a_replay_reads_what_it_fingerprinted_not_what_is_appended_meanwhile(tmp_path, capsys):
+    """A log still being written: the lines appended while a replay reads it belong to the
+    next replay, which resumes at the size this one fingerprinted, so none counts twice."""
+    log = tmp_path / "app.log"
+    log.write_text("2026-03-02 10:00:00 INFO started\n2026-03-02 10:00:05 INFO ready\n")
+    store = tmp_path / "s.db"
+    engine = Engine(Config(), open_store(store))
+    try:
+        replayed = ReplayedInputs(engine.replayed_inputs)
+        spec = InputSpec(path=log)
+        replayed.begin([spec])
+        with open(log, "a") as fh:  # the writer, while the replay reads
+            fh.write("2026-03-02 10:00:07 WARN slow disk\n")
+        records = list(read_input(spec, ErrorPolicy(strict=True)))
+        assert [r.message for r in records] == ["started", "ready"]
+        engine.process(records)
+        replayed.finish([spec])
+        engine.flush()
+    finally:
+        engine.close()
+    code, out, err = replay(capsys, str(log), "--store", str(store))
+    assert code == 0, err
+    assert out["inputs"][0]["records"] == 1 and out["records"]["log"] == 3

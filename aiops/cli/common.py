@@ -114,8 +114,11 @@ class Inputs:
         per_input = []
         first: list[dict] = []
         for spec, policy, count in zip(self.specs, self.policies, self.counts):
-            per_input.append({"path": spec.label, "kind": spec.kind, "format": spec.format,
-                              "records": count, "rejected": policy.count})
+            entry = {"path": spec.label, "kind": spec.kind, "format": spec.format,
+                     "records": count, "rejected": policy.count}
+            if spec.start:  # a grown file, replayed from where the store had it
+                entry["from_byte"] = spec.start
+            per_input.append(entry)
             first.extend(e.to_dict() for e in policy.first)
         return {"inputs": per_input,
                 "rejected": {"count": sum(p.count for p in self.policies),
@@ -124,7 +127,7 @@ class Inputs:
     def total_lines(self) -> int:
         total = 0
         for spec in self.specs:
-            with open_text(spec.path) as fh:
+            with open_text(spec.path, spec.start, spec.end) as fh:
                 try:
                     total += sum(1 for _ in fh)
                 except GZIP_ERRORS:  # damaged: reading it reports that; this is a bar's total

@@ -42,8 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", type=at_least(0, float), default=0.0,
                    help="0 = as fast as possible (default); N = N x real time")
     p.add_argument("--again", action="store_true",
-                   help="replay inputs this --store has replayed already (skipped otherwise; "
-                        "one that grew or whose replay was interrupted is refused)")
+                   help="replay inputs this --store has replayed already, whole (skipped "
+                        "otherwise; a grown log or metric CSV is replayed from where the store "
+                        "left it; an interrupted one is refused)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="run templates and detection in N processes, partitioned by source "
                         "(same results; default 1, or what --store was written with)")
@@ -78,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
             stderr.print(f"aiops: skipping {escape(names)}: replayed into {escape(str(store_path))} "
                          f"already (the summary's skipped_inputs; --again replays them)",
                          highlight=False)
+        for spec in inputs.specs:
+            if spec.start:
+                stderr.print(f"aiops: {escape(spec.label)} has grown since its replay into "
+                             f"{escape(str(store_path))}: replaying it from byte {spec.start:,} "
+                             f"(line {spec.lines_before + 1:,})", highlight=False)
         if inputs.specs:
             with stop:
                 summary = _replay(engine, inputs, args, store_path, stop, replayed)

@@ -3,18 +3,20 @@
 ``aiops replay FILE --store S`` run again (a retried cron job, a shell's history) read the whole
 file again into the same store: every record counted twice, the KPIs skewed, and the second
 copy all "late". The store now remembers each input replayed into it: its path (absolute; for
-``-`` and pipes the name they are given) and a fingerprint of what was there, as log shippers
+``-`` and pipes the name they are given) and a fingerprint of what was read, as log shippers
 keep (Filebeat's registry): its size, a hash of its first KiB and a hash of the KiB before
-that size. Then, for the same path:
+that size. A replay reads an input up to the size it fingerprinted, not whatever a writer
+appends meanwhile. Then, for the same path:
 
 * the same content again: skipped, and the summary says so;
-* the content grown at its end since (the old head and old last KiB where they were):
-  refused, naming the byte it was replayed up to: a replay reads whole files, and replaying
-  only the rest from a pipe would leave this entry behind, so the next growth would be
-  counted from the old size again;
+* the content grown at its end since (the old head and old last KiB where they were): the
+  new part is replayed, from the byte where the store's copy ends (line numbers go on from
+  there), for log files and metric CSVs; a line that was being written when the store read
+  it was read as it stood, so its rest is skipped. Other grown inputs (gzip, JSON documents,
+  Prometheus text) are refused, naming the byte the store holds;
 * an interrupted replay of it: refused (its first records are in the store);
 * other content (rotated, rewritten): a new input, replayed;
-* ``--again`` replays any of them anyway.
+* ``--again`` replays any of them whole anyway.
 
 Identity is the path with the content, not the content alone: a metrics CSV names its series
 after its file, so two files with the same lines are two inputs. A rotated file under a new
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import ParseError
-from ingest.files import InputSpec
+from ingest.files import InputSpec, kind_and_format, resumable
 
 #: bytes hashed at each end of the replayed part (Filebeat's fingerprint reads as many)
 SPAN = 1024
@@ -95,21 +97,28 @@ class ReplayedInputs:
                     f"replays it all anyway, or use another --store)",
                     source=spec.label, field="paths")
             if size > entry["size"]:
-                raise ParseError(
-                    f"an input not replayed into {store} before (its first {entry['size']:,} "
-                    f"bytes were, at {when}, and it has grown since; a replay reads whole "
-                    f"files: replay it into a new --store, or pass --again to count those "
-                    f"bytes' records twice)", source=spec.label, field="paths")
+                if not resumable(spec, *kind_and_format(spec)):
+                    raise ParseError(
+                        f"an input not replayed into {store} before (its first "
+                        f"{entry['size']:,} bytes were, at {when}, and it has grown since; only "
+                        f"log files and metric CSVs are replayed from where they were left: "
+                        f"replay it into a new --store, or pass --again to count those bytes' "
+                        f"records twice)", source=spec.label, field="paths")
+                _resume(spec, entry["size"])
+                fresh.append(spec)
+                continue
             skipped.append({"path": spec.label, "replayed_at": when,
                             "reason": f"replayed into {store} already"})
         return fresh, skipped
 
     def begin(self, specs: list[InputSpec]) -> None:
-        """Record ``specs`` as being replayed: fingerprinted now, before they are read."""
+        """Record ``specs`` as being replayed: fingerprinted now, before they are read, and
+        read up to the size fingerprinted (a writer may append while they are read)."""
         now = _now()
         for spec in specs:
-            self.entries[_key(spec)] = {**_fingerprint(spec.path), "path": spec.label,
-                                        "replayed_at": now, "complete": False}
+            entry = self.entries[_key(spec)] = {**_fingerprint(spec.path), "path": spec.label,
+                                                "replayed_at": now, "complete": False}
+            spec.end = entry["size"]
 
     def finish(self, specs: list[InputSpec]) -> None:
         """Record the replay of ``specs`` (begun with :meth:`begin`) as complete. The
@@ -118,6 +127,27 @@ class ReplayedInputs:
         now = _now()
         for spec in specs:
             self.entries[_key(spec)].update(replayed_at=now, complete=True)
+
+
+def _resume(spec: InputSpec, replayed: int) -> None:
+    """Point ``spec`` at the part of its file after the first ``replayed`` bytes, and count
+    the lines before it (the records' line numbers go on from there)."""
+    newlines, start = 0, replayed
+    with open(spec.path, "rb") as fh:
+        fh.seek(replayed - 1)
+        if fh.read(1) != b"\n":  # read part way through a line, as it stood: skip its rest
+            while chunk := fh.read(1 << 20):
+                cut = chunk.find(b"\n")
+                if cut >= 0:
+                    start += cut + 1
+                    break
+                start += len(chunk)
+        fh.seek(0)
+        left = start
+        while left and (chunk := fh.read(min(left, 1 << 20))):
+            newlines += chunk.count(b"\n")
+            left -= len(chunk)
+    spec.start, spec.lines_before = start, newlines
 
 
 def _now() -> str:

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from ingest.errors import ErrorPolicy, ParseError
-from ingest.files import InputSpec, read_input
+from ingest.files import InputSpec, open_text, read_input
 from ingest.logs import LogReader
 
 UTC = timezone.utc
@@ -358,3 +358,21 @@ def test_records_without_their_original_are_the_same_records_otherwise(lines):
         assert a == b
     with pytest.raises(TypeError):  # shared by every lean record: it cannot be changed
         lean[0].attributes["x"] = 1
+
+
+def test_open_text_reads_a_byte_span_of_a_plain_file(tmp_path):
+    """What a replay fingerprinted ([0, end)) and a grown file's rest ([start, end)): a
+    byte-order mark dropped at the top only, bad bytes as U+FFFD, a gzip file whole."""
+    def read(*span) -> str:
+        with open_text(*span) as fh:
+            return fh.read()
+
+    path = tmp_path / "app.log"
+    path.write_bytes(b"\xef\xbb\xbfone\ntw\xffo\nthree\nfour\n")
+    assert read(path, 0, 7) == "one\n"  # BOM (3 bytes) + "one\n"
+    assert read(path, 7, 15) == "tw\ufffdo\nthr"
+    assert read(path, 12) == "three\nfour\n"
+    assert read(path, 12, 5) == ""  # an end before the start: nothing
+    gz = tmp_path / "old.log.gz"
+    gz.write_bytes(gzip.compress(b"one\ntwo\n"))
+    assert read(gz, 0, 3) == "one\ntwo\n"
