@@ -35,7 +35,7 @@ _DIR_HINTS = {"logs": "log", "log": "log", "metrics": "metric", "metric": "metri
               "events": "event", "event": "event", "alerts": "alert", "alert": "alert"}
 
 
-def _is_gzip(path: str | os.PathLike) -> bool:
+def is_gzip(path: str | os.PathLike) -> bool:
     with open(path, "rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
 
@@ -44,20 +44,26 @@ def open_text(path: str | os.PathLike, start: int = 0, end: int | None = None) -
     """Text lines of a plain or gzip file (by magic bytes, not the name); bad bytes become U+FFFD,
     and a leading byte-order mark (files written on Windows) is dropped, as the API does.
 
-    ``start``/``end``: only bytes ``[start, end)`` of a plain file, what a replay fingerprinted
-    (a log still being written may grow while it is read) and the part of a grown file that a
-    store has not replayed yet (``aiops.cli.replayed``)."""
-    if _is_gzip(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace",
-                                newline="")
+    ``start``/``end``: only bytes ``[start, end)`` of the content (a gzip file's decompressed
+    bytes), what a replay fingerprinted (a log still being written may grow while it is read)
+    and the part of a grown file that a store has not replayed yet (``aiops.cli.replayed``)."""
     if not start and end is None:
+        if is_gzip(path):
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig",
+                                    errors="replace", newline="")
         return open(path, encoding="utf-8-sig", errors="replace", newline="")
-    raw = open(path, "rb")
-    raw.seek(start)
+    raw = open_content(path)
+    raw.seek(start)  # a gzip file decompresses up to it
     span = _Span(raw, None if end is None else max(0, end - start))
     return io.TextIOWrapper(io.BufferedReader(span, 1 << 16),
                             encoding="utf-8" if start else "utf-8-sig", errors="replace",
                             newline="")
+
+
+def open_content(path: str | os.PathLike) -> BinaryIO:
+    """The bytes a file holds: a gzip file's decompressed (a rotated log compressed is the
+    same content under another name)."""
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")  # type: ignore[return-value]
 
 
 class _Span(io.RawIOBase):
@@ -84,11 +90,9 @@ class _Span(io.RawIOBase):
 
 
 def resumable(spec: "InputSpec", kind: str, fmt: str | None) -> bool:
-    """Can a grown input be replayed from where a store left it? Line-oriented plain files
-    only: log lines, and metric CSVs (their header read again from the top); not gzip, JSON
-    documents (arrays, objects) or Prometheus text (one scrape per file)."""
-    if _is_gzip(spec.path):
-        return False
+    """Can a grown input be replayed from where a store left it? Line-oriented files only
+    (plain or gzip): log lines, and metric CSVs (their header read again from the top); not
+    JSON documents (arrays, objects) or Prometheus text (one scrape per file)."""
     if kind == "log":
         return fmt not in (None, "json") or not _json_array(spec.path)
     return kind == "metric" and fmt == "csv"
@@ -171,6 +175,8 @@ class InputSpec:
     start: int = 0
     end: int | None = None
     lines_before: int = 0
+    #: the name under which a store replayed this content before (a rotated log), if another
+    replayed_as: str = ""
 
     @property
     def label(self) -> str:
@@ -214,7 +220,7 @@ def read_input(spec: InputSpec, policy: ErrorPolicy, default_ts: datetime | None
         raise ParseError(f"an input kind: {', '.join(KINDS)}", source=spec.label,
                          field="kind", got=kind)
     records = _read(spec, kind, fmt, spec.label, policy, default_ts, keep_original)
-    if _is_gzip(spec.path):  # plain files take no extra generator step per record
+    if is_gzip(spec.path):  # plain files take no extra generator step per record
         records = _until_damaged(records, policy, spec.label)
     return records
 

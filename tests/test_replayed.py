@@ -4,12 +4,13 @@ the store left it, and ``--again`` overrides."""
 
 from __future__ import annotations
 
+import gzip
 import shutil
 
 import orjson
 
 from aiops.cli import main
-from aiops.cli.replayed import SPAN, ReplayedInputs
+from aiops.cli.replayed import HELD_PER_PATH, SPAN, ReplayedInputs, _hash
 from aiops.config import Config
 from aiops.engine import Engine
 from aiops.store import open_store
@@ -242,3 +243,127 @@ def test_a_replay_reads_what_it_fingerprinted_not_what_is_appended_meanwhile(tmp
     code, out, err = replay(capsys, str(log), "--store", str(store))
     assert code == 0, err
     assert out["inputs"][0]["records"] == 1 and out["records"]["log"] == 3
+
+
+def _lines(first: int, last: int) -> str:
+    return "".join(f"2026-03-02 10:{i // 60:02d}:{i % 60:02d} INFO request {i} served\n"
+                   for i in range(first, last))
+
+
+def test_a_rotated_log_is_the_same_input_under_its_new_name(tmp_path, capsys):
+    """logrotate: app.log -> app.log.1 -> app.log.2.gz, a new app.log each time. Replaying
+    ``app.log*`` into one store after each rotation reads every line once: the lines written
+    before a rotation are read from the file that now holds them, the rest skipped."""
+    log, first_rotated, compressed = (tmp_path / name for name in
+                                      ("app.log", "app.log.1", "app.log.2.gz"))
+    store = str(tmp_path / "s.db")
+    log.write_text(_lines(0, 100))
+    replayed_size = log.stat().st_size
+    assert replay(capsys, str(log), "--store", store)[0] == 0
+    with open(log, "a") as fh:  # written after that replay, before the rotation
+        fh.write(_lines(100, 110))
+    log.rename(first_rotated)
+    log.write_text(_lines(110, 120))
+    code, out, err = replay(capsys, str(log), str(first_rotated), "--store", store)
+    assert code == 0, err
+    assert out["records"]["log"] == 120
+    by_path = {i["path"]: i for i in out["inputs"]}
+    assert by_path[str(first_rotated)]["records"] == 10
+    assert by_path[str(first_rotated)]["from_byte"] == replayed_size
+    assert by_path[str(first_rotated)]["replayed_as"] == str(log)
+    assert by_path[str(log)]["records"] == 10 and "replayed_as" not in by_path[str(log)]
+    assert f"{first_rotated} has grown since its replay as {log} into" in " ".join(err.split())
+    # rotated again, the older file compressed
+    compressed.write_bytes(gzip.compress(first_rotated.read_bytes()))
+    first_rotated.unlink()
+    log.rename(first_rotated)
+    log.write_text(_lines(120, 125))
+    code, out, err = replay(capsys, str(log), str(first_rotated), str(compressed),
+                            "--store", store)
+    assert code == 0, err
+    assert out["records"]["log"] == 125
+    assert [i["path"] for i in out["inputs"]] == [str(log)]
+    assert {s["path"]: s["reason"].split("already")[1] for s in out["skipped_inputs"]} == {
+        str(first_rotated): f" (as {log})", str(compressed): f" (as {first_rotated})"}
+    code, out, _ = replay(capsys, str(log), str(first_rotated), str(compressed),
+                          "--store", store)  # nothing new: all three skipped, by their names
+    assert code == 0 and out["records"]["log"] == 125 and len(out["skipped_inputs"]) == 3
+    assert all(s["reason"].endswith("already") for s in out["skipped_inputs"])
+
+
+def test_a_compressed_log_grown_since_its_replay_is_resumed(tmp_path, capsys):
+    """logrotate without delaycompress: app.log, with lines written after the last replay,
+    compressed straight to app.log.1.gz."""
+    log, compressed = tmp_path / "app.log", tmp_path / "app.log.1.gz"
+    log.write_text(_lines(0, 50))
+    store = str(tmp_path / "s.db")
+    assert replay(capsys, str(log), "--store", store)[0] == 0
+    compressed.write_bytes(gzip.compress((_lines(0, 50) + _lines(50, 60)).encode()))
+    log.write_text(_lines(60, 70))
+    code, out, err = replay(capsys, str(compressed), str(log), "--store", store)
+    assert code == 0, err
+    assert out["records"]["log"] == 70 and out["rejected"]["count"] == 0
+    assert [(i["records"], i.get("from_byte", 0)) for i in out["inputs"]] == \
+        [(10, len(_lines(0, 50))), (10, 0)]
+
+
+def test_a_gzip_file_fingerprinted_by_its_own_bytes_before_is_still_recognised(tmp_path,
+                                                                              capsys):
+    """Stores written before fingerprints were of the content hold a gzip file's own bytes."""
+    compressed = tmp_path / "app.log.1.gz"
+    compressed.write_bytes(gzip.compress(_lines(0, 50).encode()))
+    store = tmp_path / "s.db"
+    assert replay(capsys, str(compressed), "--store", str(store))[0] == 0
+    engine = Engine(Config(), open_store(store))
+    try:  # what that store's entry looked like then
+        [entry] = engine.replayed_inputs.values()
+        raw = compressed.read_bytes()
+        entry.update(size=len(raw), head=_hash(raw[:SPAN]), tail=_hash(raw[-SPAN:]))
+        del entry["of"]
+        engine.checkpoint()
+    finally:
+        engine.close()
+    code, out, _ = replay(capsys, str(compressed), "--store", str(store))
+    assert code == 0 and out["records"]["log"] == 50 and len(out["skipped_inputs"]) == 1
+
+
+def test_a_log_rotated_while_not_given_is_taken_over_by_its_new_name_later(tmp_path, capsys):
+    """``aiops replay app.log*`` from cron: the shell listed app.log alone, logrotate then
+    moved it to app.log.1 and started a new one. The store keeps what it had of the old
+    content, and app.log.1, given next time, takes it over."""
+    log, rotated = tmp_path / "app.log", tmp_path / "app.log.1"
+    store = str(tmp_path / "s.db")
+    log.write_text(_lines(0, 100))
+    replayed_size = log.stat().st_size
+    assert replay(capsys, str(log), "--store", store)[0] == 0
+    with open(log, "a") as fh:
+        fh.write(_lines(100, 110))
+    log.rename(rotated)
+    log.write_text(_lines(110, 120))
+    code, out, _ = replay(capsys, str(log), "--store", store)  # app.log.1 not listed
+    assert code == 0 and out["records"]["log"] == 110
+    code, out, err = replay(capsys, str(log), str(rotated), "--store", store)
+    assert code == 0, err
+    assert out["records"]["log"] == 120 and out["late_records"] == 0
+    [resumed] = out["inputs"]
+    assert (resumed["path"], resumed["records"], resumed["from_byte"], resumed["replayed_as"]) \
+        == (str(rotated), 10, replayed_size, str(log))
+    assert [s["path"] for s in out["skipped_inputs"]] == [str(log)]
+
+
+def test_a_path_keeps_a_few_rotations_of_held_entries_not_all(tmp_path):
+    """A path rewritten on every run (a report regenerated, a log truncated) would otherwise
+    grow the store's registry by an entry a run."""
+    log = tmp_path / "report.log"
+    registry = ReplayedInputs({})
+    for run in range(HELD_PER_PATH + 4):
+        log.write_text(f"2026-03-02 10:00:{run:02d} INFO report {run}\n")
+        spec = InputSpec(path=log)
+        fresh, _ = registry.select([spec], again=False, store=tmp_path / "s.db")
+        assert fresh == [spec]
+        registry.begin(fresh)
+        registry.finish(fresh)
+        registry.entries[str(log.resolve())]["replayed_at"] = f"2026-03-02T10:00:{run:02d}Z"
+    held = sorted(e["replayed_at"] for k, e in registry.entries.items()
+                  if k != str(log.resolve()))
+    assert held == [f"2026-03-02T10:00:{run:02d}Z" for run in range(3, HELD_PER_PATH + 3)]

@@ -118,6 +118,8 @@ class Inputs:
                      "records": count, "rejected": policy.count}
             if spec.start:  # a grown file, replayed from where the store had it
                 entry["from_byte"] = spec.start
+            if spec.replayed_as:  # ... under another name (a rotated log)
+                entry["replayed_as"] = spec.replayed_as
             per_input.append(entry)
             first.extend(e.to_dict() for e in policy.first)
         return {"inputs": per_input,

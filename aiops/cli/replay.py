@@ -81,9 +81,10 @@ def run(args: argparse.Namespace) -> int:
                          highlight=False)
         for spec in inputs.specs:
             if spec.start:
-                stderr.print(f"aiops: {escape(spec.label)} has grown since its replay into "
-                             f"{escape(str(store_path))}: replaying it from byte {spec.start:,} "
-                             f"(line {spec.lines_before + 1:,})", highlight=False)
+                was = f" as {spec.replayed_as}" if spec.replayed_as else ""
+                stderr.print(f"aiops: {escape(spec.label)} has grown since its replay{escape(was)} "
+                             f"into {escape(str(store_path))}: replaying it from byte "
+                             f"{spec.start:,} (line {spec.lines_before + 1:,})", highlight=False)
         if inputs.specs:
             with stop:
                 summary = _replay(engine, inputs, args, store_path, stop, replayed)

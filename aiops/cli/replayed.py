@@ -12,15 +12,18 @@ appends meanwhile. Then, for the same path:
 * the content grown at its end since (the old head and old last KiB where they were): the
   new part is replayed, from the byte where the store's copy ends (line numbers go on from
   there), for log files and metric CSVs; a line that was being written when the store read
-  it was read as it stood, so its rest is skipped. Other grown inputs (gzip, JSON documents,
-  Prometheus text) are refused, naming the byte the store holds;
+  it was read as it stood, so its rest is skipped. Other grown inputs (JSON documents, Prometheus
+  text) are refused, naming the byte the store holds;
 * an interrupted replay of it: refused (its first records are in the store);
 * other content (rotated, rewritten): a new input, replayed;
 * ``--again`` replays any of them whole anyway.
 
-Identity is the path with the content, not the content alone: a metrics CSV names its series
-after its file, so two files with the same lines are two inputs. A rotated file under a new
-name is a new input, as before.
+A file under a new name whose content the store replayed under another name that no longer
+holds it (logrotate's ``app.log`` -> ``app.log.1`` -> ``app.log.2.gz``) is that input moved:
+skipped, or resumed where the store left it. Fingerprints are of the content, a gzip file's
+decompressed. Identity is otherwise the path with the content, not the content alone: a
+metrics CSV names its series after its file, so two files with the same lines, both still
+there, are two inputs.
 
 The registry lives in the engine's state, so the checkpoint that stores a file's records also
 records the file: a replay killed before its first checkpoint leaves no entry behind.
@@ -28,16 +31,22 @@ records the file: a replay killed before its first checkpoint leaves no entry be
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ingest.errors import ParseError
-from ingest.files import InputSpec, kind_and_format, resumable
+from ingest.files import InputSpec, is_gzip, kind_and_format, open_content, resumable
 
 #: bytes hashed at each end of the replayed part (Filebeat's fingerprint reads as many)
 SPAN = 1024
+#: joins a path and a tag in the key of an entry whose path has other content since
+_HELD = "\0"
+#: such entries kept per path (the oldest go): a few rotations' worth
+HELD_PER_PATH = 8
+_FINGERPRINT = ("size", "head", "tail")
 
 
 def _hash(data: bytes) -> str:
@@ -49,15 +58,52 @@ def _key(spec: InputSpec) -> str:
     return spec.source or str(Path(spec.path).resolve())
 
 
-def _fingerprint(path: Path, size: int | None = None) -> dict[str, Any]:
-    """Size, first-KiB hash and last-KiB hash of ``path``'s first ``size`` bytes (all of it)."""
+def _fingerprint(path: str | Path, size: int | None = None) -> dict[str, Any]:
+    """Size, first-KiB hash and last-KiB hash of the first ``size`` bytes of ``path``'s
+    content (all of it; a gzip file's decompressed content, read through once)."""
+    with open_content(path) as fh:
+        if isinstance(fh, gzip.GzipFile):
+            head = tail = b""
+            end = 0
+            while size is None or end < size:
+                chunk = fh.read(1 << 20 if size is None else min(1 << 20, size - end))
+                if not chunk:
+                    break
+                if len(head) < SPAN:
+                    head += chunk[:SPAN - len(head)]
+                tail = (tail + chunk)[-SPAN:]
+                end += len(chunk)
+        else:
+            end = fh.seek(0, 2) if size is None else min(size, fh.seek(0, 2))
+            fh.seek(0)
+            head = fh.read(min(SPAN, end))
+            fh.seek(max(0, end - SPAN))
+            tail = fh.read(min(SPAN, end))
+    return {"size": end, "head": _hash(head), "tail": _hash(tail), "of": "content"}
+
+
+def _holds(path: str | Path, entry: dict[str, Any]) -> bool:
+    """Does ``path`` (still) begin with what ``entry`` fingerprinted?"""
+    if not entry["size"]:
+        return False
+    if _legacy_gzip(path, entry):  # unchanged, that is
+        return _raw_fingerprint(path) == {k: entry[k] for k in _FINGERPRINT}
+    got = _fingerprint(path, entry["size"])
+    return all(got[k] == entry[k] for k in _FINGERPRINT)
+
+
+def _legacy_gzip(path: str | Path, entry: dict[str, Any]) -> bool:
+    """A gzip file fingerprinted before fingerprints were of the content: of its own bytes."""
+    return "of" not in entry and is_gzip(path)
+
+
+def _raw_fingerprint(path: str | Path) -> dict[str, Any]:
     with open(path, "rb") as fh:
-        end = fh.seek(0, 2) if size is None else size
+        end = fh.seek(0, 2)
         fh.seek(0)
         head = fh.read(min(SPAN, end))
         fh.seek(max(0, end - SPAN))
-        tail = fh.read(min(SPAN, end))
-    return {"size": end, "head": _hash(head), "tail": _hash(tail)}
+        return {"size": end, "head": _hash(head), "tail": _hash(fh.read(min(SPAN, end)))}
 
 
 class ReplayedInputs:
@@ -73,42 +119,58 @@ class ReplayedInputs:
         fresh: list[InputSpec] = []
         skipped: list[dict[str, Any]] = []
         given: dict[str, str] = {}
+        # entries as they were: re-keying one below must not hide it from a file further on
+        # (app.log.1 holds what app.log did, app.log.2.gz what app.log.1 did)
+        before = dict(self.entries)
+        moved: set[str] = set()  # entries claimed by a file under a new name
+        replaced: list[tuple[str, dict[str, Any]]] = []
         for spec in specs:
             key = _key(spec)
             if key in given:
                 raise ParseError(f"each input once (given twice, also as {given[key]})",
                                  source=spec.label, field="paths")
             given[key] = spec.label
-            entry = None if again else self.entries.get(key)
-            if entry is None:
+            if again:
                 fresh.append(spec)
                 continue
-            size = Path(spec.path).stat().st_size
-            if size < entry["size"] or not entry["size"] or \
-                    _fingerprint(spec.path, entry["size"]) != {k: entry[k] for k in
-                                                               ("size", "head", "tail")}:
-                fresh.append(spec)  # other content under the same name: a new input
+            entry = before.get(key)
+            if entry is not None and not _holds(spec.path, entry):
+                replaced.append((key, entry))  # other content here now
+                entry = None
+            if entry is None:
+                entry = _moved_here(before, spec, key, moved)
+            if entry is None:  # new, or other content under the same name: a new input
+                fresh.append(spec)
                 continue
-            when = entry["replayed_at"]
+            when, size = entry["replayed_at"], entry["size"]
+            name = f" (as {entry['path']})" if entry["path"] != spec.label else ""
             if not entry["complete"]:
                 raise ParseError(
-                    f"an input not replayed into {store} before (its replay there, started "
-                    f"{when}, was interrupted: its first records are in the store; --again "
-                    f"replays it all anyway, or use another --store)",
+                    f"an input not replayed into {store} before (its replay there{name}, "
+                    f"started {when}, was interrupted: its first records are in the store; "
+                    f"--again replays it all anyway, or use another --store)",
                     source=spec.label, field="paths")
-            if size > entry["size"]:
+            spec.replayed_as = entry["path"] if name else ""
+            if not _legacy_gzip(spec.path, entry) and _fingerprint(spec.path)["size"] > size:
                 if not resumable(spec, *kind_and_format(spec)):
                     raise ParseError(
-                        f"an input not replayed into {store} before (its first "
-                        f"{entry['size']:,} bytes were, at {when}, and it has grown since; only "
-                        f"log files and metric CSVs are replayed from where they were left: "
-                        f"replay it into a new --store, or pass --again to count those bytes' "
-                        f"records twice)", source=spec.label, field="paths")
-                _resume(spec, entry["size"])
+                        f"an input not replayed into {store} before (its first {size:,} bytes "
+                        f"were{name}, at {when}, and it has grown since; only log files and "
+                        f"metric CSVs are replayed from where they were left: replay it into a "
+                        f"new --store, or pass --again to count those bytes' records twice)",
+                        source=spec.label, field="paths")
+                _resume(spec, size)
                 fresh.append(spec)
                 continue
+            self.entries[key] = dict(entry, path=spec.label)  # found here next time
             skipped.append({"path": spec.label, "replayed_at": when,
-                            "reason": f"replayed into {store} already"})
+                            "reason": f"replayed into {store} already{name}"})
+        for taken in moved:  # held for a file that would take them over: taken now
+            if _HELD in taken:
+                del self.entries[taken]
+        for key, entry in replaced:
+            if key not in moved and "of" in entry:  # rotated away, its new name not given
+                self._hold(key, entry)
         return fresh, skipped
 
     def begin(self, specs: list[InputSpec]) -> None:
@@ -120,6 +182,17 @@ class ReplayedInputs:
                                                 "replayed_at": now, "complete": False}
             spec.end = entry["size"]
 
+    def _hold(self, key: str, entry: dict[str, Any]) -> None:
+        """Keep the entry of content that ``key``'s path no longer holds, under a key of its
+        own, when no input of this run took it over: the file it went to (``app.log`` rotated
+        to ``app.log.1`` after a shell listed ``app.log*``, or not given this time) can take
+        it over later."""
+        self.entries[f"{key}{_HELD}{entry['replayed_at']}{_HELD}{entry['head'][:12]}"] = entry
+        held = sorted((e["replayed_at"], k) for k, e in self.entries.items()
+                      if k.startswith(key + _HELD))
+        for _, k in held[:-HELD_PER_PATH]:
+            del self.entries[k]
+
     def finish(self, specs: list[InputSpec]) -> None:
         """Record the replay of ``specs`` (begun with :meth:`begin`) as complete. The
         fingerprint stays the one taken before reading: one taken now could cover lines
@@ -129,11 +202,36 @@ class ReplayedInputs:
             self.entries[_key(spec)].update(replayed_at=now, complete=True)
 
 
+def _moved_here(entries: dict[str, dict[str, Any]], spec: InputSpec, key: str,
+                moved: set[str]) -> dict[str, Any] | None:
+    """The entry of an input replayed under another name whose content ``spec`` now holds,
+    that name no longer holding it (a log rotated to a new name, compressed or not); each
+    claimed once. The fullest such entry wins: an older one may cover less of it."""
+    with open_content(spec.path) as fh:
+        head = fh.read(SPAN)
+    found: tuple[str, dict[str, Any]] | None = None
+    for other, entry in entries.items():
+        size = entry["size"]
+        if other == key or other in moved or "of" not in entry or not size \
+                or entry["head"] != _hash(head[:size]) or len(head) < min(SPAN, size) \
+                or (found is not None and found[1]["size"] >= size):
+            continue
+        file, _, held = other.partition(_HELD)
+        if not _holds(spec.path, entry) or not Path(file).is_absolute() or \
+                (not held and Path(file).is_file() and _holds(file, entry)):
+            continue  # not this content, a pipe's name, or still there: another input
+        found = other, entry
+    if found is None:
+        return None
+    moved.add(found[0])
+    return found[1]
+
+
 def _resume(spec: InputSpec, replayed: int) -> None:
-    """Point ``spec`` at the part of its file after the first ``replayed`` bytes, and count
-    the lines before it (the records' line numbers go on from there)."""
+    """Point ``spec`` at the part of its content after the first ``replayed`` bytes, and
+    count the lines before it (the records' line numbers go on from there)."""
     newlines, start = 0, replayed
-    with open(spec.path, "rb") as fh:
+    with open_content(spec.path) as fh:
         fh.seek(replayed - 1)
         if fh.read(1) != b"\n":  # read part way through a line, as it stood: skip its rest
             while chunk := fh.read(1 << 20):

@@ -360,9 +360,9 @@ def test_records_without_their_original_are_the_same_records_otherwise(lines):
         lean[0].attributes["x"] = 1
 
 
-def test_open_text_reads_a_byte_span_of_a_plain_file(tmp_path):
+def test_open_text_reads_a_byte_span_of_a_file(tmp_path):
     """What a replay fingerprinted ([0, end)) and a grown file's rest ([start, end)): a
-    byte-order mark dropped at the top only, bad bytes as U+FFFD, a gzip file whole."""
+    byte-order mark dropped at the top only, bad bytes as U+FFFD, a gzip file's content."""
     def read(*span) -> str:
         with open_text(*span) as fh:
             return fh.read()
@@ -373,6 +373,7 @@ def test_open_text_reads_a_byte_span_of_a_plain_file(tmp_path):
     assert read(path, 7, 15) == "tw\ufffdo\nthr"
     assert read(path, 12) == "three\nfour\n"
     assert read(path, 12, 5) == ""  # an end before the start: nothing
-    gz = tmp_path / "old.log.gz"
-    gz.write_bytes(gzip.compress(b"one\ntwo\n"))
-    assert read(gz, 0, 3) == "one\ntwo\n"
+    gz = tmp_path / "old.log.gz"  # a span of the decompressed content
+    gz.write_bytes(gzip.compress(b"\xef\xbb\xbfone\ntwo\nthree\n"))
+    assert read(gz, 0, 7) == "one\n" and read(gz, 7, 11) == "two\n"
+    assert read(gz, 11) == "three\n" and read(gz) == "one\ntwo\nthree\n"
