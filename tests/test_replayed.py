@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import threading
+import time
 
 import orjson
 
@@ -367,3 +369,51 @@ def test_a_path_keeps_a_few_rotations_of_held_entries_not_all(tmp_path):
     held = sorted(e["replayed_at"] for k, e in registry.entries.items()
                   if k != str(log.resolve()))
     assert held == [f"2026-03-02T10:00:{run:02d}Z" for run in range(3, HELD_PER_PATH + 3)]
+
+
+def test_replays_from_cron_read_every_line_once_while_a_writer_appends_and_rotates(
+        tmp_path, capsys):
+    """A writer appends (in 8 KiB writes, so lines are caught half written) and logrotate
+    moves app.log -> app.log.1 -> app.log.2.gz twice, while ``aiops replay app.log*`` runs
+    again and again into one store: every line is one record, none late or rejected."""
+    lines, store = 6000, str(tmp_path / "s.db")
+    log = tmp_path / "app.log"
+
+    def write() -> None:
+        fh = open(log, "w", buffering=8192)
+        for i in range(lines):
+            fh.write(f"2026-03-02 {10 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d} INFO "
+                     f"request {i} served\n")
+            if i % 1000 == 500:  # let a replay run now, whatever this machine's speed
+                replayed.clear()
+                replayed.wait(timeout=30)
+            elif i % 200 == 0:
+                time.sleep(0.02)
+            if i in (2000, 4000):  # logrotate, delaycompress
+                fh.close()
+                first = tmp_path / "app.log.1"
+                if first.exists():
+                    (tmp_path / "tmp").write_bytes(gzip.compress(first.read_bytes()))
+                    first.unlink()
+                    (tmp_path / "tmp").rename(tmp_path / "app.log.2.gz")
+                log.rename(first)
+                fh = open(log, "w", buffering=8192)
+        fh.close()
+
+    replayed = threading.Event()
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    runs = 0
+    while writer.is_alive() or runs == 0:
+        time.sleep(0.05)
+        paths = sorted(str(p) for p in tmp_path.glob("app.log*"))
+        if paths:
+            code, _, err = replay(capsys, *paths, "--store", store)
+            assert code == 0, err
+            runs += 1
+            replayed.set()
+    code, out, err = replay(capsys, *sorted(str(p) for p in tmp_path.glob("app.log*")),
+                            "--store", store)
+    assert code == 0, err
+    assert runs >= 6
+    assert (out["records"]["log"], out["late_records"], out["rejected"]["count"]) == (lines, 0, 0)
