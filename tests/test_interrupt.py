@@ -29,9 +29,11 @@ pytestmark = pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task").exists(),
 
 
 def _like_a_terminal() -> None:
-    # a job started in the background by a shell (CI) inherits SIGINT ignored, and aiops
-    # rightly leaves an ignored signal alone: the child gets the disposition of a terminal's
+    # a job started in the background by a shell (CI) inherits SIGINT ignored, and one started
+    # under nohup SIGHUP, and aiops rightly leaves an ignored signal alone: the child gets the
+    # dispositions of a terminal's
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _paced_replay(store: Path, workers: int) -> tuple[subprocess.Popen, list[int]]:
