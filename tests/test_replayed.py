@@ -417,3 +417,22 @@ def test_replays_from_cron_read_every_line_once_while_a_writer_appends_and_rotat
     assert code == 0, err
     assert runs >= 6
     assert (out["records"]["log"], out["late_records"], out["rejected"]["count"]) == (lines, 0, 0)
+
+
+def test_a_log_compressed_while_its_original_is_still_there_is_read_once(tmp_path, capsys):
+    """logrotate writes app.log.2.gz before it removes app.log.1: a replay at that moment
+    sees one log's lines in two files. A log is one source whatever its copies (a metrics
+    CSV's name is its series: there two files with the same lines stay two series)."""
+    rotated, compressed = tmp_path / "app.log.1", tmp_path / "app.log.2.gz"
+    rotated.write_text(_lines(0, 80))
+    store = str(tmp_path / "s.db")
+    assert replay(capsys, str(rotated), "--store", store)[0] == 0
+    compressed.write_bytes(gzip.compress(rotated.read_bytes()))
+    code, out, err = replay(capsys, str(compressed), str(rotated), "--store", store)
+    assert code == 0, err
+    assert out["records"]["log"] == 80 and out["inputs"] == []
+    assert [s["reason"].split("already")[1] for s in out["skipped_inputs"]] == \
+        [f" (as {rotated})", ""]
+    rotated.unlink()  # logrotate goes on: the compressed file alone, the next time
+    code, out, _ = replay(capsys, str(compressed), "--store", store)
+    assert code == 0 and out["records"]["log"] == 80 and len(out["skipped_inputs"]) == 1

@@ -23,7 +23,8 @@ holds it (logrotate's ``app.log`` -> ``app.log.1`` -> ``app.log.2.gz``) is that 
 skipped, or resumed where the store left it. Fingerprints are of the content, a gzip file's
 decompressed. Identity is otherwise the path with the content, not the content alone: a
 metrics CSV names its series after its file, so two files with the same lines, both still
-there, are two inputs.
+there, are two inputs; a log whose whole content is another replayed log's, still there, is
+that log again (logrotate compressing app.log.1 into app.log.2.gz has both for a moment).
 
 The registry lives in the engine's state, so the checkpoint that stores a file's records also
 records the file: a replay killed before its first checkpoint leaves no entry behind.
@@ -217,14 +218,24 @@ def _moved_here(entries: dict[str, dict[str, Any]], spec: InputSpec, key: str,
                 or (found is not None and found[1]["size"] >= size):
             continue
         file, _, held = other.partition(_HELD)
-        if not _holds(spec.path, entry) or not Path(file).is_absolute() or \
-                (not held and Path(file).is_file() and _holds(file, entry)):
-            continue  # not this content, a pipe's name, or still there: another input
+        if not _holds(spec.path, entry) or not Path(file).is_absolute():
+            continue  # not this content, or a pipe's name
+        if not held and Path(file).is_file() and _holds(file, entry) and \
+                not _log_copy(spec, file, entry):
+            continue  # still there: another input (a metrics CSV's name is its series)
         found = other, entry
     if found is None:
         return None
     moved.add(found[0])
     return found[1]
+
+
+def _log_copy(spec: InputSpec, file: str, entry: dict[str, Any]) -> bool:
+    """Is ``spec`` a log whose whole content is what ``entry`` fingerprinted of ``file``? Two
+    files with one log's lines are one log twice (logrotate compressing app.log.1 into
+    app.log.2.gz has both for a moment), not two sources."""
+    return kind_and_format(spec)[0] == "log" and \
+        _fingerprint(spec.path)["size"] == entry["size"] == _fingerprint(file)["size"]
 
 
 def _resume(spec: InputSpec, replayed: int) -> None:
