@@ -37,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or scenario directories")
     add_input_options(p)
     p.add_argument("--store", metavar="PATH",
-                   help=f"SQLite store to replay into and keep (default: a fresh "
-                        f"{DEFAULT_STORE} each run)")
+                   help=f"SQLite store to replay into and keep; it remembers the files it "
+                        f"has read, so the same command run again reads only what is new, "
+                        f"rotated logs included (default: a fresh {DEFAULT_STORE} each run)")
     p.add_argument("--speed", type=at_least(0, float), default=0.0,
                    help="0 = as fast as possible (default); N = N x real time")
     p.add_argument("--again", action="store_true",
