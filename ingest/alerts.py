@@ -109,11 +109,12 @@ def alerts_from_webhook(obj: Any, *, location: str, source: str,
 
 
 def read_alerts(data: bytes | str | TextIO, *, source: str = "", policy: ErrorPolicy | None = None,
-                timezone: str | None = None) -> Iterator[Alert]:
+                timezone: str | None = None, lines_before: int = 0) -> Iterator[Alert]:
     """Webhook bodies (one document, an array, or NDJSON of bodies) or generic alert objects."""
     policy = policy or ErrorPolicy()
     timestamps = TimestampParser(tz=timezone)
-    for location, item in iter_json_items(data, source=source, policy=policy):
+    for location, item in iter_json_items(data, source=source, policy=policy,
+                                          lines_before=lines_before):
         try:
             if is_alertmanager_webhook(item):
                 yield from alerts_from_webhook(item, location=location, source=source,

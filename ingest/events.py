@@ -50,10 +50,11 @@ def event_from_object(obj: Any, *, location: str, source: str,
 
 
 def read_events(data: bytes | str | TextIO, *, source: str = "", timezone: str | None = None,
-                policy: ErrorPolicy | None = None) -> Iterator[Event]:
+                policy: ErrorPolicy | None = None, lines_before: int = 0) -> Iterator[Event]:
     policy = policy or ErrorPolicy()
     timestamps = TimestampParser(tz=timezone)
-    for location, item in iter_json_items(data, source=source, policy=policy):
+    for location, item in iter_json_items(data, source=source, policy=policy,
+                                          lines_before=lines_before):
         try:
             yield event_from_object(item, location=location, source=source, timestamps=timestamps)
         except ParseError as err:

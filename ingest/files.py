@@ -91,11 +91,26 @@ class _Span(io.RawIOBase):
 
 def resumable(spec: "InputSpec", kind: str, fmt: str | None) -> bool:
     """Can a grown input be replayed from where a store left it? Line-oriented files only
-    (plain or gzip): log lines, and metric CSVs (their header read again from the top); not
-    JSON documents (arrays, objects) or Prometheus text (one scrape per file)."""
+    (plain or gzip): log lines, metric CSVs (their header read again from the top) and JSON
+    lines of metrics, events or alerts; not JSON documents (arrays, an object over several
+    lines) or Prometheus text (one scrape per file)."""
     if kind == "log":
         return fmt not in (None, "json") or not _json_array(spec.path)
-    return kind == "metric" and fmt == "csv"
+    if kind == "metric" and fmt in ("csv", "prom"):
+        return fmt == "csv"
+    return _json_lines(spec.path)
+
+
+def _json_lines(path: str | os.PathLike) -> bool:
+    """One JSON object per line (what ``iter_json_items`` then reads line by line)?"""
+    with open_text(path) as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    return type(orjson.loads(line)) is dict
+                except orjson.JSONDecodeError:
+                    return False
+    return False
 
 
 def _stem(path: Path) -> str:
@@ -305,10 +320,14 @@ def _read(spec: InputSpec, kind: str, fmt: str | None, source: str, policy: Erro
                                             policy=policy)
             return
         # JSON: NDJSON files stream line by line (see iter_json_items)
+        before = spec.lines_before
         if kind == "metric":
             yield from read_metrics_json(fh, source=source, name=spec.name,
-                                         timezone=spec.timezone, policy=policy)
+                                         timezone=spec.timezone, policy=policy,
+                                         lines_before=before)
         elif kind == "event":
-            yield from read_events(fh, source=source, timezone=spec.timezone, policy=policy)
+            yield from read_events(fh, source=source, timezone=spec.timezone, policy=policy,
+                                   lines_before=before)
         else:
-            yield from read_alerts(fh, source=source, timezone=spec.timezone, policy=policy)
+            yield from read_alerts(fh, source=source, timezone=spec.timezone, policy=policy,
+                                   lines_before=before)

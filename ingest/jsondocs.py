@@ -29,17 +29,19 @@ def decode_utf8(data: bytes | str, source: str = "") -> str:
 
 
 def iter_json_items(data: bytes | str | TextIO, *, source: str = "",
-                    policy: ErrorPolicy | None = None) -> Iterator[tuple[str, Any]]:
+                    policy: ErrorPolicy | None = None,
+                    lines_before: int = 0) -> Iterator[tuple[str, Any]]:
     """Yield ``(location, item)`` for a JSON array, a single JSON object, or NDJSON lines.
 
     Location is ``"[i]"`` for array items (0-based) and ``"line N"`` for NDJSON
     lines; a bad NDJSON line is reported through ``policy`` and the rest kept. An open
     text file whose first line is a whole object is read as NDJSON line by line, so a
     file of any size costs one line of memory; anything else is read whole.
+    ``lines_before``: an open file's lines before the first it gives (a grown file's rest).
     """
     policy = policy or ErrorPolicy()
     if not isinstance(data, (bytes, bytearray, str)):
-        yield from _iter_json_file(data, source, policy)
+        yield from _iter_json_file(data, source, policy, lines_before)
         return
     text = decode_utf8(data, source)
     stripped = text.lstrip()
@@ -73,7 +75,8 @@ def _ndjson(numbered: Iterable[tuple[int, str]], source: str, policy: ErrorPolic
                                      got=line.rstrip("\r\n")))
 
 
-def _iter_json_file(fh: TextIO, source: str, policy: ErrorPolicy) -> Iterator[tuple[str, Any]]:
+def _iter_json_file(fh: TextIO, source: str, policy: ErrorPolicy,
+                    lines_before: int = 0) -> Iterator[tuple[str, Any]]:
     skipped = []
     for first in fh:
         if first.strip():
@@ -91,7 +94,7 @@ def _iter_json_file(fh: TextIO, source: str, policy: ErrorPolicy) -> Iterator[tu
         yield from iter_json_items("".join(skipped) + first + fh.read(), source=source,
                                    policy=policy)
         return
-    first_lineno = len(skipped) + 1
+    first_lineno = lines_before + len(skipped) + 1
     yield f"line {first_lineno}", doc
     yield from _ndjson(enumerate(fh, first_lineno + 1), source, policy)
 

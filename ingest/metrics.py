@@ -128,11 +128,12 @@ def _strict_float(value: Any, f: Fields, key: str, allow_numeric_string: bool = 
 
 
 def read_metrics_json(data: bytes | str | TextIO, *, source: str = "", name: str = "",
-                      timezone: str | None = None, policy: ErrorPolicy | None = None
-                      ) -> Iterator[MetricSample]:
+                      timezone: str | None = None, policy: ErrorPolicy | None = None,
+                      lines_before: int = 0) -> Iterator[MetricSample]:
     policy = policy or ErrorPolicy()
     timestamps = TimestampParser(tz=timezone)
-    for location, item in iter_json_items(data, source=source, policy=policy):
+    for location, item in iter_json_items(data, source=source, policy=policy,
+                                          lines_before=lines_before):
         try:
             yield from list(sample_from_object(item, location=location, source=source,
                                                timestamps=timestamps, name=name))

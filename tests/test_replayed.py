@@ -1,6 +1,6 @@
 """A store remembers the files replayed into it: the same file again is skipped, a
-half-replayed one is refused with what to do, a grown log or metric CSV is replayed from where
-the store left it, and ``--again`` overrides."""
+half-replayed one is refused with what to do, a grown log, CSV or JSON-lines file is replayed
+from where the store left it, and ``--again`` overrides."""
 
 from __future__ import annotations
 
@@ -147,21 +147,24 @@ def test_a_grown_metric_csv_is_resumed_under_its_header(tmp_path, capsys):
 
 def test_a_grown_input_that_cannot_be_resumed_is_refused_naming_what_the_store_holds(
         tmp_path, capsys):
-    alerts = tmp_path / "alertmanager.ndjson"
-    shutil.copy(SCENARIO / "alerts" / "alertmanager.ndjson", alerts)
-    size = alerts.stat().st_size
+    """A JSON document over several lines (an export), not lines to go on from."""
+    (tmp_path / "events").mkdir()
+    events = tmp_path / "events" / "deploys.json"
+    event = {"ts": "2026-03-02T10:05:00Z", "type": "deploy", "service": "checkout",
+             "message": "checkout v2.4.1"}
+    events.write_bytes(orjson.dumps([event], option=orjson.OPT_INDENT_2) + b"\n")
+    size = events.stat().st_size
     store = str(tmp_path / "s.db")
-    code, first, _ = replay(capsys, str(alerts), "--store", store)
-    assert code == 0
-    with open(alerts, "a") as fh:
-        fh.write(alerts.read_text().splitlines()[-1] + "\n")
-    code, out, err = replay(capsys, str(alerts), "--store", store)
+    code, first, _ = replay(capsys, str(events), "--store", store)
+    assert code == 0 and first["records"]["event"] == 1
+    with open(events, "ab") as fh:  # another export appended
+        fh.write(orjson.dumps([dict(event, ts="2026-03-02T10:30:00Z")], option=orjson.OPT_INDENT_2))
+    code, out, err = replay(capsys, str(events), "--store", store)
     err = " ".join(err.split())
     assert code == 2 and out is None
     assert f"its first {size:,} bytes were" in err and "it has grown since" in err, err
-    assert "only log files and metric CSVs" in err and "pass --again" in err
-    code, forced, _ = replay(capsys, str(alerts), "--store", store, "--again")
-    assert code == 0 and forced["records"]["alert"] > first["records"]["alert"]
+    assert "only line by line inputs (logs, metric CSVs, JSON lines)" in err
+    assert "pass --again" in err
 
 
 def test_files_with_the_same_lines_under_other_names_are_other_inputs(tmp_path, capsys):
@@ -436,3 +439,14 @@ def test_a_log_compressed_while_its_original_is_still_there_is_read_once(tmp_pat
     rotated.unlink()  # logrotate goes on: the compressed file alone, the next time
     code, out, _ = replay(capsys, str(compressed), "--store", store)
     assert code == 0 and out["records"]["log"] == 80 and len(out["skipped_inputs"]) == 1
+
+
+def test_grown_json_lines_of_alerts_are_resumed_with_their_line_numbers(tmp_path, capsys):
+    webhooks = (SCENARIO / "alerts" / "alertmanager.ndjson").read_text().splitlines(True)
+    first, out, err = replay_grown(capsys, tmp_path / "alertmanager.ndjson",
+                                   "".join(webhooks[:-1]), webhooks[-1] + "{not json\n")
+    [entry] = out["inputs"]
+    assert entry["records"] > 0 and entry["from_byte"] == len("".join(webhooks[:-1]).encode())
+    assert [e["line"] for e in out["rejected"]["first_errors"]] == [len(webhooks) + 1]
+    assert out["records"]["alert"] == first["records"]["alert"] + entry["records"]
+    assert f"(line {len(webhooks):,})" in err

@@ -44,8 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="0 = as fast as possible (default); N = N x real time")
     p.add_argument("--again", action="store_true",
                    help="replay inputs this --store has replayed already, whole (skipped "
-                        "otherwise; a grown log or metric CSV is replayed from where the store "
+                        "otherwise; a grown log, CSV or JSON-lines file is replayed from where the store "
                         "left it; an interrupted one is refused)")
+    p.add_argument("--keep-open", action="store_true",
+                   help="more input follows (a cron job over growing logs): leave windows, "
+                        "incident groups and the records within the allowed lateness open in "
+                        "--store for the next run, instead of closing them as at the end of "
+                        "input; replaying in parts this way gives what one replay of the whole "
+                        "would")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="run templates and detection in N processes, partitioned by source "
                         "(same results; default 1, or what --store was written with)")
@@ -56,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     inputs = resolve_inputs(args)
+    if args.keep_open and not args.store:
+        raise ConfigError("--keep-open needs --store: the next run continues that store (without "
+                          "it every replay starts a fresh one)")
     store_path = Path(args.store) if args.store else DEFAULT_STORE
     if not args.store:
         Engine(inputs.config, open_store()).close()  # a bad config fails before the old run goes
@@ -129,7 +138,10 @@ def _replay(engine: Engine, inputs: Inputs, args: argparse.Namespace, store_path
                 break
         if stop.signal_name is None:
             replayed.finish(inputs.specs)
-        engine.flush()  # interrupted too: what was read is processed and checkpointed
+        if args.keep_open:  # what waits for more input stays in the store for the next run
+            engine.checkpoint()
+        else:  # the end of input; interrupted too: what was read is processed and checkpointed
+            engine.flush()
         if stop.signal_name is None:
             bar.update(task, completed=total or processed)
     elapsed = time.perf_counter() - started

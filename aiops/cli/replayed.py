@@ -11,9 +11,9 @@ appends meanwhile. Then, for the same path:
 * the same content again: skipped, and the summary says so;
 * the content grown at its end since (the old head and old last KiB where they were): the
   new part is replayed, from the byte where the store's copy ends (line numbers go on from
-  there), for log files and metric CSVs; a line that was being written when the store read
-  it was read as it stood, so its rest is skipped. Other grown inputs (JSON documents, Prometheus
-  text) are refused, naming the byte the store holds;
+  there), for line by line inputs (logs, metric CSVs, JSON lines); a line that was being
+  written when the store read it was read as it stood, so its rest is skipped. Other grown
+  inputs (JSON documents, Prometheus text) are refused, naming the byte the store holds;
 * an interrupted replay of it: refused (its first records are in the store);
 * other content (rotated, rewritten): a new input, replayed;
 * ``--again`` replays any of them whole anyway.
@@ -156,9 +156,10 @@ class ReplayedInputs:
                 if not resumable(spec, *kind_and_format(spec)):
                     raise ParseError(
                         f"an input not replayed into {store} before (its first {size:,} bytes "
-                        f"were{name}, at {when}, and it has grown since; only log files and "
-                        f"metric CSVs are replayed from where they were left: replay it into a "
-                        f"new --store, or pass --again to count those bytes' records twice)",
+                        f"were{name}, at {when}, and it has grown since; only line by line "
+                        f"inputs (logs, metric CSVs, JSON lines) are replayed from where they "
+                        f"were left: replay it into a new --store, or pass --again to count "
+                        f"those bytes' records twice)",
                         source=spec.label, field="paths")
                 _resume(spec, size)
                 fresh.append(spec)
