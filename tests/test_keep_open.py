@@ -47,9 +47,11 @@ def _rows(store) -> dict[str, list]:
                 for table in ("alerts", "incidents", "templates", "signals")}
 
 
-@pytest.mark.parametrize("keep_open", [True, False])
+@pytest.mark.parametrize("keep_open, workers", [(True, 1), (True, 2), (False, 1)])
 def test_a_replay_in_parts_kept_open_stores_what_the_whole_replay_does(tmp_path, capsys,
-                                                                      keep_open):
+                                                                      keep_open, workers):
+    """One process replays the whole; the parts go through ``workers`` (a store keeps its
+    partition count, so the second part does too)."""
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     shutil.copytree(SCENARIO, whole)
     shutil.copytree(SCENARIO, parts)
@@ -57,7 +59,7 @@ def test_a_replay_in_parts_kept_open_stores_what_the_whole_replay_does(tmp_path,
     code, expected, err = replay(capsys, str(whole), "--store", str(tmp_path / "whole.db"))
     assert code == 0, err
     store = str(tmp_path / "parts.db")
-    code, _, err = replay(capsys, str(parts), "--store", store,
+    code, _, err = replay(capsys, str(parts), "--store", store, "--workers", str(workers),
                           *(["--keep-open"] if keep_open else []))
     assert code == 0, err
     for path, text in rest.items():  # the writers go on
