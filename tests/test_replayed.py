@@ -332,11 +332,38 @@ def test_a_gzip_file_fingerprinted_by_its_own_bytes_before_is_still_recognised(t
     assert code == 0 and out["records"]["log"] == 50 and len(out["skipped_inputs"]) == 1
 
 
-def test_a_log_rotated_while_not_given_is_taken_over_by_its_new_name_later(tmp_path, capsys):
-    """``aiops replay app.log*`` from cron: the shell listed app.log alone, logrotate then
-    moved it to app.log.1 and started a new one. The store keeps what it had of the old
-    content, and app.log.1, given next time, takes it over."""
+def test_a_rotated_log_not_listed_is_read_on_from_beside_its_old_name(tmp_path, capsys):
+    """``aiops replay app.log --store S --keep-open`` from cron: logrotate moved app.log to
+    app.log.1 since the last run and started a new one. The lines written before the rotation
+    are read from app.log.1, found beside it, in the same run as the new file, so none is
+    late and none is never read."""
     log, rotated = tmp_path / "app.log", tmp_path / "app.log.1"
+    store = str(tmp_path / "s.db")
+    log.write_text(_lines(0, 100))
+    replayed_size = log.stat().st_size
+    assert replay(capsys, str(log), "--store", store, "--keep-open")[0] == 0
+    with open(log, "a") as fh:
+        fh.write(_lines(100, 110))
+    log.rename(rotated)
+    log.write_text(_lines(110, 120))
+    code, out, err = replay(capsys, str(log), "--store", store, "--keep-open")
+    assert code == 0, err
+    assert out["records"]["log"] == 120 and out["late_records"] == 0
+    by_path = {i["path"]: i for i in out["inputs"]}
+    assert by_path[str(log)]["records"] == 10
+    followed = by_path[str(rotated)]
+    assert (followed["records"], followed["from_byte"], followed["replayed_as"]) == \
+        (10, replayed_size, str(log))
+    assert f"{rotated} has grown since its replay as {log}" in " ".join(err.split())
+    code, out, _ = replay(capsys, str(log), "--store", store)  # nothing new anywhere
+    assert code == 0 and out["records"]["log"] == 120 and out["inputs"] == []
+
+
+def test_a_log_rotated_elsewhere_is_taken_over_when_it_is_given_later(tmp_path, capsys):
+    """logrotate's ``olddir``: the old content went to another directory, which the run did
+    not list. The store keeps what it had of it, and the file, given later, takes it over."""
+    log, rotated = tmp_path / "app.log", tmp_path / "old" / "app.log.1"
+    rotated.parent.mkdir()
     store = str(tmp_path / "s.db")
     log.write_text(_lines(0, 100))
     replayed_size = log.stat().st_size
@@ -345,7 +372,7 @@ def test_a_log_rotated_while_not_given_is_taken_over_by_its_new_name_later(tmp_p
         fh.write(_lines(100, 110))
     log.rename(rotated)
     log.write_text(_lines(110, 120))
-    code, out, _ = replay(capsys, str(log), "--store", store)  # app.log.1 not listed
+    code, out, _ = replay(capsys, str(log), "--store", store)  # old/app.log.1 not listed
     assert code == 0 and out["records"]["log"] == 110
     code, out, err = replay(capsys, str(log), str(rotated), "--store", store)
     assert code == 0, err
@@ -450,3 +477,32 @@ def test_grown_json_lines_of_alerts_are_resumed_with_their_line_numbers(tmp_path
     assert [e["line"] for e in out["rejected"]["first_errors"]] == [len(webhooks) + 1]
     assert out["records"]["alert"] == first["records"]["alert"] + entry["records"]
     assert f"(line {len(webhooks):,})" in err
+
+
+def test_a_log_rotated_while_its_replay_starts_is_read_from_the_file_fingerprinted(
+        tmp_path, capsys, monkeypatch):
+    """logrotate renames app.log and starts a new one after the replay fingerprinted it and
+    before it read it: the replay reads the file it fingerprinted (it holds it open from the
+    start), so the lines after the store's offset are read, not the new file's from there."""
+    log, rotated = tmp_path / "app.log", tmp_path / "app.log.1"
+    store = str(tmp_path / "s.db")
+    log.write_text(_lines(0, 100))
+    assert replay(capsys, str(log), "--store", store, "--keep-open")[0] == 0
+    with open(log, "a") as fh:
+        fh.write(_lines(100, 110))
+    begin = ReplayedInputs.begin
+
+    def begin_then_rotate(self, specs):
+        begin(self, specs)
+        log.rename(rotated)
+        log.write_text(_lines(110, 120))
+
+    monkeypatch.setattr(ReplayedInputs, "begin", begin_then_rotate)
+    code, out, err = replay(capsys, str(log), "--store", store, "--keep-open")
+    assert code == 0, err
+    assert out["records"]["log"] == 110 and out["inputs"][0]["records"] == 10
+    monkeypatch.setattr(ReplayedInputs, "begin", begin)
+    code, out, err = replay(capsys, str(log), "--store", store)  # the new app.log, and
+    assert code == 0, err                                        # app.log.1 read already
+    assert out["records"]["log"] == 120 and out["late_records"] == 0
+    assert [(i["path"], i["records"]) for i in out["inputs"]] == [(str(log), 10)]

@@ -85,16 +85,22 @@ class Inputs:
     policies: list[ErrorPolicy] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
 
+    def open_files(self, per_input: int = 1) -> None:
+        """Make room for ``per_input`` open files per input (each stays open while they are
+        merged; a replay also holds each one's descriptor from the start, see
+        ``aiops.cli.replayed``), or say how many inputs fit."""
+        most = raise_open_files_limit(per_input * len(self.specs))
+        if most is not None:
+            raise ParseError(f"at most {most // per_input:,} inputs at once: each stays open "
+                             f"while they are merged, and the open-file limit (ulimit -n) "
+                             f"allows no more; raise it, or replay them in parts into one "
+                             f"--store", field="paths", got=f"{len(self.specs):,} inputs")
+
     def stream(self, strict: bool, keep_original: bool = True) -> Iterator[Record]:
         """All inputs merged in event-time order (each input is read lazily).
         ``keep_original=False``: log records without their raw line and unmapped fields
         (what runs that never show or store records pass; see ``LogReader``)."""
-        most = raise_open_files_limit(len(self.specs))  # each input stays open while merged
-        if most is not None:
-            raise ParseError(f"at most {most:,} inputs at once: each stays open while they are "
-                             f"merged, and the open-file limit (ulimit -n) allows no more; "
-                             f"raise it, or replay them in parts into one --store",
-                             field="paths", got=f"{len(self.specs):,} inputs")
+        self.open_files()
         self.policies = [ErrorPolicy(strict=strict) for _ in self.specs]
         self.counts = [0] * len(self.specs)
 

@@ -80,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
                      f"cores add work, not speed (the results are the same)", highlight=False)
     stop = StopRequest()
     summary = None
+    replayed = None
     try:
         replayed = ReplayedInputs(engine.replayed_inputs)
+        inputs.open_files(per_input=2)  # read through the descriptor each is pinned by
         inputs.specs, skipped = replayed.select(inputs.specs, again=args.again, store=store_path)
         if skipped:
             names = ", ".join(e["path"] for e in skipped) if len(skipped) <= 3 else \
@@ -106,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:  # a bad line (--strict) ends the replay too: stop the workers, release the store
         engine.close()
+        if replayed is not None:
+            replayed.release()
     if summary is None:
         return fail(f"interrupted: {store_path} holds what its last checkpoint saved", code=130)
     emit_json(summary)

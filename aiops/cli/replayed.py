@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,35 @@ class ReplayedInputs:
 
     def __init__(self, entries: dict[str, dict[str, Any]]) -> None:
         self.entries = entries  # the engine's own dict: its checkpoints write it
+        self._keys: dict[int, str] = {}  # id(spec) -> its key, taken before it was pinned
+        self._pinned: list[int] = []  # descriptors of the files this run reads
+
+    def _pin(self, spec: InputSpec) -> str:
+        """Open ``spec``'s file now and read it through that descriptor from here on: what is
+        fingerprinted, resumed and read is then one file, even if logrotate renames it and
+        starts another under its name part way (reading the new file from the old one's
+        offset lost the lines in between). Returns the input's key."""
+        key = self._keys.get(id(spec)) or _key(spec)
+        if id(spec) in self._keys or not os.path.isdir("/dev/fd"):
+            return key
+        if spec.kind is None or (spec.format is None and spec.kind != "log"):
+            spec.kind, spec.format = kind_and_format(spec)  # by its name, while it has one
+        try:
+            fd = os.open(spec.path, os.O_RDONLY)
+        except OSError as exc:
+            raise ParseError(f"a readable file ({exc.strerror})", source=spec.label,
+                             field="paths") from None
+        self._pinned.append(fd)
+        spec.source = spec.label  # records and errors keep its name
+        spec.path = Path(f"/dev/fd/{fd}")
+        self._keys[id(spec)] = key
+        return key
+
+    def release(self) -> None:
+        """Close the descriptors of this run's files (see :meth:`_pin`)."""
+        for fd in self._pinned:
+            os.close(fd)
+        self._pinned, self._keys = [], {}
 
     def select(self, specs: list[InputSpec], *, again: bool, store: Path
                ) -> tuple[list[InputSpec], list[dict[str, Any]]]:
@@ -124,9 +155,9 @@ class ReplayedInputs:
         # (app.log.1 holds what app.log did, app.log.2.gz what app.log.1 did)
         before = dict(self.entries)
         moved: set[str] = set()  # entries claimed by a file under a new name
-        replaced: list[tuple[str, dict[str, Any]]] = []
+        replaced: list[tuple[str, dict[str, Any], InputSpec]] = []
         for spec in specs:
-            key = _key(spec)
+            key = self._pin(spec)
             if key in given:
                 raise ParseError(f"each input once (given twice, also as {given[key]})",
                                  source=spec.label, field="paths")
@@ -136,52 +167,66 @@ class ReplayedInputs:
                 continue
             entry = before.get(key)
             if entry is not None and not _holds(spec.path, entry):
-                replaced.append((key, entry))  # other content here now
+                replaced.append((key, entry, spec))  # other content here now
                 entry = None
             if entry is None:
                 entry = _moved_here(before, spec, key, moved)
             if entry is None:  # new, or other content under the same name: a new input
                 fresh.append(spec)
                 continue
-            when, size = entry["replayed_at"], entry["size"]
-            name = f" (as {entry['path']})" if entry["path"] != spec.label else ""
-            if not entry["complete"]:
-                raise ParseError(
-                    f"an input not replayed into {store} before (its replay there{name}, "
-                    f"started {when}, was interrupted: its first records are in the store; "
-                    f"--again replays it all anyway, or use another --store)",
-                    source=spec.label, field="paths")
-            spec.replayed_as = entry["path"] if name else ""
-            if not _legacy_gzip(spec.path, entry) and _fingerprint(spec.path)["size"] > size:
-                if not resumable(spec, *kind_and_format(spec)):
-                    raise ParseError(
-                        f"an input not replayed into {store} before (its first {size:,} bytes "
-                        f"were{name}, at {when}, and it has grown since; only line by line "
-                        f"inputs (logs, metric CSVs, JSON lines) are replayed from where they "
-                        f"were left: replay it into a new --store, or pass --again to count "
-                        f"those bytes' records twice)",
-                        source=spec.label, field="paths")
-                _resume(spec, size)
-                fresh.append(spec)
-                continue
-            self.entries[key] = dict(entry, path=spec.label)  # found here next time
-            skipped.append({"path": spec.label, "replayed_at": when,
-                            "reason": f"replayed into {store} already{name}"})
+            self._take(spec, key, entry, store, fresh, skipped)
         for taken in moved:  # held for a file that would take them over: taken now
             if _HELD in taken:
                 del self.entries[taken]
-        for key, entry in replaced:
-            if key not in moved and "of" in entry:  # rotated away, its new name not given
+        for key, entry, spec in replaced:
+            if key in moved or "of" not in entry:
+                continue
+            follow = _rotated_to(spec, key, entry, given)
+            if follow is None:  # its new name not found: held for a later run that gives it
                 self._hold(key, entry)
+                continue
+            moved.add(key)
+            follow_key = self._pin(follow)
+            given[follow_key] = follow.label
+            self._take(follow, follow_key, entry, store, fresh, skipped)
         return fresh, skipped
+
+    def _take(self, spec: InputSpec, key: str, entry: dict[str, Any], store: Path,
+              fresh: list[InputSpec], skipped: list[dict[str, Any]]) -> None:
+        """``spec`` holds what ``entry`` recorded: skipped, resumed, or refused (raises)."""
+        when, size = entry["replayed_at"], entry["size"]
+        name = f" (as {entry['path']})" if entry["path"] != spec.label else ""
+        if not entry["complete"]:
+            raise ParseError(
+                f"an input not replayed into {store} before (its replay there{name}, "
+                f"started {when}, was interrupted: its first records are in the store; "
+                f"--again replays it all anyway, or use another --store)",
+                source=spec.label, field="paths")
+        spec.replayed_as = entry["path"] if name else ""
+        if not _legacy_gzip(spec.path, entry) and _fingerprint(spec.path)["size"] > size:
+            if not resumable(spec, *kind_and_format(spec)):
+                raise ParseError(
+                    f"an input not replayed into {store} before (its first {size:,} bytes "
+                    f"were{name}, at {when}, and it has grown since; only line by line "
+                    f"inputs (logs, metric CSVs, JSON lines) are replayed from where they "
+                    f"were left: replay it into a new --store, or pass --again to count "
+                    f"those bytes' records twice)",
+                    source=spec.label, field="paths")
+            _resume(spec, size)
+            fresh.append(spec)
+            return
+        self.entries[key] = dict(entry, path=spec.label)  # found here next time
+        skipped.append({"path": spec.label, "replayed_at": when,
+                        "reason": f"replayed into {store} already{name}"})
 
     def begin(self, specs: list[InputSpec]) -> None:
         """Record ``specs`` as being replayed: fingerprinted now, before they are read, and
         read up to the size fingerprinted (a writer may append while they are read)."""
         now = _now()
         for spec in specs:
-            entry = self.entries[_key(spec)] = {**_fingerprint(spec.path), "path": spec.label,
-                                                "replayed_at": now, "complete": False}
+            key = self._pin(spec)
+            entry = self.entries[key] = {**_fingerprint(spec.path), "path": spec.label,
+                                         "replayed_at": now, "complete": False}
             spec.end = entry["size"]
 
     def _hold(self, key: str, entry: dict[str, Any]) -> None:
@@ -201,7 +246,7 @@ class ReplayedInputs:
         appended after the reader reached the end, which a later replay would then skip."""
         now = _now()
         for spec in specs:
-            self.entries[_key(spec)].update(replayed_at=now, complete=True)
+            self.entries[self._pin(spec)].update(replayed_at=now, complete=True)
 
 
 def _moved_here(entries: dict[str, dict[str, Any]], spec: InputSpec, key: str,
@@ -229,6 +274,36 @@ def _moved_here(entries: dict[str, dict[str, Any]], spec: InputSpec, key: str,
         return None
     moved.add(found[0])
     return found[1]
+
+
+def _rotated_to(spec: InputSpec, key: str, entry: dict[str, Any],
+                given: dict[str, str]) -> InputSpec | None:
+    """Where the content ``key`` held went, when the run did not list it: a file beside it
+    named after it (logrotate's ``app.log.1``, ``app.log-20261129``, ``app.log.1.gz``) that
+    holds it, to be read with the new ``app.log`` (the lines written before the rotation,
+    which a cron job replaying ``app.log`` alone would otherwise never read). Logs, events
+    and alerts only: a metrics CSV names its series after its file, so a new name would be
+    another series. None if none is found, or it cannot be read on from where it was left."""
+    path = Path(key)
+    if not path.is_absolute() or not entry["complete"] or \
+            kind_and_format(spec)[0] not in ("log", "event", "alert"):
+        return None
+    try:
+        beside = sorted((p for p in path.parent.iterdir()
+                         if p.name != path.name and p.name.startswith(path.name) and p.is_file()),
+                        key=lambda p: p.stat().st_mtime, reverse=True)[:20]
+    except OSError:
+        return None
+    for candidate in beside:
+        if str(candidate.resolve()) in given or not _holds(candidate, entry):
+            continue
+        follow = replace(spec, path=Path(spec.label).parent / candidate.name, source="",
+                         start=0, end=None, lines_before=0, replayed_as="")  # named as given
+        if _fingerprint(candidate)["size"] > entry["size"] and \
+                not resumable(follow, *kind_and_format(follow)):
+            return None
+        return follow
+    return None
 
 
 def _log_copy(spec: InputSpec, file: str, entry: dict[str, Any]) -> bool:
