@@ -59,14 +59,16 @@ def test_a_replay_in_parts_kept_open_stores_what_the_whole_replay_does(tmp_path,
     code, expected, err = replay(capsys, str(whole), "--store", str(tmp_path / "whole.db"))
     assert code == 0, err
     store = str(tmp_path / "parts.db")
-    code, _, err = replay(capsys, str(parts), "--store", store, "--workers", str(workers),
-                          *(["--keep-open"] if keep_open else []))
+    code, first, err = replay(capsys, str(parts), "--store", store, "--workers", str(workers),
+                              *(["--keep-open"] if keep_open else []))
     assert code == 0, err
+    assert first["kept_open"] is keep_open
     for path, text in rest.items():  # the writers go on
         with open(path, "a") as fh:
             fh.write(text)
     code, got, err = replay(capsys, str(parts), "--store", store)
     assert code == 0, err
+    assert got["kept_open"] is False
     assert sum("from_byte" in i for i in got["inputs"]) >= 10  # resumed, not read again
     if keep_open:
         assert got["kpis"] == expected["kpis"] and got["records"] == expected["records"]

@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             summary = replay_summary(engine, inputs.report(), elapsed=0.0, store=str(store_path))
             summary["interrupted"] = None
         summary["skipped_inputs"] = skipped
+        summary["kept_open"] = bool(args.keep_open)  # windows and groups wait for the next run
     except KeyboardInterrupt:  # a second Ctrl-C: abort now
         pass
     finally:  # a bad line (--strict) ends the replay too: stop the workers, release the store
