@@ -141,6 +141,9 @@ class Engine:
         self.stats: Counter = Counter()
         #: files replayed into this store (see aiops.cli.replayed), saved with each checkpoint
         self.replayed_inputs: dict[str, list[dict]] = {}
+        #: was the input ended (``flush``) after the last records? A replay kept open for
+        #: more leaves it False, and the next one that has nothing new to read ends it
+        self.input_ended = True
         self._out = _Outputs()
         self._since_checkpoint = 0
         self._checkpointed_at = time.monotonic()
@@ -250,6 +253,7 @@ class Engine:
 
     # -- processing -------------------------------------------------------------------------
     def _process(self, records: Iterable[Record], offset: int) -> int:
+        self.input_ended = False
         emitted = self.partition.add(records)
         self.offset = offset
         self._correlate(emitted, final=False)
@@ -281,6 +285,7 @@ class Engine:
             if self.partition.max_ts is not None:
                 self._correlate(self.partition.finish(), final=True)
                 self._out.add(self.correlator.flush(self._clock))
+            self.input_ended = True
             self.checkpoint()
 
     # -- user actions -----------------------------------------------------------------------
@@ -321,7 +326,8 @@ class Engine:
     def _states(self) -> dict[str, Any]:
         own = {"version": self.params.state_version, "alerts": self._alerts,
                "events": self._events, "clock": self._clock, "last": self._last,
-               "stats": dict(self.stats), "replayed_inputs": self.replayed_inputs}
+               "stats": dict(self.stats), "replayed_inputs": self.replayed_inputs,
+               "input_ended": self.input_ended}
         return {"engine": pickle.dumps(own, protocol=pickle.HIGHEST_PROTOCOL),
                 "correlate": self.correlator.get_state(), **self.partition.get_state(deferred=True)}
 
@@ -360,6 +366,7 @@ class Engine:
             self._last = own.get("last", self._clock)
             self.stats = Counter(own["stats"])
             self.replayed_inputs = own.get("replayed_inputs", {})  # stores of before stop 21
+            self.input_ended = own.get("input_ended", True)  # before stop 22: replays flushed
             self.correlator.set_state(states["correlate"])
             self.partition.set_state(states)
         except Exception as exc:  # a state this code cannot read: say so, never half-resume

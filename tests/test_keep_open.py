@@ -79,6 +79,33 @@ def test_a_replay_in_parts_kept_open_stores_what_the_whole_replay_does(tmp_path,
         assert got["kpis"]["alerts"] > expected["kpis"]["alerts"]
 
 
+def test_a_run_with_nothing_new_ends_what_runs_kept_open(tmp_path, capsys):
+    """Every part kept open (cron does not know which run is the last), then one run without
+    --keep-open and nothing new to read: it ends the input, and the store holds what one
+    replay of the whole does."""
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    shutil.copytree(SCENARIO, whole)
+    shutil.copytree(SCENARIO, parts)
+    rest = _cut(parts)
+    assert replay(capsys, str(whole), "--store", str(tmp_path / "whole.db"))[0] == 0
+    store = str(tmp_path / "parts.db")
+    assert replay(capsys, str(parts), "--store", store, "--keep-open")[0] == 0
+    for path, text in rest.items():
+        with open(path, "a") as fh:
+            fh.write(text)
+    code, kept, err = replay(capsys, str(parts), "--store", store, "--keep-open")
+    assert code == 0 and kept["kept_open"], err
+    assert _rows(store) != _rows(tmp_path / "whole.db")  # windows and groups still open
+    code, out, err = replay(capsys, str(parts), "--store", store)
+    assert code == 0, err
+    assert out["inputs"] == []
+    assert len(out["skipped_inputs"]) == len(kept["inputs"]) + len(kept["skipped_inputs"])
+    assert _rows(store) == _rows(tmp_path / "whole.db")
+    code, again, _ = replay(capsys, str(parts), "--store", store)  # ended already: unchanged
+    assert code == 0 and again["kpis"] == out["kpis"]
+    assert _rows(store) == _rows(tmp_path / "whole.db")
+
+
 def test_keep_open_needs_a_store(capsys):
     code, out, err = replay(capsys, str(SCENARIO), "--keep-open")
     assert code == 2 and out is None and "--keep-open needs --store" in " ".join(err.split())

@@ -100,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
         if inputs.specs:
             with stop:
                 summary = _replay(engine, inputs, args, store_path, stop, replayed)
-        else:  # nothing new: the store as it is (a flush now would close its windows again)
+        else:  # nothing new: the store as it is (a flush now would close its windows again),
+            if not args.keep_open and not engine.input_ended:  # unless runs kept it open
+                engine.flush()
             summary = replay_summary(engine, inputs.report(), elapsed=0.0, store=str(store_path))
             summary["interrupted"] = None
         summary["skipped_inputs"] = skipped
