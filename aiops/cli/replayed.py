@@ -77,12 +77,17 @@ def _fingerprint(path: str | Path, size: int | None = None) -> dict[str, Any]:
                 tail = (tail + chunk)[-SPAN:]
                 end += len(chunk)
         else:
-            end = fh.seek(0, 2) if size is None else min(size, fh.seek(0, 2))
-            fh.seek(0)
-            head = fh.read(min(SPAN, end))
-            fh.seek(max(0, end - SPAN))
-            tail = fh.read(min(SPAN, end))
+            end, head, tail = _ends(fh, size)
     return {"size": end, "head": _hash(head), "tail": _hash(tail), "of": "content"}
+
+
+def _ends(fh, size: int | None) -> tuple[int, bytes, bytes]:
+    """A seekable file's size (at most ``size``), first KiB and KiB before that size."""
+    end = fh.seek(0, 2) if size is None else min(size, fh.seek(0, 2))
+    fh.seek(0)
+    head = fh.read(min(SPAN, end))
+    fh.seek(max(0, end - SPAN))
+    return end, head, fh.read(min(SPAN, end))
 
 
 def _holds(path: str | Path, entry: dict[str, Any]) -> bool:
@@ -102,11 +107,8 @@ def _legacy_gzip(path: str | Path, entry: dict[str, Any]) -> bool:
 
 def _raw_fingerprint(path: str | Path) -> dict[str, Any]:
     with open(path, "rb") as fh:
-        end = fh.seek(0, 2)
-        fh.seek(0)
-        head = fh.read(min(SPAN, end))
-        fh.seek(max(0, end - SPAN))
-        return {"size": end, "head": _hash(head), "tail": _hash(fh.read(min(SPAN, end)))}
+        end, head, tail = _ends(fh, None)
+    return {"size": end, "head": _hash(head), "tail": _hash(tail)}
 
 
 class ReplayedInputs:
