@@ -127,8 +127,7 @@ class ReplayedInputs:
         key = self._keys.get(id(spec)) or _key(spec)
         if id(spec) in self._keys or not os.path.isdir("/dev/fd"):
             return key
-        if spec.kind is None or (spec.format is None and spec.kind != "log"):
-            spec.kind, spec.format = kind_and_format(spec)  # by its name, while it has one
+        spec.kind, spec.format = kind_and_format(spec)  # sniffed by its name while it has one
         try:
             fd = os.open(spec.path, os.O_RDONLY)
         except OSError as exc:
