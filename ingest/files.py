@@ -22,7 +22,7 @@ from aiops.schema import NO_ATTRIBUTES, Record
 from ingest.alerts import is_alertmanager_webhook, read_alerts
 from ingest.errors import ErrorPolicy, ParseError, binary_content
 from ingest.events import read_events
-from ingest.jsondocs import iter_json_items
+from ingest.jsondocs import iter_json_items, object_line
 from ingest.jsonlogs import record_from_object
 from ingest.logs import LogReader, describe_parser, make_line_parser
 from ingest.metrics import read_metrics_csv, read_metrics_json, read_prometheus_text
@@ -104,13 +104,8 @@ def resumable(spec: "InputSpec", kind: str, fmt: str | None) -> bool:
 def _json_lines(path: str | os.PathLike) -> bool:
     """One JSON object per line (what ``iter_json_items`` then reads line by line)?"""
     with open_text(path) as fh:
-        for line in fh:
-            if line.strip():
-                try:
-                    return type(orjson.loads(line)) is dict
-                except orjson.JSONDecodeError:
-                    return False
-    return False
+        first = next((line for line in fh if line.strip()), "")
+    return object_line(first) is not None
 
 
 def _stem(path: Path) -> str:

@@ -75,6 +75,18 @@ def _ndjson(numbered: Iterable[tuple[int, str]], source: str, policy: ErrorPolic
                                      got=line.rstrip("\r\n")))
 
 
+def object_line(line: str) -> dict | None:
+    """The JSON object ``line`` holds whole, or None: a file whose first line is one is read
+    as JSON lines (NDJSON), anything else as one document."""
+    if line.lstrip()[:1] != "{":
+        return None
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return doc if type(doc) is dict else None
+
+
 def _iter_json_file(fh: TextIO, source: str, policy: ErrorPolicy,
                     lines_before: int = 0) -> Iterator[tuple[str, Any]]:
     skipped = []
@@ -84,13 +96,8 @@ def _iter_json_file(fh: TextIO, source: str, policy: ErrorPolicy,
         skipped.append(first)
     else:
         return
-    doc = None
-    if first.lstrip()[0] == "{":
-        try:
-            doc = orjson.loads(first)
-        except orjson.JSONDecodeError:
-            pass
-    if type(doc) is not dict:             # a document over several lines, or an array
+    doc = object_line(first)
+    if doc is None:                       # a document over several lines, or an array
         yield from iter_json_items("".join(skipped) + first + fh.read(), source=source,
                                    policy=policy)
         return
