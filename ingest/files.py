@@ -96,9 +96,9 @@ def resumable(spec: "InputSpec", kind: str, fmt: str | None) -> bool:
     lines) or Prometheus text (one scrape per file)."""
     if kind == "log":
         return fmt not in (None, "json") or not _json_array(spec.path)
-    if kind == "metric" and fmt in ("csv", "prom"):
-        return fmt == "csv"
-    return _json_lines(spec.path)
+    if kind == "metric" and fmt == "csv":
+        return True
+    return fmt != "prom" and _json_lines(spec.path)
 
 
 def _json_lines(path: str | os.PathLike) -> bool:
@@ -287,9 +287,8 @@ def _read(spec: InputSpec, kind: str, fmt: str | None, source: str, policy: Erro
         spec.format = fmt
         reader.lines_read = spec.lines_before
         if spec.start:  # a grown file's rest: its layout is sampled from its top, as before
-            with open_text(spec.path) as top:
-                if reader.sample_layout(list(islice(top, 50))) is None:
-                    reader.parser = None  # the top was blank: sample the rest then
+            with open_text(spec.path) as top:  # (a blank top leaves it to the rest's lines)
+                reader.sample_layout(list(islice(top, 50)))
         with open_text(spec.path, spec.start, spec.end) as fh:
             yield from reader.read(fh, continued=bool(spec.start))
         spec.format = spec.format or describe_parser(reader.parser)

@@ -100,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
         if inputs.specs:
             with stop:
                 summary = _replay(engine, inputs, args, store_path, stop, replayed)
-        else:  # nothing new: the store as it is (a flush now would close its windows again),
-            if not args.keep_open and not engine.input_ended:  # unless runs kept it open
+        else:  # nothing new: the store as it is (a flush now would close its windows
+            # again), unless runs kept it open: then this one, not kept open, ends the input
+            if not args.keep_open and not engine.input_ended:
                 engine.flush()
             summary = replay_summary(engine, inputs.report(), elapsed=0.0, store=str(store_path))
             summary["interrupted"] = None
