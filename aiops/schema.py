@@ -37,7 +37,7 @@ _LEVEL_ALIASES = {
     "WARN": "WARN", "WARNING": "WARN", "W": "WARN",
     "ERROR": "ERROR", "ERR": "ERROR", "E": "ERROR", "SEVERE": "ERROR", "FAIL": "ERROR",
     "CRIT": "CRITICAL", "CRITICAL": "CRITICAL", "ALERT": "CRITICAL",
-    "FATAL": "FATAL", "EMERG": "FATAL", "EMERGENCY": "FATAL", "PANIC": "FATAL",
+    "FATAL": "FATAL", "F": "FATAL", "EMERG": "FATAL", "EMERGENCY": "FATAL", "PANIC": "FATAL",
 }
 #: Severity ranks shared by log levels and alert severities (higher = worse).
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL"})

@@ -18,11 +18,12 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import orjson
 
-from aiops.schema import LEVELS, NO_ATTRIBUTES, LogRecord, normalize_level
+from aiops.schema import NO_ATTRIBUTES, LogRecord, normalize_level
 from ingest.errors import ErrorPolicy, ParseError, binary_content
 from ingest.headerformat import RegexLineParser, header_format_parser, named_regex_parser
 from ingest.jsonlogs import (HOST_KEYS, LEVEL_KEYS, MSG_KEYS, SERVICE_KEYS, TS_KEYS,
                              JsonLineParser, record_from_object)
+from ingest.layouts import LAYOUT_NAMES, text_layouts
 from ingest.syslog import SyslogLineParser
 from ingest.timestamps import TimestampParser, fraction
 
@@ -35,19 +36,6 @@ ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 CONTINUATION = re.compile(
     r"^(?:\s|at\s|Caused by[: ]|\.\.\. \d+ (?:more|common frames)|Traceback \(most recent|"
     r"File \"|During handling of|The above exception|[A-Za-z_][\w.$]*(?:Exception|Error)\b)"
-)
-_TS_PREFIX = (
-    r"(?P<Timestamp>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
-    r"|\[[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4}\]"
-    r"|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)?"
-    r"|\d{6} \d{6}|\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}|\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
-    r"|\d{8}-\d{1,2}:\d{1,2}:\d{1,2}(?::\d+)?|\d{10}(?:\.\d+)?|\d{13})"
-)
-_LEVEL_WORDS = "|".join(sorted(set(LEVELS) | {"WARNING", "ERR", "CRIT", "EMERG", "SEVERE"},
-                               key=len, reverse=True))
-GENERIC_TIMESTAMPED = re.compile(
-    r"^" + _TS_PREFIX + r"(?:\s*[-|:]?\s*\[?(?P<Level>(?i:" + _LEVEL_WORDS + r"))\]?:?)?"
-    r"\s*[-|:]?\s*(?P<Content>.*)$"
 )
 
 
@@ -85,7 +73,7 @@ def _candidates(kw: dict) -> list[LineParser]:
         JsonLineParser(**kw),
         SyslogLineParser(rfc="5424", **kw),
         SyslogLineParser(rfc="3164", **kw),
-        RegexLineParser(GENERIC_TIMESTAMPED, **kw),
+        *text_layouts(kw),
     ]
 
 
@@ -121,8 +109,9 @@ def detect_line_parser(sample: list[str], **kw) -> LineParser:
             best, best_hits = parser, hits
     if best is None:
         first = binary_content("".join(sample)) or (lines[0] if lines else "")
-        raise ParseError("a recognisable log layout (JSON lines, syslog, or a leading timestamp); "
-                         "pass a format such as '<Date> <Time> <Level> <Content>'",
+        raise ParseError("a recognisable log layout (JSON lines, syslog, a leading or bracketed "
+                         "timestamp, klog, Ruby Logger, an access log); pass a format such "
+                         "as '<Date> <Time> <Level> <Content>'",
                          source=kw.get("source", ""), line=1, field="log_format", got=first)
     if isinstance(best, JsonLineParser):
         best.raw_fallback = _auto_fallback(kw)
@@ -239,8 +228,8 @@ def describe_parser(parser: LineParser | None) -> str:
         return "json"
     if isinstance(parser, SyslogLineParser):
         return f"syslog rfc{parser.rfc}" if parser.rfc else "syslog"
-    if isinstance(parser, RegexLineParser) and parser.pattern is GENERIC_TIMESTAMPED:
-        return "auto:timestamped"
+    if isinstance(parser, RegexLineParser) and parser.pattern in LAYOUT_NAMES:
+        return LAYOUT_NAMES[parser.pattern]
     if isinstance(parser, RegexLineParser):
         return parser.pattern.pattern
     return "auto"

@@ -120,6 +120,8 @@ class TimestampParser:
              self._compact_dash),
             (re.compile(r"(\d{2})\.(\d{2})\s+(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"), self._md_dotted),
             (re.compile(r"(\d{2})-(\d{2})\s+(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"), self._md_dashed),
+            # klog/glog's '0302 10:00:01.000001' (after its level letter)
+            (re.compile(r"(\d{2})(\d{2})\s+(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"), self._md_dotted),
             (re.compile(r"(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\s*([+-]\d{4}))?"),
              self._clf),
             (re.compile(r"[A-Za-z]{3},\s+\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{2}:\d{2}:\d{2}.*"),

@@ -1,0 +1,92 @@
+"""The text log layouts ``auto`` recognises without being told, and how each is named.
+
+An operator points aiops at the logs a fleet already writes; the layouts below are the
+ones found on nearly every such machine, so none of them should need a ``--log-format``:
+
+* ``auto:timestamped``: a leading timestamp, an optional level, the message (log4j,
+  logback, Python's ``logging``, Go's ``log``, nginx's error log, Apache's ``[ctime]``);
+* ``auto:bracketed``: the timestamp in brackets, then an optional level (Kafka,
+  ZooKeeper's and Laravel's ``[2026-03-02 10:00:00,123] INFO ...``, ``[ISO] WARN``,
+  Proxifier's ``[10.30 16:49:06]``);
+* ``auto:klog``: Kubernetes components and glog (``E0302 10:00:01.000001  1234
+  reflector.go:138] msg``), the level a letter, the year the stream's (``--year``);
+* ``auto:ruby``: Ruby's ``Logger`` (Rails): ``E, [2026-03-02T10:00:01.654321 #1234] ERROR
+  -- : msg``;
+* ``auto:access``: the NCSA common and combined access logs (Apache's and nginx's
+  defaults); the level comes from the status (5xx ERROR, 4xx WARN, else INFO) so that a
+  burst of 500s is an error burst, and the message is the request, status and size (the
+  referrer and user agent go to attributes: browsers do not split templates).
+
+A level word counts only as a whole word: ``Errors found`` is a message, not level ERROR
+with the message ``s found``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiops.schema import LEVELS, LogRecord
+from ingest.headerformat import RegexLineParser
+
+_TS_PREFIX = (
+    r"(?P<Timestamp>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|\[[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4}\]"
+    r"|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)?"
+    r"|\d{6} \d{6}|\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}|\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
+    r"|\d{8}-\d{1,2}:\d{1,2}:\d{1,2}(?::\d+)?|\d{10}(?:\.\d+)?|\d{13})"
+)
+_BRACKETED_TS = (
+    r"\[(?P<Timestamp>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
+    r"|\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?"
+    r"|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)?"
+    r"|\d{2}\.\d{2} \d{2}:\d{2}:\d{2}(?:[.,]\d+)?)\]"
+)
+_LEVEL_WORDS = "|".join(sorted(set(LEVELS) | {"WARNING", "ERR", "CRIT", "EMERG", "SEVERE"},
+                               key=len, reverse=True))
+#: an optional level after the stamp, as a whole word (``[ERROR]``, ``ERROR:``, ``- ERROR -``)
+_LEVEL = r"(?:\s*[-|:]?\s*\[?(?P<Level>(?i:" + _LEVEL_WORDS + r"))(?!\w)\]?:?)?"
+
+GENERIC_TIMESTAMPED = re.compile(
+    r"^" + _TS_PREFIX + _LEVEL + r"\s*[-|:]?\s*(?P<Content>.*)$")
+#: Laravel/Monolog write the channel before the level: ``production.ERROR:``
+BRACKETED = re.compile(
+    r"^" + _BRACKETED_TS
+    + _LEVEL.replace(r"\[?(?P<Level>", r"\[?(?:[A-Za-z][\w-]*\.)?(?P<Level>")
+    + r"\s*[-|:]?\s*(?P<Content>.*)$")
+KLOG = re.compile(
+    r"^(?P<Level>[IWEF])(?P<Timestamp>\d{4} \d{2}:\d{2}:\d{2}(?:\.\d+)?)\s+(?P<Thread>\d+)\s+"
+    r"(?P<Caller>[^\s\]]+)\] (?P<Content>.*)$")
+RUBY = re.compile(
+    r"^[DIWEFAU], \[(?P<Timestamp>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)"
+    r" #(?P<Pid>\d+)\]\s+(?P<Level>[A-Z]+) -- (?P<Progname>[^:]*): (?P<Content>.*)$")
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+ACCESS = re.compile(
+    r"^(?P<Client>\S+) (?P<Ident>\S+) (?P<User>\S+(?: \S+)*?) "
+    r"\[(?P<Timestamp>\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?)\] "
+    r"(?P<Content>" + _QUOTED + r" (?P<Status>\d{3}) (?P<Bytes>\d+|-))"
+    r"(?: (?P<Referer>" + _QUOTED + r") (?P<UserAgent>" + _QUOTED + r"))?(?: (?P<Extra>.*))?$")
+
+#: the name each layout's parser reports as its format (``inputs[].format``)
+LAYOUT_NAMES = {GENERIC_TIMESTAMPED: "auto:timestamped", BRACKETED: "auto:bracketed",
+                KLOG: "auto:klog", RUBY: "auto:ruby", ACCESS: "auto:access"}
+
+
+class AccessLogParser(RegexLineParser):
+    """The access-log layout, its level from the HTTP status."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(ACCESS, **kw)
+
+    def parse(self, line: str, lineno: int = 0) -> LogRecord | None:
+        record = super().parse(line, lineno)
+        if record is not None:
+            status = record.attributes["Status"]
+            record.level = "ERROR" if status[0] == "5" else "WARN" if status[0] == "4" else "INFO"
+        return record
+
+
+def text_layouts(kw: dict) -> list[RegexLineParser]:
+    """A parser per layout, in the order ``auto`` prefers them when they fit equally."""
+    return [RegexLineParser(GENERIC_TIMESTAMPED, **kw), RegexLineParser(BRACKETED, **kw),
+            RegexLineParser(KLOG, **kw), RegexLineParser(RUBY, **kw), AccessLogParser(**kw)]
