@@ -2,11 +2,13 @@
 
 Covers plain app JSON (``ts``/``msg``/``level``), ECS (``@timestamp``,
 ``log.level``, ``service.name``), Docker's json-file (``log``/``time``), bunyan's
-numeric levels, and syslog-ng's ``_raw`` wrapper for lines that were not JSON.
+numeric levels, syslog-ng's ``_raw`` wrapper for lines that were not JSON, and systemd's
+journal as ``journalctl -o json`` writes it.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import orjson
@@ -14,6 +16,7 @@ import orjson
 from aiops.schema import LogRecord, normalize_level
 from ingest.errors import ParseError
 from ingest.jsondocs import Fields
+from ingest.syslog import SEVERITY_LEVELS
 from ingest.timestamps import TimestampParser
 
 TS_KEYS = ("ts", "time", "timestamp", "@timestamp", "datetime", "date", "t", "asctime",
@@ -26,6 +29,42 @@ SERVICE_KEYS = ("service", "app", "service.name", "application", "kubernetes.con
                 "logger", "name", "program", "tag")
 HOST_KEYS = ("host", "hostname", "host.name", "_host", "node", "kubernetes.host")
 _BUNYAN = {10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: the journal's fields that become the record's (the rest stay in ``attributes``)
+_JOURNAL_ROLES = ("MESSAGE", "__REALTIME_TIMESTAMP", "PRIORITY", "SYSLOG_IDENTIFIER",
+                  "_HOSTNAME")
+
+
+def _from_journal(obj: dict, f: Fields) -> dict:
+    """A journal entry (``journalctl -o json``) under the keys this mapping reads.
+
+    The journal names its fields in upper case, stamps entries in microseconds since the
+    epoch as a string (exact here: a float would round the last digit), gives the level as
+    a syslog priority ("3" is ERROR) and writes a message that is not UTF-8 as an array of
+    bytes. The identifier (``SYSLOG_IDENTIFIER``, else the unit, else the command) is the
+    service, as ``journalctl`` shows it. Errors name the journal's own fields."""
+    out: dict[str, Any] = {k: v for k, v in obj.items() if k not in _JOURNAL_ROLES}
+    message = obj["MESSAGE"]
+    if isinstance(message, list) and all(type(b) is int and 0 <= b < 256 for b in message):
+        message = bytes(message).decode("utf-8", "replace")
+    if not isinstance(message, str):
+        raise f.error("MESSAGE", "a message string (or an array of its bytes)", message)
+    stamp = obj["__REALTIME_TIMESTAMP"]
+    if not (isinstance(stamp, str) and stamp.isdigit() and stamp.isascii()):
+        raise f.error("__REALTIME_TIMESTAMP", "microseconds since the epoch, as digits", stamp)
+    out["msg"] = message
+    out["ts"] = (_EPOCH + timedelta(microseconds=int(stamp))).isoformat()
+    priority = obj.get("PRIORITY")
+    if priority is not None:
+        if not (isinstance(priority, str) and priority in "01234567" and len(priority) == 1):
+            raise f.error("PRIORITY", "a syslog priority, 0 to 7", priority)
+        out["level"] = SEVERITY_LEVELS[int(priority)]
+    name = obj.get("SYSLOG_IDENTIFIER") or obj.get("_SYSTEMD_UNIT") or obj.get("_COMM")
+    if name:
+        out["service"] = name
+    if "_HOSTNAME" in obj:
+        out["host"] = obj["_HOSTNAME"]
+    return out
 
 
 def _level(value: Any) -> str:
@@ -44,6 +83,8 @@ def record_from_object(obj: Any, *, location: str, source: str, service: str,
                        raw: str = "") -> LogRecord:
     """One JSON log object to a LogRecord; unknown fields are kept in ``attributes``."""
     f = Fields(obj, location, source)
+    if type(obj) is dict and "__REALTIME_TIMESTAMP" in obj and "MESSAGE" in obj:
+        f = Fields(_from_journal(obj, f), location, source)
     lineno = f.line or 0
     key, message = f.first(*MSG_KEYS)
     if key == "_raw" and isinstance(message, str) and raw_fallback is not None:

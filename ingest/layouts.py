@@ -67,6 +67,12 @@ ACCESS = re.compile(
     r"(?P<Content>" + _QUOTED + r" (?P<Status>\d{3}) (?P<Bytes>\d+|-))"
     r"(?: (?P<Referer>" + _QUOTED + r") (?P<UserAgent>" + _QUOTED + r"))?(?: (?P<Extra>.*))?$")
 
+#: a line that continues the record before it (a stack trace's frames, ``Caused by:``...)
+CONTINUATION = re.compile(
+    r"^(?:\s|at\s|Caused by[: ]|\.\.\. \d+ (?:more|common frames)|Traceback \(most recent|"
+    r"File \"|During handling of|The above exception|[A-Za-z_][\w.$]*(?:Exception|Error)\b)"
+)
+
 #: the name each layout's parser reports as its format (``inputs[].format``)
 LAYOUT_NAMES = {GENERIC_TIMESTAMPED: "auto:timestamped", BRACKETED: "auto:bracketed",
                 KLOG: "auto:klog", RUBY: "auto:ruby", ACCESS: "auto:access"}

@@ -19,11 +19,12 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 import orjson
 
 from aiops.schema import NO_ATTRIBUTES, LogRecord, normalize_level
+from ingest.cri import CRI, CriLineParser
 from ingest.errors import ErrorPolicy, ParseError, binary_content
 from ingest.headerformat import RegexLineParser, header_format_parser, named_regex_parser
 from ingest.jsonlogs import (HOST_KEYS, LEVEL_KEYS, MSG_KEYS, SERVICE_KEYS, TS_KEYS,
                              JsonLineParser, record_from_object)
-from ingest.layouts import LAYOUT_NAMES, text_layouts
+from ingest.layouts import CONTINUATION, LAYOUT_NAMES, text_layouts
 from ingest.syslog import SyslogLineParser
 from ingest.timestamps import TimestampParser, fraction
 
@@ -33,10 +34,6 @@ DEFAULT_MAX_LINE = 256 * 1024
 #: fields and templates see the text ("\x1b[31mERROR\x1b[0m" is ERROR)
 ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 
-CONTINUATION = re.compile(
-    r"^(?:\s|at\s|Caused by[: ]|\.\.\. \d+ (?:more|common frames)|Traceback \(most recent|"
-    r"File \"|During handling of|The above exception|[A-Za-z_][\w.$]*(?:Exception|Error)\b)"
-)
 
 
 class LineParser(Protocol):
@@ -53,6 +50,8 @@ def make_line_parser(fmt: str | None, *, service: str = "", source: str = "",
     lowered = name.lower()
     if lowered in ("json", "jsonl", "ndjson"):
         return JsonLineParser(raw_fallback=_auto_fallback(kw), **kw)
+    if lowered == "cri":
+        return CriLineParser(**kw)
     if lowered in ("syslog", "rfc3164", "rfc5424"):
         return SyslogLineParser(rfc=lowered[3:] if lowered.startswith("rfc") else None, **kw)
     if lowered.startswith("regex:"):
@@ -63,7 +62,7 @@ def make_line_parser(fmt: str | None, *, service: str = "", source: str = "",
         return detect_line_parser(sample or [], **kw)
     if "<" in name and ">" in name:
         return header_format_parser(name, **kw)
-    raise ParseError("a log format: auto, json, syslog, rfc3164, rfc5424, a header format like "
+    raise ParseError("a log format: auto, json, cri, syslog, rfc3164, rfc5424, a header format like "
                      "'<Date> <Time> <Level> <Content>', or a regex with named groups",
                      field="log_format", got=fmt)
 
@@ -71,6 +70,7 @@ def make_line_parser(fmt: str | None, *, service: str = "", source: str = "",
 def _candidates(kw: dict) -> list[LineParser]:
     return [
         JsonLineParser(**kw),
+        CriLineParser(**kw),  # before syslog: its lines are RFC 3164 ones too (host 'stdout')
         SyslogLineParser(rfc="5424", **kw),
         SyslogLineParser(rfc="3164", **kw),
         *text_layouts(kw),
@@ -103,6 +103,8 @@ def detect_line_parser(sample: list[str], **kw) -> LineParser:
             try:
                 if parser.parse(line, i + 1) is not None:
                     hits += 1
+                elif type(parser) is CriLineParser and CRI.match(line):
+                    hits += 1  # a split line's part, or a stack frame: CRI's all the same
             except ParseError:
                 pass
         if hits > best_hits:
@@ -115,6 +117,8 @@ def detect_line_parser(sample: list[str], **kw) -> LineParser:
                          source=kw.get("source", ""), line=1, field="log_format", got=first)
     if isinstance(best, JsonLineParser):
         best.raw_fallback = _auto_fallback(kw)
+    if isinstance(best, CriLineParser):
+        best.reset()  # the sample is read again
     return best
 
 
@@ -182,6 +186,9 @@ class LogReader:
         lineno = self.lines_read
         joins = self.multiline != "none"
         join_all = self.multiline == "all"
+        wrapped = self.parser if type(self.parser) is CriLineParser else None
+        if wrapped is not None:
+            wrapped.joins = joins
         for line in chain(head, it):  # C, not a generator frame per line
             lineno += 1
             if "\x1b" in line:
@@ -203,19 +210,29 @@ class LogReader:
                     yield pending
                 pending = record
                 continue
-            stripped = line.rstrip("\r\n")
-            if not stripped.strip():
+            stripped = body = line.rstrip("\r\n")
+            if wrapped is not None:  # the app's text in a runtime's line (CRI)
+                body = wrapped.unwrapped
+                if body is None:
+                    continue  # a part of a split line, held for the rest
+            if not body.strip():
                 continue
-            if pending is not None and joins and (join_all or CONTINUATION.match(stripped)):
-                pending.message += "\n" + stripped
+            if pending is not None and joins and (join_all or CONTINUATION.match(body)):
+                pending.message += "\n" + body
                 pending.raw += "\n" + stripped
                 continue
-            if continued and pending is None and joins and CONTINUATION.match(stripped):
+            if continued and pending is None and joins and CONTINUATION.match(body):
                 continue  # the rest of a record read before (see the docstring)
             self.policy.report(ParseError(
                 f"a line in the log format {self.format or describe_parser(self.parser)!r}",
                 source=self.source, line=lineno, got=stripped))
         self.lines_read = lineno
+        if wrapped is not None and (held := wrapped.held()) is not None:
+            if pending is not None:  # the input ended within a split line: it is a record
+                if lean:
+                    pending.raw, pending.attributes = "", NO_ATTRIBUTES  # type: ignore
+                yield pending
+            pending = held
         if pending is not None:
             if lean:
                 pending.raw, pending.attributes = "", NO_ATTRIBUTES  # type: ignore
@@ -226,6 +243,8 @@ def describe_parser(parser: LineParser | None) -> str:
     """The format name a (possibly auto-detected) parser stands for."""
     if isinstance(parser, JsonLineParser):
         return "json"
+    if isinstance(parser, CriLineParser):
+        return "cri"
     if isinstance(parser, SyslogLineParser):
         return f"syslog rfc{parser.rfc}" if parser.rfc else "syslog"
     if isinstance(parser, RegexLineParser) and parser.pattern in LAYOUT_NAMES:

@@ -300,6 +300,46 @@ def test_fluent_bit_kubernetes_records_name_their_container_and_node():
     assert records[0].attributes["stream"] == "stdout"
 
 
+def _journal(**fields) -> str:
+    entry = {"__CURSOR": "s=1f;i=9a", "__REALTIME_TIMESTAMP": "1772445600123457",
+             "__MONOTONIC_TIMESTAMP": "81234", "_BOOT_ID": "9c1e", "PRIORITY": "3",
+             "_HOSTNAME": "node-1", "SYSLOG_IDENTIFIER": "kubelet", "_PID": "812",
+             "_SYSTEMD_UNIT": "kubelet.service", "MESSAGE": "Failed to pull image: rpc error"}
+    entry.update(fields)
+    return json.dumps({k: v for k, v in entry.items() if v is not None}) + "\n"
+
+
+def test_journalctl_json_entries_map_onto_records():
+    """``journalctl -o json``: upper-case fields, microseconds as a string, a syslog priority."""
+    lines = [_journal(), _journal(PRIORITY="6", SYSLOG_IDENTIFIER="sshd", MESSAGE="Accepted "
+                                  "publickey for ops", __REALTIME_TIMESTAMP="1772445601000001"),
+             _journal(SYSLOG_IDENTIFIER=None, PRIORITY=None, MESSAGE=[104, 105, 0xFF])]
+    records, policy = read(lines)
+    assert policy.count == 0
+    assert [(r.ts, r.level, r.service, r.host, r.message) for r in records] == [
+        (datetime(2026, 3, 2, 10, 0, 0, 123457, UTC), "ERROR", "kubelet", "node-1",
+         "Failed to pull image: rpc error"),
+        (datetime(2026, 3, 2, 10, 0, 1, 1, UTC), "INFO", "sshd", "node-1",
+         "Accepted publickey for ops"),
+        (datetime(2026, 3, 2, 10, 0, 0, 123457, UTC), "", "kubelet.service", "node-1",
+         "hi\ufffd")]  # a message that is not UTF-8 comes as its bytes
+    assert records[0].attributes["_SYSTEMD_UNIT"] == "kubelet.service"
+    assert "MESSAGE" not in records[0].attributes
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("__REALTIME_TIMESTAMP", "1772445600.5", "microseconds since the epoch"),
+    ("PRIORITY", "9", "a syslog priority, 0 to 7"),
+    ("MESSAGE", {"a": 1}, "a message string"),
+])
+def test_a_bad_journal_field_is_named_as_the_journal_names_it(field, value, expected):
+    records, policy = read([_journal(), _journal(**{field: value})],
+                           policy=ErrorPolicy(strict=False))
+    assert len(records) == 1 and policy.count == 1
+    assert (policy.first[0].line, policy.first[0].field) == (2, field)
+    assert expected in str(policy.first[0])
+
+
 def test_strict_raises_with_line_and_lenient_counts_and_keeps_good_lines():
     lines = ["2026-11-28 10:00:00 INFO a: ok", "garbage that is no record",
              "2026-11-28 10:00:01 INFO a: ok again", "2026-99-99 10:00:01 INFO a: bad date"]
