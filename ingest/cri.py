@@ -18,12 +18,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
-
 from aiops.schema import LogRecord
 from ingest.errors import ParseError
-from ingest.jsonlogs import TS_KEYS, record_from_object
-from ingest.layouts import CONTINUATION, text_layouts
+from ingest.applines import AppLines
+from ingest.layouts import CONTINUATION
 from ingest.timestamps import TimestampParser
 
 CRI = re.compile(r"^(?P<Timestamp>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?"
@@ -33,7 +31,6 @@ _CONTAINER_FILE = re.compile(r"(?:^|/)(?P<pod>[^/_]+)_(?P<namespace>[^/_]+)_(?P<
                              r"-[0-9a-f]{64}\.log(?:\.[^/]*)?$")
 _POD_FILE = re.compile(r"(?:^|/)(?P<namespace>[^/_]+)_(?P<pod>[^/_]+)_[^/]+/(?P<container>[^/]+)"
                        r"/\d+\.log(?:\.[^/]*)?$")
-_TS_KEYS = frozenset(TS_KEYS)
 #: a run of split parts is a record at this size, whatever follows (a bound, not a drop)
 MAX_JOINED = 256 * 1024
 
@@ -55,11 +52,7 @@ class CriLineParser:
         self.timestamps = timestamps or TimestampParser()
         self.pod = container_of(source)
         self.default_service = service or self.pod.get("container", "")
-        # the app's text takes the layouts auto knows; their times are not used, and a parser
-        # of their own never asks the clock for a year-less stamp's year
-        self.layouts = text_layouts({"service": "", "source": source,
-                                     "timestamps": TimestampParser(year=2000)})
-        self.last_layout = 0
+        self.app = AppLines(source)
         self.joins = True  # the reader's multiline setting: "none" makes every line a record
         self.reset()
 
@@ -113,37 +106,10 @@ class CriLineParser:
         except ParseError as err:
             err.field = "Timestamp"
             raise err.located(source=self.source, line=lineno) from None
-        message, service, host, level, fields = self._app_record(content, lineno)
+        message, service, host, level, fields = (self.app.parse(content, lineno)
+                                                 or (content, "", "", "", {}))
         attributes: dict[str, Any] = {"stream": stream, **self.pod}
         attributes.pop("container", None)
         attributes.update(fields)
         return LogRecord(ts, message, self.default_service or service, host, level, attributes,
                          text, self.source, lineno)
-
-    def _app_record(self, content: str, lineno: int) -> tuple[str, str, str, str, dict]:
-        """(message, service, host, level, fields) of the app's own record in ``content``:
-        JSON, a text layout, or just the text."""
-        if content[:1] == "{":
-            try:
-                obj = orjson.loads(content)
-            except orjson.JSONDecodeError:
-                obj = None
-            if type(obj) is dict:
-                if _TS_KEYS.isdisjoint(obj):  # its time is the runtime's anyway
-                    obj = {"ts": 0, **obj}
-                try:
-                    r = record_from_object(obj, location=f"line {lineno}", source=self.source,
-                                           service="", timestamps=self.timestamps)
-                    return r.message, r.service, r.host, r.level, r.attributes
-                except ParseError:
-                    pass  # not a log object after all: the text is the message
-        layouts = self.layouts
-        for i in (self.last_layout, *range(len(layouts))):
-            try:
-                r = layouts[i].parse(content, lineno)
-            except ParseError:
-                r = None
-            if r is not None:
-                self.last_layout = i
-                return r.message, r.service, r.host, r.level, r.attributes
-        return content, "", "", "", {}

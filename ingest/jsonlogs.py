@@ -103,20 +103,23 @@ def record_from_object(obj: Any, *, location: str, source: str, service: str,
     if not isinstance(message, str):
         message = orjson.dumps(message).decode()
     ts = f.timestamp(timestamps, *TS_KEYS)
-    _, level_value = f.first(*LEVEL_KEYS)
+    level_key, level_value = f.first(*LEVEL_KEYS)
     if isinstance(level_value, dict):
         level_value = level_value.get("level")
-    return LogRecord(
-        ts=ts,
-        message=message.rstrip("\n"),
-        service=service or _name(f, SERVICE_KEYS),
-        host=_name(f, HOST_KEYS),
-        level=_level(level_value),
-        attributes=f.rest(),
-        raw=raw,
-        source=source,
-        line=lineno,
-    )
+    message, level = message.rstrip("\n"), _level(level_value)
+    service, host = service or _name(f, SERVICE_KEYS), _name(f, HOST_KEYS)
+    attributes = f.rest()
+    app_line = getattr(raw_fallback, "app_line", None)
+    if key == "log" and level_key is None and app_line is not None:
+        # Docker's json-file (and Fluent Bit's or Vector's record of it): ``log`` is the line
+        # the app printed, JSON or a text layout with its own level (ingest.applines)
+        found = app_line(message, lineno)
+        if found is not None:
+            message, app_service, app_host, level, fields = found
+            service, host = service or app_service, host or app_host
+            attributes = {**fields, **attributes}
+    return LogRecord(ts=ts, message=message, service=service, host=host, level=level,
+                     attributes=attributes, raw=raw, source=source, line=lineno)
 
 
 def _name(f: Fields, keys: tuple[str, ...]) -> str:

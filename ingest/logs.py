@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 import orjson
 
 from aiops.schema import NO_ATTRIBUTES, LogRecord, normalize_level
+from ingest.applines import AppLines
 from ingest.cri import CRI, CriLineParser
 from ingest.errors import ErrorPolicy, ParseError, binary_content
 from ingest.headerformat import RegexLineParser, header_format_parser, named_regex_parser
@@ -49,7 +50,7 @@ def make_line_parser(fmt: str | None, *, service: str = "", source: str = "",
     name = (fmt or "auto").strip()
     lowered = name.lower()
     if lowered in ("json", "jsonl", "ndjson"):
-        return JsonLineParser(raw_fallback=_auto_fallback(kw), **kw)
+        return JsonLineParser(raw_fallback=_EmbeddedText(kw), **kw)
     if lowered == "cri":
         return CriLineParser(**kw)
     if lowered in ("syslog", "rfc3164", "rfc5424"):
@@ -77,12 +78,18 @@ def _candidates(kw: dict) -> list[LineParser]:
     ]
 
 
-def _auto_fallback(kw: dict):
-    """Parse syslog-ng's ``_raw`` text with whichever non-JSON layout fits."""
-    parsers = _candidates(kw)[1:]
+class _EmbeddedText:
+    """Text a JSON item carries instead of fields: called, syslog-ng's ``_raw`` line (any
+    non-JSON layout, syslog included); ``app_line``, the line an app printed that Docker or
+    Fluent Bit wrapped as ``log`` (JSON or a text layout, see ``ingest.applines``)."""
 
-    def parse(text: str, lineno: int) -> LogRecord | None:
-        for parser in parsers:
+    def __init__(self, kw: dict) -> None:
+        # not CRI: one line at a time, a split line's part would be held for a rest never seen
+        self.parsers = [p for p in _candidates(kw)[1:] if type(p) is not CriLineParser]
+        self.app_line = AppLines(kw.get("source", "")).parse
+
+    def __call__(self, text: str, lineno: int) -> LogRecord | None:
+        for parser in self.parsers:
             try:
                 record = parser.parse(text, lineno)
             except ParseError:
@@ -90,8 +97,6 @@ def _auto_fallback(kw: dict):
             if record is not None:
                 return record
         return None
-
-    return parse
 
 
 def detect_line_parser(sample: list[str], **kw) -> LineParser:
@@ -116,7 +121,7 @@ def detect_line_parser(sample: list[str], **kw) -> LineParser:
                          "as '<Date> <Time> <Level> <Content>'",
                          source=kw.get("source", ""), line=1, field="log_format", got=first)
     if isinstance(best, JsonLineParser):
-        best.raw_fallback = _auto_fallback(kw)
+        best.raw_fallback = _EmbeddedText(kw)
     if isinstance(best, CriLineParser):
         best.reset()  # the sample is read again
     return best
@@ -302,6 +307,8 @@ def plan_shape(shape: tuple[str, ...], service_given: bool) -> ShapePlan | None:
     if msg is None or msg == "_raw" or ts is None:
         return None  # an error or syslog-ng's raw line: the slow path says what happens
     level, g3 = _resolve(LEVEL_KEYS, keys)
+    if msg == "log" and level is None:
+        return None  # Docker's json-file: the app's line inside is parsed (ingest.applines)
     used = {msg, ts}
     guards = g1 | g2 | g3
     if level is not None:

@@ -300,6 +300,40 @@ def test_fluent_bit_kubernetes_records_name_their_container_and_node():
     assert records[0].attributes["stream"] == "stdout"
 
 
+DOCKER = [  # /var/lib/docker/containers/<id>/<id>-json.log: the app's line as "log"
+    '{"log":"2026-03-02 10:00:00,123 ERROR [main] c.e.Pool - timeout after 5000 ms\\n",'
+    '"stream":"stderr","time":"2026-03-02T10:00:00.123456789Z"}',
+    '{"log":"{\\"level\\":\\"warn\\",\\"msg\\":\\"slow query\\",\\"ms\\":2300}\\n",'
+    '"stream":"stdout","time":"2026-03-02T10:00:01Z"}',
+    '{"log":"GET /healthz 200\\n","stream":"stdout","time":"2026-03-02T10:00:02Z"}',
+    '{"log":"2026-03-02 10:00:03 ERROR inner","level":"info","time":"2026-03-02T10:00:03Z"}',
+]
+
+
+def test_docker_json_file_lines_take_the_app_s_level_and_message():
+    """Docker's json-file driver (and Fluent Bit reading it) wraps the app's line as "log":
+    its level is the app's, or the container's ERROR lines would make no error burst."""
+    from api.fastlogs import parse_log_items
+    from ingest.logs import make_line_parser
+    from ingest.timestamps import TimestampParser
+
+    records, policy = read([line + "\n" for line in DOCKER])
+    assert policy.count == 0
+    assert [(r.level, r.message) for r in records] == [
+        ("ERROR", "[main] c.e.Pool - timeout after 5000 ms"), ("WARN", "slow query"),
+        ("", "GET /healthz 200"),
+        ("INFO", "2026-03-02 10:00:03 ERROR inner")]  # a level field of its own wins
+    assert records[0].ts == datetime(2026, 3, 2, 10, 0, 0, 123456, tzinfo=UTC)  # Docker's time
+    assert (records[1].attributes["ms"], records[1].attributes["stream"]) == (2300, "stdout")
+    # the same items posted to the API are the same records
+    timestamps = TimestampParser()
+    fallback = make_line_parser("json", source="api", timestamps=timestamps).raw_fallback
+    posted = parse_log_items([json.loads(line) for line in DOCKER], source="api", service="",
+                             timestamps=timestamps, policy=ErrorPolicy(), raw_fallback=fallback)
+    assert [(r.level, r.message, r.ts) for r in posted] == [
+        (r.level, r.message, r.ts) for r in records]
+
+
 def _journal(**fields) -> str:
     entry = {"__CURSOR": "s=1f;i=9a", "__REALTIME_TIMESTAMP": "1772445600123457",
              "__MONOTONIC_TIMESTAMP": "81234", "_BOOT_ID": "9c1e", "PRIORITY": "3",
