@@ -2,8 +2,8 @@
 
 A container runtime (CRI) or Docker's json-file driver (and Fluent Bit or Vector reading
 it, as ``{"log": ...}``) wraps every line the app wrote to stdout/stderr with the time it
-got it. The line is still the app's record: JSON, or one of the text layouts ``auto``
-knows, with the level an operator filters on. Read as a bare message, a container's ERROR
+got it. The line is still the app's record: JSON, logfmt, or one of the text layouts
+``auto`` knows, with the level an operator filters on. Read as a bare message, a container's ERROR
 lines would count as no level at all and never make an error burst.
 """
 
@@ -14,6 +14,7 @@ import orjson
 from ingest.errors import ParseError
 from ingest.jsonlogs import TS_KEYS, record_from_object
 from ingest.layouts import text_layouts
+from ingest.logfmt import logfmt_object, logfmt_pairs
 from ingest.timestamps import TimestampParser
 
 _TS_KEYS = frozenset(TS_KEYS)
@@ -32,19 +33,22 @@ class AppLines:
         self.last_layout = 0  # a stream keeps its layout: tried first
 
     def parse(self, text: str, lineno: int = 0) -> tuple[str, str, str, str, dict] | None:
+        obj = None
         if text[:1] == "{":
             try:
                 obj = orjson.loads(text)
             except orjson.JSONDecodeError:
-                obj = None
-            if type(obj) is dict:
-                obj = {"ts": 0, **{k: v for k, v in obj.items() if k not in _TS_KEYS}}
-                try:
-                    r = record_from_object(obj, location=f"line {lineno}", source=self.source,
-                                           service="", timestamps=self.timestamps)
-                except ParseError:
-                    return None  # not a log object after all: the text is the message
-                return r.message, r.service, r.host, r.level, r.attributes
+                pass
+        elif "=" in text and (pairs := logfmt_pairs(text)) is not None:
+            obj = logfmt_object(pairs)
+        if type(obj) is dict:
+            obj = {"ts": 0, **{k: v for k, v in obj.items() if k not in _TS_KEYS}}
+            try:
+                r = record_from_object(obj, location=f"line {lineno}", source=self.source,
+                                       service="", timestamps=self.timestamps)
+            except ParseError:
+                return None  # not a log object after all: the text is the message
+            return r.message, r.service, r.host, r.level, r.attributes
         layouts = self.layouts
         for i in (self.last_layout, *range(len(layouts))):
             try:

@@ -26,6 +26,7 @@ from ingest.headerformat import RegexLineParser, header_format_parser, named_reg
 from ingest.jsonlogs import (HOST_KEYS, LEVEL_KEYS, MSG_KEYS, SERVICE_KEYS, TS_KEYS,
                              JsonLineParser, record_from_object)
 from ingest.layouts import CONTINUATION, LAYOUT_NAMES, text_layouts
+from ingest.logfmt import LogfmtLineParser
 from ingest.syslog import SyslogLineParser
 from ingest.timestamps import TimestampParser, fraction
 
@@ -53,6 +54,8 @@ def make_line_parser(fmt: str | None, *, service: str = "", source: str = "",
         return JsonLineParser(raw_fallback=_EmbeddedText(kw), **kw)
     if lowered == "cri":
         return CriLineParser(**kw)
+    if lowered == "logfmt":
+        return LogfmtLineParser(**kw)
     if lowered in ("syslog", "rfc3164", "rfc5424"):
         return SyslogLineParser(rfc=lowered[3:] if lowered.startswith("rfc") else None, **kw)
     if lowered.startswith("regex:"):
@@ -63,7 +66,7 @@ def make_line_parser(fmt: str | None, *, service: str = "", source: str = "",
         return detect_line_parser(sample or [], **kw)
     if "<" in name and ">" in name:
         return header_format_parser(name, **kw)
-    raise ParseError("a log format: auto, json, cri, syslog, rfc3164, rfc5424, a header format like "
+    raise ParseError("a log format: auto, json, logfmt, cri, syslog, rfc3164, rfc5424, a header format like "
                      "'<Date> <Time> <Level> <Content>', or a regex with named groups",
                      field="log_format", got=fmt)
 
@@ -75,6 +78,7 @@ def _candidates(kw: dict) -> list[LineParser]:
         SyslogLineParser(rfc="5424", **kw),
         SyslogLineParser(rfc="3164", **kw),
         *text_layouts(kw),
+        LogfmtLineParser(**kw),
     ]
 
 
@@ -116,9 +120,9 @@ def detect_line_parser(sample: list[str], **kw) -> LineParser:
             best, best_hits = parser, hits
     if best is None:
         first = binary_content("".join(sample)) or (lines[0] if lines else "")
-        raise ParseError("a recognisable log layout (JSON lines, syslog, a leading or bracketed "
-                         "timestamp, klog, Ruby Logger, an access log); pass a format such "
-                         "as '<Date> <Time> <Level> <Content>'",
+        raise ParseError("a recognisable log layout (JSON lines, logfmt, CRI, syslog, a leading "
+                         "or bracketed timestamp, klog, Ruby Logger, an access log); pass a "
+                         "format such as '<Date> <Time> <Level> <Content>'",
                          source=kw.get("source", ""), line=1, field="log_format", got=first)
     if isinstance(best, JsonLineParser):
         best.raw_fallback = _EmbeddedText(kw)
@@ -250,6 +254,8 @@ def describe_parser(parser: LineParser | None) -> str:
         return "json"
     if isinstance(parser, CriLineParser):
         return "cri"
+    if isinstance(parser, LogfmtLineParser):
+        return "logfmt"
     if isinstance(parser, SyslogLineParser):
         return f"syslog rfc{parser.rfc}" if parser.rfc else "syslog"
     if isinstance(parser, RegexLineParser) and parser.pattern in LAYOUT_NAMES:

@@ -68,7 +68,7 @@ async def post_logs(
         request: Request, idempotency_key: IdemKey = None, wait: Wait = False,
         format: Annotated[str | None, Query(
             max_length=2000, description="layout of text/plain lines: auto (default), json, "
-                                         "syslog, rfc3164, rfc5424, a loghub header format "
+                                         "logfmt, cri, syslog, rfc3164, rfc5424, a loghub header format "
                                          "like '<Date> <Time> <Level> <Content>', or a regex "
                                          "with named groups")] = None,
         service: Annotated[str, Query(max_length=200, description="service of records that "
