@@ -33,6 +33,7 @@ _LEVEL_ALIASES = {
     "TRACE": "TRACE", "FINEST": "TRACE", "FINER": "TRACE",
     "DEBUG": "DEBUG", "FINE": "DEBUG", "DBG": "DEBUG", "D": "DEBUG", "VERBOSE": "DEBUG",
     "INFO": "INFO", "INFORMATION": "INFO", "INFORMATIONAL": "INFO", "I": "INFO",
+    "LOG": "INFO",
     "NOTICE": "NOTICE", "NOTE": "NOTICE",
     "WARN": "WARN", "WARNING": "WARN", "W": "WARN",
     "ERROR": "ERROR", "ERR": "ERROR", "E": "ERROR", "SEVERE": "ERROR", "FAIL": "ERROR",

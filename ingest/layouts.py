@@ -12,6 +12,11 @@ ones found on nearly every such machine, so none of them should need a ``--log-f
   reflector.go:138] msg``), the level a letter, the year the stream's (``--year``);
 * ``auto:ruby``: Ruby's ``Logger`` (Rails): ``E, [2026-03-02T10:00:01.654321 #1234] ERROR
   -- : msg``;
+* ``auto:postgres``, ``auto:mysql``, ``auto:redis``: the databases' own logs, whose level
+  does not follow the stamp (``2026-03-02 10:00:01.456 UTC [1240] ERROR:``, ``... 12
+  [ERROR] [MY-013183] [InnoDB]``, ``1:M 02 Mar 2026 10:00:05.000 # WARNING``); a PostgreSQL
+  stamp's ``UTC`` or offset is its zone (another zone name is ambiguous, ``CST``: the
+  stream's ``--timezone`` then applies);
 * ``auto:access``: the NCSA common and combined access logs (Apache's and nginx's
   defaults); the level comes from the status (5xx ERROR, 4xx WARN, else INFO) so that a
   burst of 500s is an error burst, and the message is the request, status and size (the
@@ -60,6 +65,22 @@ KLOG = re.compile(
 RUBY = re.compile(
     r"^[DIWEFAU], \[(?P<Timestamp>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)"
     r" #(?P<Pid>\d+)\]\s+(?P<Level>[A-Z]+) -- (?P<Progname>[^:]*): (?P<Content>.*)$")
+#: PostgreSQL's default ``log_line_prefix`` ('%m [%p] ', Debian's '%m [%p] %q%u@%d '); a
+#: DETAIL/HINT/STATEMENT line keeps its keyword in the message and has no level
+POSTGRES = re.compile(
+    r"^(?P<Timestamp>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?"
+    r"(?: (?:UTC|GMT|[+-]\d{2}(?::?\d{2})?))?)(?: (?P<Zone>[A-Z]{2,5}))? \[(?P<Pid>\d+)\]"
+    r"(?:-\d+)?:? (?:(?P<User>[^@\s\[]*)@(?P<Database>\S*) )?"
+    r"(?:(?P<Level>LOG|ERROR|FATAL|PANIC|WARNING|NOTICE|INFO|DEBUG)\d?:\s+)?(?P<Content>.*)$")
+#: MySQL 5.7 and 8's error log (8 adds the error code and the subsystem)
+MYSQL = re.compile(
+    r"^(?P<Timestamp>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?) "
+    r"(?P<Thread>\d+) \[(?P<Level>Note|Warning|ERROR|Error|System)\] "
+    r"(?:\[(?P<Code>MY-\d+)\] )?(?:\[(?P<Subsystem>[\w-]+)\] )?(?P<Content>.*)$")
+#: Redis: pid:role, its own stamp, and the level as a symbol
+REDIS = re.compile(
+    r"^(?P<Pid>\d+):(?P<Role>[XCSM]) (?P<Timestamp>\d{1,2} [A-Z][a-z]{2} \d{4} "
+    r"\d{2}:\d{2}:\d{2}(?:\.\d+)?) (?P<Level>[.*#-]) (?P<Content>.*)$")
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
 ACCESS = re.compile(
     r"^(?P<Client>\S+) (?P<Ident>\S+) (?P<User>\S+(?: \S+)*?) "
@@ -75,7 +96,8 @@ CONTINUATION = re.compile(
 
 #: the name each layout's parser reports as its format (``inputs[].format``)
 LAYOUT_NAMES = {GENERIC_TIMESTAMPED: "auto:timestamped", BRACKETED: "auto:bracketed",
-                KLOG: "auto:klog", RUBY: "auto:ruby", ACCESS: "auto:access"}
+                KLOG: "auto:klog", RUBY: "auto:ruby", ACCESS: "auto:access",
+                POSTGRES: "auto:postgres", MYSQL: "auto:mysql", REDIS: "auto:redis"}
 
 
 class AccessLogParser(RegexLineParser):
@@ -92,7 +114,34 @@ class AccessLogParser(RegexLineParser):
         return record
 
 
+class RedisLogParser(RegexLineParser):
+    """Redis's layout, its level from the symbol (``.`` debug, ``-`` verbose, ``*`` notice,
+    ``#`` warning)."""
+
+    LEVELS = {".": "DEBUG", "-": "DEBUG", "*": "NOTICE", "#": "WARN"}
+
+    def __init__(self, **kw) -> None:
+        super().__init__(REDIS, **kw)
+
+    def parse(self, line: str, lineno: int = 0) -> LogRecord | None:
+        record = super().parse(line, lineno)
+        if record is not None:
+            record.level = self.LEVELS[record.attributes["Level"]]
+        return record
+
+
+def specific_layouts(kw: dict) -> list[RegexLineParser]:
+    """The layouts of one program each: ``auto`` prefers them to syslog's and the generic
+    ones, which fit their lines too, less well (a MySQL line is RFC 3164 with host '0')."""
+    return [RegexLineParser(POSTGRES, **kw), RegexLineParser(MYSQL, **kw),
+            RegexLineParser(KLOG, **kw), RegexLineParser(RUBY, **kw), RedisLogParser(**kw),
+            AccessLogParser(**kw)]
+
+
+def generic_layouts(kw: dict) -> list[RegexLineParser]:
+    return [RegexLineParser(GENERIC_TIMESTAMPED, **kw), RegexLineParser(BRACKETED, **kw)]
+
+
 def text_layouts(kw: dict) -> list[RegexLineParser]:
     """A parser per layout, in the order ``auto`` prefers them when they fit equally."""
-    return [RegexLineParser(GENERIC_TIMESTAMPED, **kw), RegexLineParser(BRACKETED, **kw),
-            RegexLineParser(KLOG, **kw), RegexLineParser(RUBY, **kw), AccessLogParser(**kw)]
+    return [*specific_layouts(kw), *generic_layouts(kw)]

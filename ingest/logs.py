@@ -25,7 +25,7 @@ from ingest.errors import ErrorPolicy, ParseError, binary_content
 from ingest.headerformat import RegexLineParser, header_format_parser, named_regex_parser
 from ingest.jsonlogs import (HOST_KEYS, LEVEL_KEYS, MSG_KEYS, SERVICE_KEYS, TS_KEYS,
                              JsonLineParser, record_from_object)
-from ingest.layouts import CONTINUATION, LAYOUT_NAMES, text_layouts
+from ingest.layouts import CONTINUATION, LAYOUT_NAMES, generic_layouts, specific_layouts
 from ingest.logfmt import LogfmtLineParser
 from ingest.syslog import SyslogLineParser
 from ingest.timestamps import TimestampParser, fraction
@@ -76,8 +76,9 @@ def _candidates(kw: dict) -> list[LineParser]:
         JsonLineParser(**kw),
         CriLineParser(**kw),  # before syslog: its lines are RFC 3164 ones too (host 'stdout')
         SyslogLineParser(rfc="5424", **kw),
+        *specific_layouts(kw),
         SyslogLineParser(rfc="3164", **kw),
-        *text_layouts(kw),
+        *generic_layouts(kw),
         LogfmtLineParser(**kw),
     ]
 

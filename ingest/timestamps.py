@@ -22,6 +22,7 @@ _MONTHS = {m: i for i, m in enumerate(
 #: '2026-01-01 10:00:00,123' -> ('2026-01-01 10:00:00', ',', '123'): naive stamps only
 _FRACTION_TAIL = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}|\d{2}/\d{2}/\d{2,4} \d{2}:\d{2}:\d{2}"
                             r"|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2})([.,])(\d{1,9})$")
+_ZONE_AFTER_SPACE = re.compile(r"\s+(Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
 #: '2026-01-01T10:00:07.123Z' -> ('2026-01-01T10:00', '07', '123', 'Z'): the usual ISO stamp,
 #: naive or UTC, with or without a fraction
 _ISO_FAST = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}):([0-5]\d)(?:[.,](\d{1,9}))?(Z?)")
@@ -107,7 +108,7 @@ class TimestampParser:
         self._minutes: dict[str, datetime] = {}
         self._layouts: list[tuple[re.Pattern[str], Callable[[re.Match[str]], datetime]]] = [
             (re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"
-                        r"\s?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?"), self._iso),
+                        r"\s?(?:Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?"), self._iso),
             (re.compile(r"-?\d+(?:\.\d+)?"), self._epoch_text),
             (re.compile(r"(\d{2})(\d{2})(\d{2})\s+(\d{2})(\d{2})(\d{2})"), self._yymmdd_hhmmss),
             (re.compile(r"(\d{2,4})/(\d{2})/(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"),
@@ -120,6 +121,9 @@ class TimestampParser:
              self._compact_dash),
             (re.compile(r"(\d{2})\.(\d{2})\s+(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"), self._md_dotted),
             (re.compile(r"(\d{2})-(\d{2})\s+(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"), self._md_dashed),
+            # Redis's '02 Mar 2026 10:00:00.123'
+            (re.compile(r"(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"),
+             self._day_month_year),
             # klog/glog's '0302 10:00:01.000001' (after its level letter)
             (re.compile(r"(\d{2})(\d{2})\s+(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"), self._md_dotted),
             (re.compile(r"(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\s*([+-]\d{4}))?"),
@@ -228,8 +232,9 @@ class TimestampParser:
         return datetime(y, mo, d, h, mi, s, us)
 
     def _iso(self, m: re.Match[str]) -> datetime:
-        text = m.group(0).replace(" Z", "Z").replace("z", "Z")
-        return datetime.fromisoformat(text)
+        # PostgreSQL writes '2026-03-02 10:00:00.123 UTC' or '... +02': the zone joined on
+        text = _ZONE_AFTER_SPACE.sub(r"\1", m.group(0)).replace("z", "Z")
+        return datetime.fromisoformat(text.replace("UTC", "Z").replace("GMT", "Z"))
 
     def _epoch_text(self, m: re.Match[str]) -> datetime:
         text = m.group(0)
@@ -292,6 +297,10 @@ class TimestampParser:
         return self._yearless(int(mo), int(d), int(h), int(mi), int(s), _frac(frac))
 
     _md_dashed = _md_dotted
+
+    def _day_month_year(self, m: re.Match[str]) -> datetime:
+        d, mon, y, h, mi, s, frac = m.groups()
+        return self._naive(int(y), _month(mon), int(d), int(h), int(mi), int(s), _frac(frac))
 
     def _clf(self, m: re.Match[str]) -> datetime:
         d, mon, y, h, mi, s, off = m.groups()

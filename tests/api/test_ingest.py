@@ -129,6 +129,28 @@ def test_logs_ndjson_text_formats_and_gzip(client):
     assert len(got) == 200 and got[0]["message"].startswith("PacketResponder 1 for block")
 
 
+def test_node_and_container_log_layouts_over_http(client):
+    """What a node ships as text: CRI container lines, logfmt, journald JSON, Docker JSON."""
+    cri = (b"2026-11-28T17:00:00.000000001Z stderr F E1128 17:00:00.000001  1 main.go:42] "
+           b"db down\n2026-11-28T17:00:01.000000000Z stdout P half of \n"
+           b"2026-11-28T17:00:01.000000001Z stdout F a line\n")
+    resp = post(client, "/api/v1/logs", cri, TEXT, service="api")
+    assert resp.status_code == 202 and resp.json()["accepted"] == 2, resp.text
+    logfmt = b'ts=2026-11-28T17:00:02Z level=warn msg="Scrape failed" service=prometheus\n'
+    assert post(client, "/api/v1/logs", logfmt, TEXT).json()["accepted"] == 1
+    journal = (b'{"__REALTIME_TIMESTAMP":"1795885203000000","PRIORITY":"3","_HOSTNAME":"n1",'
+               b'"SYSLOG_IDENTIFIER":"kubelet","MESSAGE":"image pull failed"}\n')
+    assert post(client, "/api/v1/logs", journal, NDJSON).json()["accepted"] == 1
+    docker = [{"log": "2026-11-28 17:00:04,000 ERROR pool exhausted\n", "stream": "stderr",
+               "time": "2026-11-28T17:00:04Z", "service": "payments"}]
+    assert post(client, "/api/v1/logs", orjson.dumps(docker)).json()["accepted"] == 1
+    got = {(r["service"], r["level"], r["message"]) for r in records(client, "log")}
+    assert got == {("api", "ERROR", "db down"), ("api", "", "half of a line"),
+                   ("prometheus", "WARN", "Scrape failed"),
+                   ("kubelet", "ERROR", "image pull failed"),
+                   ("payments", "ERROR", "pool exhausted")}
+
+
 def test_metrics_json_and_prometheus_text(client):
     samples = [{"name": "latency_ms", "value": 12.5, "ts": "2026-11-28T17:00:00Z",
                 "labels": {"service": "checkout"}},

@@ -179,3 +179,47 @@ def test_a_burst_of_5xx_in_an_access_log_is_an_error_burst(tmp_path, capsys):
     starts, ends = bursts[0]
     assert "2026-03-02T10:00:00Z" <= starts <= "2026-03-02T10:03:00Z"
     assert "2026-03-02T10:14:00Z" <= ends <= "2026-03-02T10:20:00Z"
+
+
+def test_postgres_lines_take_their_level_and_their_zone():
+    records, layout, policy = detect([
+        "2026-03-02 10:00:00.123 UTC [1234] LOG:  database system is ready to accept "
+        "connections\n",
+        '2026-03-02 10:00:01.456 UTC [1240] app@shop ERROR:  duplicate key value violates '
+        'unique constraint "orders_pkey"\n',
+        "2026-03-02 10:00:01.456 UTC [1240] app@shop DETAIL:  Key (id)=(42) already exists.\n",
+        "2026-03-02 12:00:02.000 +02 [1250] FATAL:  remaining connection slots are reserved\n",
+        "2026-03-02 10:00:03 UTC [1251] WARNING:  there is no transaction in progress\n",
+    ])
+    assert layout == "auto:postgres" and policy.count == 0
+    assert [r.level for r in records] == ["INFO", "ERROR", "", "FATAL", "WARN"]
+    assert records[2].message == "DETAIL:  Key (id)=(42) already exists."
+    assert records[3].ts == datetime(2026, 3, 2, 10, 0, 2, tzinfo=UTC)  # +02 is its zone
+    assert (records[1].attributes["User"], records[1].attributes["Database"]) == ("app", "shop")
+
+
+def test_mysql_error_log_lines_are_not_syslog_with_host_0():
+    records, layout, policy = detect([
+        "2026-03-02T10:00:00.123456Z 0 [Warning] [MY-010068] [Server] CA certificate ca.pem "
+        "is self signed.\n",
+        "2026-03-02T10:00:01.000000Z 12 [ERROR] [MY-013183] [InnoDB] Assertion failure: "
+        "ibuf0ibuf.cc:3833\n",
+        "2026-03-02T10:00:02.000000Z 0 [Note] Event Scheduler: Loaded 0 events\n",  # 5.7
+    ])
+    assert layout == "auto:mysql" and policy.count == 0
+    assert [(r.level, r.host, r.message) for r in records] == [
+        ("WARN", "", "CA certificate ca.pem is self signed."),
+        ("ERROR", "", "Assertion failure: ibuf0ibuf.cc:3833"),
+        ("NOTICE", "", "Event Scheduler: Loaded 0 events")]
+    assert records[1].attributes["Subsystem"] == "InnoDB"
+
+
+def test_redis_lines_take_their_level_from_the_symbol():
+    records, layout, _ = detect([
+        "1:C 02 Mar 2026 10:00:00.123 # oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo\n",
+        "1:M 02 Mar 2026 10:00:00.125 * Ready to accept connections tcp\n",
+        "1:M 02 Mar 2026 10:00:05.000 - Accepted 10.0.0.5:51234\n",
+    ])
+    assert layout == "auto:redis"
+    assert [r.level for r in records] == ["WARN", "NOTICE", "DEBUG"]
+    assert records[1].ts == datetime(2026, 3, 2, 10, 0, 0, 125000, UTC)
