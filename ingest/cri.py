@@ -52,7 +52,7 @@ class CriLineParser:
         self.timestamps = timestamps or TimestampParser()
         self.pod = container_of(source)
         self.default_service = service or self.pod.get("container", "")
-        self.app = AppLines(source)
+        self.app: AppLines | None = None  # made when first needed (auto tries this parser)
         self.joins = True  # the reader's multiline setting: "none" makes every line a record
         self.reset()
 
@@ -106,6 +106,8 @@ class CriLineParser:
         except ParseError as err:
             err.field = "Timestamp"
             raise err.located(source=self.source, line=lineno) from None
+        if self.app is None:
+            self.app = AppLines(self.source)
         message, service, host, level, fields = (self.app.parse(content, lineno)
                                                  or (content, "", "", "", {}))
         attributes: dict[str, Any] = {"stream": stream, **self.pod}

@@ -130,18 +130,23 @@ class RedisLogParser(RegexLineParser):
         return record
 
 
-def specific_layouts(kw: dict) -> list[RegexLineParser]:
-    """The layouts of one program each: ``auto`` prefers them to syslog's and the generic
-    ones, which fit their lines too, less well (a MySQL line is RFC 3164 with host '0')."""
-    return [RegexLineParser(POSTGRES, **kw), RegexLineParser(MYSQL, **kw),
-            RegexLineParser(KLOG, **kw), RegexLineParser(RUBY, **kw), RedisLogParser(**kw),
-            AccessLogParser(**kw)]
+def database_layouts(kw: dict) -> list[RegexLineParser]:
+    """PostgreSQL's and MySQL's: ``auto`` prefers them to syslog's and the generic layout,
+    which fit their lines too, less well (a MySQL line is RFC 3164 with host '0')."""
+    return [RegexLineParser(POSTGRES, **kw), RegexLineParser(MYSQL, **kw)]
 
 
 def generic_layouts(kw: dict) -> list[RegexLineParser]:
     return [RegexLineParser(GENERIC_TIMESTAMPED, **kw), RegexLineParser(BRACKETED, **kw)]
 
 
+def program_layouts(kw: dict) -> list[RegexLineParser]:
+    """Layouts no other fits: tried after the common ones, which end the search when they fit
+    every line."""
+    return [RegexLineParser(KLOG, **kw), RegexLineParser(RUBY, **kw), RedisLogParser(**kw),
+            AccessLogParser(**kw)]
+
+
 def text_layouts(kw: dict) -> list[RegexLineParser]:
     """A parser per layout, in the order ``auto`` prefers them when they fit equally."""
-    return [*specific_layouts(kw), *generic_layouts(kw)]
+    return [*database_layouts(kw), *generic_layouts(kw), *program_layouts(kw)]

@@ -25,7 +25,8 @@ from ingest.errors import ErrorPolicy, ParseError, binary_content
 from ingest.headerformat import RegexLineParser, header_format_parser, named_regex_parser
 from ingest.jsonlogs import (HOST_KEYS, LEVEL_KEYS, MSG_KEYS, SERVICE_KEYS, TS_KEYS,
                              JsonLineParser, record_from_object)
-from ingest.layouts import CONTINUATION, LAYOUT_NAMES, generic_layouts, specific_layouts
+from ingest.layouts import (CONTINUATION, LAYOUT_NAMES, database_layouts, generic_layouts,
+                            program_layouts)
 from ingest.logfmt import LogfmtLineParser
 from ingest.syslog import SyslogLineParser
 from ingest.timestamps import TimestampParser, fraction
@@ -35,7 +36,6 @@ DEFAULT_MAX_LINE = 256 * 1024
 #: colours its output: removed from a text line before it is parsed, so that levels, header
 #: fields and templates see the text ("\x1b[31mERROR\x1b[0m" is ERROR)
 ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
-
 
 
 class LineParser(Protocol):
@@ -76,9 +76,10 @@ def _candidates(kw: dict) -> list[LineParser]:
         JsonLineParser(**kw),
         CriLineParser(**kw),  # before syslog: its lines are RFC 3164 ones too (host 'stdout')
         SyslogLineParser(rfc="5424", **kw),
-        *specific_layouts(kw),
+        *database_layouts(kw),
         SyslogLineParser(rfc="3164", **kw),
         *generic_layouts(kw),
+        *program_layouts(kw),
         LogfmtLineParser(**kw),
     ]
 
@@ -89,11 +90,20 @@ class _EmbeddedText:
     Fluent Bit wrapped as ``log`` (JSON or a text layout, see ``ingest.applines``)."""
 
     def __init__(self, kw: dict) -> None:
-        # not CRI: one line at a time, a split line's part would be held for a rest never seen
-        self.parsers = [p for p in _candidates(kw)[1:] if type(p) is not CriLineParser]
-        self.app_line = AppLines(kw.get("source", "")).parse
+        self.kw = kw  # the parsers are made when first needed: most JSON has no embedded text
+        self.parsers: list[LineParser] | None = None
+        self.app: AppLines | None = None
+
+    def app_line(self, text: str, lineno: int) -> tuple[str, str, str, str, dict] | None:
+        if self.app is None:
+            self.app = AppLines(self.kw.get("source", ""))
+        return self.app.parse(text, lineno)
 
     def __call__(self, text: str, lineno: int) -> LogRecord | None:
+        if self.parsers is None:
+            # not CRI: one line at a time, a split line's part would be held for a rest
+            # never seen
+            self.parsers = [p for p in _candidates(self.kw)[1:] if type(p) is not CriLineParser]
         for parser in self.parsers:
             try:
                 record = parser.parse(text, lineno)
@@ -110,6 +120,8 @@ def detect_line_parser(sample: list[str], **kw) -> LineParser:
     for parser in _candidates(kw):
         hits = 0
         for i, line in enumerate(lines):
+            if hits + len(lines) - i <= best_hits:
+                break  # cannot fit more lines than the best so far (a tie goes to the first)
             try:
                 if parser.parse(line, i + 1) is not None:
                     hits += 1
@@ -119,6 +131,8 @@ def detect_line_parser(sample: list[str], **kw) -> LineParser:
                 pass
         if hits > best_hits:
             best, best_hits = parser, hits
+            if hits == len(lines):
+                break  # every line: no later candidate can do better
     if best is None:
         first = binary_content("".join(sample)) or (lines[0] if lines else "")
         raise ParseError("a recognisable log layout (JSON lines, logfmt, CRI, syslog, a leading "
