@@ -31,7 +31,8 @@ _CONTAINER_FILE = re.compile(r"(?:^|/)(?P<pod>[^/_]+)_(?P<namespace>[^/_]+)_(?P<
                              r"-[0-9a-f]{64}\.log(?:\.[^/]*)?$")
 _POD_FILE = re.compile(r"(?:^|/)(?P<namespace>[^/_]+)_(?P<pod>[^/_]+)_[^/]+/(?P<container>[^/]+)"
                        r"/\d+\.log(?:\.[^/]*)?$")
-#: a run of split parts is a record at this size, whatever follows (a bound, not a drop)
+#: a run of split parts is a record once it holds this many characters, with the part that
+#: reaches it, whatever follows (a bound, not a drop)
 MAX_JOINED = 256 * 1024
 
 
@@ -60,7 +61,7 @@ class CriLineParser:
         """Forget a held split line (the sample ``auto`` read is read again)."""
         self.parts: list[str] = []
         self.first_stamp = self.held_stream = ""
-        self.first_line = 0
+        self.first_line = self.held_chars = 0
         self.raw: list[str] = []
         self.unwrapped: str | None = None
 
@@ -72,18 +73,19 @@ class CriLineParser:
             return None
         stamp, stream, tag, content = m.group("Timestamp", "Stream", "Tag", "Content")
         content = content or ""
-        if tag == "P" and sum(map(len, self.parts)) + len(content) < MAX_JOINED:
+        if tag == "P" and self.held_chars + len(content) < MAX_JOINED:
             if not self.parts:
                 self.first_stamp, self.held_stream, self.first_line = stamp, stream, lineno
-                self.raw = []
+                self.raw, self.held_chars = [], 0
             self.parts.append(content)
+            self.held_chars += len(content)
             self.raw.append(text)
             self.unwrapped = None
             return None
         if self.parts:  # the last part of a split line: the record is the line's, from its start
             content = "".join(self.parts) + content
             stamp, text, lineno = self.first_stamp, "\n".join((*self.raw, text)), self.first_line
-            self.parts = []
+            self.parts, self.held_chars = [], 0
         if not content.strip() or (self.joins and CONTINUATION.match(content)):
             self.unwrapped = content  # blank (skipped) or the rest of the record before
             return None
@@ -93,7 +95,7 @@ class CriLineParser:
         """The split line the input ended in, as a record (a file still being written)."""
         if not self.parts:
             return None
-        content, self.parts = "".join(self.parts), []
+        content, self.parts, self.held_chars = "".join(self.parts), [], 0
         if not content.strip():
             return None
         return self._record(self.first_stamp, self.held_stream, content, "\n".join(self.raw),

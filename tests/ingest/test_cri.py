@@ -142,3 +142,14 @@ def test_a_file_read_as_an_input_names_its_layout(tmp_path):
     path.write_text("".join(APP_LINES))
     spec = InputSpec(path=path)
     assert len(list(read_input(spec, policy=ErrorPolicy()))) == 4 and spec.format == "cri"
+
+
+def test_a_run_of_split_parts_is_bounded_and_loses_nothing():
+    from ingest.cri import MAX_JOINED
+
+    part = "y" * 1000
+    lines = [f"2026-03-02T10:00:00Z stdout P {part}\n"] * 600
+    records, _, policy = read([*lines, "2026-03-02T10:00:01Z stdout F end\n"], "cri")
+    assert policy.count == 0 and len(records) == 3
+    assert all(len(r.message) <= MAX_JOINED + len(part) for r in records)  # + the last part
+    assert "".join(r.message for r in records) == part * 600 + "end"
