@@ -52,8 +52,11 @@ _LEVEL_WORDS = "|".join(sorted(set(LEVELS) | {"WARNING", "ERR", "CRIT", "EMERG",
 #: an optional level after the stamp, as a whole word (``[ERROR]``, ``ERROR:``, ``- ERROR -``)
 _LEVEL = r"(?:\s*[-|:]?\s*\[?(?P<Level>(?i:" + _LEVEL_WORDS + r"))(?!\w)\]?:?)?"
 
+#: a process or thread id between the stamp and an upper-case level (HDFS: ``081109 203615
+#: 148 INFO dfs.DataNode: ...``, many Java layouts)
+_PID_BEFORE_LEVEL = (r"(?:\s+(?P<Pid>\d+)(?=\s+(?:" + _LEVEL_WORDS.upper() + r")(?!\w)))?")
 GENERIC_TIMESTAMPED = re.compile(
-    r"^" + _TS_PREFIX + _LEVEL + r"\s*[-|:]?\s*(?P<Content>.*)$")
+    r"^" + _TS_PREFIX + _PID_BEFORE_LEVEL + _LEVEL + r"\s*[-|:]?\s*(?P<Content>.*)$")
 #: Laravel/Monolog write the channel before the level: ``production.ERROR:``
 BRACKETED = re.compile(
     r"^" + _BRACKETED_TS

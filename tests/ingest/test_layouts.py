@@ -223,3 +223,22 @@ def test_redis_lines_take_their_level_from_the_symbol():
     assert layout == "auto:redis"
     assert [r.level for r in records] == ["WARN", "NOTICE", "DEBUG"]
     assert records[1].ts == datetime(2026, 3, 2, 10, 0, 0, 125000, UTC)
+
+
+@pytest.mark.parametrize("system", ["HDFS", "Spark", "Zookeeper", "Apache"])
+def test_loghub_levels_are_found_without_a_format(system):
+    """Every line's level as loghub's ground truth has it, with ``auto`` alone (HDFS puts a
+    process id between the stamp and the level)."""
+    from aiops.schema import normalize_level
+
+    path = shared("loghub_2k", system, f"{system}_2k.log")
+    with open(path.with_name(f"{system}_2k.log_structured.csv"), newline="") as fh:
+        truth = list(csv.DictReader(fh))
+    with open(path) as fh:
+        records, layout, policy = detect(fh)
+    assert layout == "auto:timestamped" and policy.count == 0 and len(records) == len(truth)
+    assert [r.level for r in records] == [normalize_level(row["Level"]) for row in truth]
+    if system == "HDFS":
+        assert [r.attributes["Pid"] for r in records] == [row["Pid"] for row in truth]
+        assert [r.message for r in records] == [f"{row['Component']}: {row['Content']}"
+                                                for row in truth]
