@@ -213,6 +213,8 @@ class LogReader:
         wrapped = self.parser if type(self.parser) is CriLineParser else None
         if wrapped is not None:
             wrapped.joins = joins
+        # Docker's json-file writes each line of a stack trace as an object of its own
+        json_frames = joins and type(self.parser) is JsonLineParser
         for line in chain(head, it):  # C, not a generator frame per line
             lineno += 1
             if "\x1b" in line:
@@ -228,6 +230,11 @@ class LogReader:
                 self.policy.report(err.located(source=self.source, line=lineno))
                 continue
             if record is not None:
+                if json_frames and not record.level and pending is not None \
+                        and _frame_of(record, pending):
+                    pending.message += "\n" + record.message
+                    pending.raw += "\n" + record.raw
+                    continue
                 if pending is not None:
                     if lean:
                         pending.raw, pending.attributes = "", NO_ATTRIBUTES  # type: ignore
@@ -261,6 +268,15 @@ class LogReader:
             if lean:
                 pending.raw, pending.attributes = "", NO_ATTRIBUTES  # type: ignore
             yield pending
+
+
+def _frame_of(record: LogRecord, pending: LogRecord) -> bool:
+    """Is ``record`` (no level of its own) a line of ``pending``'s stack trace, written by
+    Docker as an object of its own on the same stream (``{"log": "\\tat ...", "stream":
+    ...}``)?"""
+    stream = record.attributes.get("stream")
+    return (stream is not None and stream == pending.attributes.get("stream")
+            and CONTINUATION.match(record.message) is not None)
 
 
 def describe_parser(parser: LineParser | None) -> str:

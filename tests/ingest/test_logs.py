@@ -334,6 +334,26 @@ def test_docker_json_file_lines_take_the_app_s_level_and_message():
         (r.level, r.message, r.ts) for r in records]
 
 
+def test_a_stack_trace_docker_wrote_line_by_line_joins_its_record():
+    lines = [json.dumps({"log": text + "\n", "stream": stream, "time": f"2026-03-02T10:00:0{i}Z"})
+             + "\n" for i, (stream, text) in enumerate([
+                 ("stderr", "2026-03-02 10:00:00,123 ERROR [main] c.e.Api - request failed"),
+                 ("stderr", "java.lang.IllegalStateException: pool closed"),
+                 ("stderr", "\tat com.example.Pool.get(Pool.java:42)"),
+                 ("stdout", "\tat an indented line on the other stream"),
+                 ("stderr", "Caused by: java.net.ConnectException: refused")])]
+    records, policy = read(lines)
+    assert policy.count == 0
+    assert [(r.line, r.level, r.message.splitlines()) for r in records] == [
+        (1, "ERROR", ["[main] c.e.Api - request failed",
+                      "java.lang.IllegalStateException: pool closed",
+                      "\tat com.example.Pool.get(Pool.java:42)"]),
+        (4, "", ["\tat an indented line on the other stream"]),
+        (5, "", ["Caused by: java.net.ConnectException: refused"])]  # stdout's came between
+    apart, _ = read(lines, multiline="none")
+    assert len(apart) == 5
+
+
 def _journal(**fields) -> str:
     entry = {"__CURSOR": "s=1f;i=9a", "__REALTIME_TIMESTAMP": "1772445600123457",
              "__MONOTONIC_TIMESTAMP": "81234", "_BOOT_ID": "9c1e", "PRIORITY": "3",
