@@ -1,4 +1,5 @@
-"""Change events (deploys, config changes, restarts, model drift) from JSON or NDJSON."""
+"""Change events (deploys, config changes, restarts, model drift) from JSON or NDJSON, and
+Kubernetes Events read as change events (``ingest.k8sevents``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any, Iterator, TextIO
 from aiops.schema import Event
 from ingest.errors import ErrorPolicy, ParseError
 from ingest.jsondocs import Fields, iter_json_items
+from ingest.k8sevents import expand
 from ingest.timestamps import TimestampParser
 
 TS_KEYS = ("ts", "time", "timestamp", "@timestamp", "at", "date")
@@ -53,9 +55,11 @@ def read_events(data: bytes | str | TextIO, *, source: str = "", timezone: str |
                 policy: ErrorPolicy | None = None, lines_before: int = 0) -> Iterator[Event]:
     policy = policy or ErrorPolicy()
     timestamps = TimestampParser(tz=timezone)
-    for location, item in iter_json_items(data, source=source, policy=policy,
-                                          lines_before=lines_before):
-        try:
-            yield event_from_object(item, location=location, source=source, timestamps=timestamps)
-        except ParseError as err:
-            policy.report(err)
+    for where, document in iter_json_items(data, source=source, policy=policy,
+                                           lines_before=lines_before):
+        for location, item in expand(where, document):  # Kubernetes Events: ingest.k8sevents
+            try:
+                yield event_from_object(item, location=location, source=source,
+                                        timestamps=timestamps)
+            except ParseError as err:
+                policy.report(err)

@@ -22,6 +22,7 @@ from aiops.schema import NO_ATTRIBUTES, Record
 from ingest.alerts import is_alertmanager_webhook, read_alerts
 from ingest.errors import ErrorPolicy, ParseError, binary_content
 from ingest.events import read_events
+from ingest.k8sevents import k8s_events_in, mentions_k8s_events
 from ingest.jsondocs import iter_json_items, object_line
 from ingest.jsonlogs import record_from_object
 from ingest.logs import LogReader, describe_parser, make_line_parser
@@ -140,6 +141,8 @@ def sniff(path: str | os.PathLike) -> tuple[str, str | None]:
         if obj is not None:
             if is_alertmanager_webhook(obj):
                 return "alert", "alertmanager"
+            if k8s_events_in(obj):
+                return "event", "json"
             if "labels" in obj and ("startsAt" in obj or "status" in obj):
                 return "alert", "generic"
             if hint in ("event", "metric", "alert"):
@@ -149,6 +152,8 @@ def sniff(path: str | os.PathLike) -> tuple[str, str | None]:
             if "type" in obj and not any(k in obj for k in ("msg", "message", "log")):
                 return "event", "json"
             return "log", "json"
+        if mentions_k8s_events(head):  # a List too large to parse from the file's head
+            return "event", "json"
     return hint or "log", None
 
 

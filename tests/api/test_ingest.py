@@ -151,6 +151,17 @@ def test_node_and_container_log_layouts_over_http(client):
                    ("payments", "ERROR", "pool exhausted")}
 
 
+def test_kubernetes_events_posted_as_kubectl_prints_them(client):
+    from tests.ingest.test_k8sevents import LIST
+
+    resp = post(client, "/api/v1/events", orjson.dumps(LIST))
+    assert resp.status_code == 202 and resp.json()["accepted"] == 5, resp.text
+    got = [(e["type"], e["service"]) for e in records(client, "event")]
+    assert sorted(got) == sorted([("scale", "checkout"), ("successfulcreate", "payments"),
+                                  ("restart", "checkout"), ("nodenotready", ""),
+                                  ("restart", "postgres-0")])
+
+
 def test_metrics_json_and_prometheus_text(client):
     samples = [{"name": "latency_ms", "value": 12.5, "ts": "2026-11-28T17:00:00Z",
                 "labels": {"service": "checkout"}},
