@@ -112,3 +112,23 @@ def test_aiops_own_events_with_an_items_field_are_not_taken_for_a_list():
     (event,) = read_events(json.dumps(doc))
     assert (event.type, event.service, event.attributes["items"]) == ("deploy", "checkout",
                                                                      [1, 2])
+
+
+def test_a_pod_killed_before_an_incident_is_named_in_its_root_cause(tmp_path, capsys):
+    """The sample incident (postgres' pool exhausted at 10:21) with the cluster's Events
+    beside it: the root cause names the container Kubernetes stopped 67 s before."""
+    from aiops.cli import main
+    from tests.conftest import SAMPLES
+
+    events = [core_event("Killing", "Pod", "postgres-0", "2026-03-02T10:20:30Z",
+                         message="Stopping container postgres",
+                         field_path="spec.containers{postgres}"),
+              core_event("Pulled", "Pod", "redis-6d5c4b3f2-h7k9m", "2026-03-02T10:05:00Z")]
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(dict(LIST, items=events), indent=2))
+    assert main(["replay", str(SAMPLES / "db-pool-exhaustion"), str(path), "--store",
+                 str(tmp_path / "s.db"), "--no-progress"]) == 0
+    (incident,) = json.loads(capsys.readouterr().out)["incidents"]
+    assert incident["root_cause"]["service"] == "postgres"
+    assert "restart at 2026-03-02T10:20:30Z (Stopping container postgres), 67s before its " \
+           "first alert" in incident["root_cause"]["reason"]
