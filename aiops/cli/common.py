@@ -30,11 +30,14 @@ stderr = Console(stderr=True)
 
 def add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-format", metavar="FMT",
-                   help="log layout for log inputs without one: auto (default), json, syslog, "
-                        "a header format like '<Date> <Time> <Level> <Content>', or a regex")
+                   help="log layout for log inputs without one: auto (default: JSON, "
+                        "logfmt, CRI, syslog and the common text layouts, see the README), "
+                        "json, logfmt, cri, syslog, a header format like "
+                        "'<Date> <Time> <Level> <Content>', or a regex")
     p.add_argument("--service", default="", help="service name for inputs that carry none")
     p.add_argument("--timezone", metavar="TZ", help="zone of naive timestamps (default UTC)")
-    p.add_argument("--year", type=int, help="year for timestamps without one (syslog)")
+    p.add_argument("--year", type=int, help="year for timestamps without one (syslog, klog, "
+                                            "Proxifier; default: the current year)")
     p.add_argument("--strict", action="store_true",
                    help="stop at the first bad line instead of skipping and counting it")
     p.add_argument("--config", metavar="FILE", help="aiops TOML config (overrides a scenario's)")
