@@ -27,6 +27,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest, ExportMetricsServiceResponse)
 
 from aiops.schema import EPOCH, LogRecord, MetricSample
+from ingest.applines import AppLines
+from ingest.cri import CRI
 from ingest.errors import ErrorPolicy, ParseError
 
 #: 1970-01-01 .. 2200-01-01, the range every aiops timestamp parser accepts
@@ -200,6 +202,7 @@ def log_records(request: ExportLogsServiceRequest, *, policy: ErrorPolicy, sourc
                 max_attributes: int = DEFAULT_MAX_ATTRIBUTES) -> Iterator[LogRecord]:
     """Every log record of the request; resource attributes go to ``attributes["resource"]``."""
     n = 0
+    app: AppLines | None = None
     for ri, rl in enumerate(request.resource_logs):
         resource = attributes(rl.resource.attributes)
         service = _resource_name(resource, _SERVICE_ATTRIBUTES)
@@ -224,6 +227,14 @@ def log_records(request: ExportLogsServiceRequest, *, policy: ErrorPolicy, sourc
                     continue
                 body = any_value(lr.body) if lr.HasField("body") else ""
                 message = _as_text(body) if body is not None else ""
+                level = _level(lr.severity_text, lr.severity_number)
+                if not level and type(body) is str and body:
+                    # no severity: a line the Collector read from a file as it stands (its
+                    # filelog receiver without operators), the level still inside it
+                    if app is None:
+                        app = AppLines(source)
+                    message, level, found = _app_line(app, body, n)
+                    attrs = {**found, **attrs}
                 if resource:
                     attrs["resource"] = resource
                 if scope:
@@ -235,8 +246,24 @@ def log_records(request: ExportLogsServiceRequest, *, policy: ErrorPolicy, sourc
                 if lr.event_name:
                     attrs["event_name"] = lr.event_name
                 yield LogRecord(ts=_ts(nanos), message=message, service=service, host=host,
-                                level=_level(lr.severity_text, lr.severity_number),
-                                attributes=attrs, raw=message, source=source, line=n)
+                                level=level, attributes=attrs, raw=message, source=source,
+                                line=n)
+
+
+def _app_line(app: AppLines, body: str, line: int) -> tuple[str, str, dict[str, Any]]:
+    """(message, level, fields) of a severity-less body: the app's record in it, inside a
+    container runtime's line (CRI) when it is one (a split line's parts stay apart)."""
+    fields: dict[str, Any] = {}
+    text = body
+    cri = CRI.match(body.rstrip("\r\n"))
+    if cri is not None:
+        fields["stream"] = cri.group("Stream")
+        text = cri.group("Content") or ""
+    found = app.parse(text, line)
+    if found is None:  # plain text: the body as it came, less a runtime's prefix
+        return (text if cri is not None else body), "", fields
+    message, _, _, level, app_fields = found
+    return message, level, {**app_fields, **fields}
 
 
 def metric_samples(request: ExportMetricsServiceRequest, *, policy: ErrorPolicy,

@@ -179,3 +179,28 @@ def test_undecodable_requests(client):
                                     b'"timeUnixNano": true}]}]}]}')
     assert resp.status_code == 400
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_body_without_severity_gives_the_level_inside_it(client):
+    """The Collector's filelog receiver without operators sends each line as it stands, CRI
+    prefix and all: the app's record inside is read as a file's would be."""
+    bodies = ["2026-03-02 10:00:00,123 ERROR [main] c.e.Pool - timeout after 5000 ms",
+              '2026-03-02T10:00:01.000000001Z stderr F {"level":"warn","msg":"slow query",'
+              '"ms":2300}',
+              "2026-03-02T10:00:02.0Z stdout F plain text from the app",
+              "just a line"]
+    doc = {"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"timeUnixNano": str(NS + i), "body": {"stringValue": b}} for i, b in enumerate(bodies)]
+        + [{"timeUnixNano": str(NS + 9), "severityText": "INFO",
+            "body": {"stringValue": "2026-03-02 10:00:03 ERROR kept as sent"}}]}]}]}
+    assert post(client, "/v1/logs", orjson.dumps(doc)).status_code == 200
+    got = sorted(((r["level"], r["message"]) for r in stored(client, "log")),
+                 key=lambda pair: pair[1])
+    assert got == sorted([("ERROR", "[main] c.e.Pool - timeout after 5000 ms"),
+                          ("WARN", "slow query"), ("", "plain text from the app"),
+                          ("", "just a line"),
+                          ("INFO", "2026-03-02 10:00:03 ERROR kept as sent")],
+                         key=lambda pair: pair[1])
+    by_message = {r["message"]: r["attributes"] for r in stored(client, "log")}
+    assert by_message["slow query"]["ms"] == 2300
+    assert by_message["slow query"]["stream"] == "stderr"
