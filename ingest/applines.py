@@ -13,7 +13,7 @@ import orjson
 
 from ingest.errors import ParseError
 from ingest.jsonlogs import TS_KEYS, record_from_object
-from ingest.layouts import text_layouts
+from ingest.layouts import first_fit, text_layouts
 from ingest.logfmt import logfmt_object, logfmt_pairs
 from ingest.timestamps import TimestampParser
 
@@ -49,13 +49,8 @@ class AppLines:
             except ParseError:
                 return None  # not a log object after all: the text is the message
             return r.message, r.service, r.host, r.level, r.attributes
-        layouts = self.layouts
-        for i in (self.last_layout, *range(len(layouts))):
-            try:
-                r = layouts[i].parse(text, lineno)
-            except ParseError:
-                r = None
-            if r is not None:
-                self.last_layout = i
-                return r.message, r.service, r.host, r.level, r.attributes
-        return None
+        found = first_fit(self.layouts, text, lineno, self.last_layout)
+        if found is None:
+            return None
+        self.last_layout, r = found
+        return r.message, r.service, r.host, r.level, r.attributes

@@ -51,8 +51,11 @@ class CriLineParser:
         self.service = service
         self.source = source
         self.timestamps = timestamps or TimestampParser()
-        self.pod = container_of(source)
-        self.default_service = service or self.pod.get("container", "")
+        pod = container_of(source)
+        self.default_service = service or pod.get("container", "")
+        #: pod and namespace, the attributes every record of the file has (the container is
+        #: its service)
+        self.pod = {k: v for k, v in pod.items() if k != "container"}
         self.app: AppLines | None = None  # made when first needed (auto tries this parser)
         self.joins = True  # the reader's multiline setting: "none" makes every line a record
         self.reset()
@@ -112,8 +115,6 @@ class CriLineParser:
             self.app = AppLines(self.source)
         message, service, host, level, fields = (self.app.parse(content, lineno)
                                                  or (content, "", "", "", {}))
-        attributes: dict[str, Any] = {"stream": stream, **self.pod}
-        attributes.pop("container", None)
-        attributes.update(fields)
+        attributes: dict[str, Any] = {"stream": stream, **self.pod, **fields}
         return LogRecord(ts, message, self.default_service or service, host, level, attributes,
                          text, self.source, lineno)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 
 from aiops.schema import LEVELS, LogRecord
+from ingest.errors import ParseError
 from ingest.headerformat import RegexLineParser
 
 _TS_PREFIX = (
@@ -49,18 +50,24 @@ _BRACKETED_TS = (
 )
 _LEVEL_WORDS = "|".join(sorted(set(LEVELS) | {"WARNING", "ERR", "CRIT", "EMERG", "SEVERE"},
                                key=len, reverse=True))
-#: an optional level after the stamp, as a whole word (``[ERROR]``, ``ERROR:``, ``- ERROR -``)
-_LEVEL = r"(?:\s*[-|:]?\s*\[?(?P<Level>(?i:" + _LEVEL_WORDS + r"))(?!\w)\]?:?)?"
+
+
+def _level(channel: str = "") -> str:
+    """An optional level after the stamp, as a whole word (``[ERROR]``, ``ERROR:``, ``- ERROR
+    -``), after an optional ``channel`` pattern."""
+    return (r"(?:\s*[-|:]?\s*\[?" + channel + r"(?P<Level>(?i:" + _LEVEL_WORDS
+            + r"))(?!\w)\]?:?)?")
+
+
 
 #: a process or thread id between the stamp and an upper-case level (HDFS: ``081109 203615
 #: 148 INFO dfs.DataNode: ...``, many Java layouts)
 _PID_BEFORE_LEVEL = (r"(?:\s+(?P<Pid>\d+)(?=\s+(?:" + _LEVEL_WORDS.upper() + r")(?!\w)))?")
 GENERIC_TIMESTAMPED = re.compile(
-    r"^" + _TS_PREFIX + _PID_BEFORE_LEVEL + _LEVEL + r"\s*[-|:]?\s*(?P<Content>.*)$")
+    r"^" + _TS_PREFIX + _PID_BEFORE_LEVEL + _level() + r"\s*[-|:]?\s*(?P<Content>.*)$")
 #: Laravel/Monolog write the channel before the level: ``production.ERROR:``
 BRACKETED = re.compile(
-    r"^" + _BRACKETED_TS
-    + _LEVEL.replace(r"\[?(?P<Level>", r"\[?(?:[A-Za-z][\w-]*\.)?(?P<Level>")
+    r"^" + _BRACKETED_TS + _level(channel=r"(?:[A-Za-z][\w-]*\.)?")
     + r"\s*[-|:]?\s*(?P<Content>.*)$")
 KLOG = re.compile(
     r"^(?P<Level>[IWEF])(?P<Timestamp>\d{4} \d{2}:\d{2}:\d{2}(?:\.\d+)?)\s+(?P<Thread>\d+)\s+"
@@ -131,6 +138,20 @@ class RedisLogParser(RegexLineParser):
         if record is not None:
             record.level = self.LEVELS[record.attributes["Level"]]
         return record
+
+
+def first_fit(parsers: list, text: str, lineno: int = 0,
+              first: int = 0) -> tuple[int, LogRecord] | None:
+    """(index, record) of the first parser that reads ``text`` as a record, trying
+    ``parsers[first]`` before the others (a stream keeps its layout); None if none does."""
+    for i in (first, *range(len(parsers))):
+        try:
+            record = parsers[i].parse(text, lineno)
+        except ParseError:
+            continue
+        if record is not None:
+            return i, record
+    return None
 
 
 def database_layouts(kw: dict) -> list[RegexLineParser]:

@@ -25,8 +25,8 @@ from ingest.errors import ErrorPolicy, ParseError, binary_content
 from ingest.headerformat import RegexLineParser, header_format_parser, named_regex_parser
 from ingest.jsonlogs import (HOST_KEYS, LEVEL_KEYS, MSG_KEYS, SERVICE_KEYS, TS_KEYS,
                              JsonLineParser, record_from_object)
-from ingest.layouts import (CONTINUATION, LAYOUT_NAMES, database_layouts, generic_layouts,
-                            program_layouts)
+from ingest.layouts import (CONTINUATION, LAYOUT_NAMES, database_layouts, first_fit,
+                            generic_layouts, program_layouts)
 from ingest.logfmt import LogfmtLineParser
 from ingest.syslog import SyslogLineParser
 from ingest.timestamps import TimestampParser, fraction
@@ -104,14 +104,8 @@ class _EmbeddedText:
             # not CRI: one line at a time, a split line's part would be held for a rest
             # never seen
             self.parsers = [p for p in _candidates(self.kw)[1:] if type(p) is not CriLineParser]
-        for parser in self.parsers:
-            try:
-                record = parser.parse(text, lineno)
-            except ParseError:
-                continue
-            if record is not None:
-                return record
-        return None
+        found = first_fit(self.parsers, text, lineno)
+        return found[1] if found is not None else None
 
 
 def detect_line_parser(sample: list[str], **kw) -> LineParser:
