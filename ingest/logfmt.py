@@ -17,8 +17,10 @@ from aiops.schema import LogRecord
 from ingest.jsonlogs import LEVEL_KEYS, MSG_KEYS, TS_KEYS, record_from_object
 from ingest.timestamps import TimestampParser
 
-PAIR = re.compile(r'([A-Za-z_@][\w.@/-]*)=("(?:[^"\\]|\\.)*"|[^\s"=]*)(?=\s|$)')
-_LINE = re.compile(r'\s*(?:[A-Za-z_@][\w.@/-]*=(?:"(?:[^"\\]|\\.)*"|[^\s"=]*)(?:\s+|$))+')
+_KEY = r"[A-Za-z_@][\w.@/-]*"
+_VALUE = r'"(?:[^"\\]|\\.)*"|[^\s"=]*'  # quoted with backslash escapes, or bare
+PAIR = re.compile(rf"({_KEY})=({_VALUE})(?=\s|$)")
+_LINE = re.compile(rf"\s*(?:{_KEY}=(?:{_VALUE})(?:\s+|$))+")
 _ESCAPE = re.compile(r"\\(.)")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
 _TS_KEYS, _MSG_KEYS = frozenset(TS_KEYS), frozenset(MSG_KEYS)
