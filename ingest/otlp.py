@@ -226,7 +226,7 @@ def log_records(request: ExportLogsServiceRequest, *, policy: ErrorPolicy, sourc
                         got=f"{len(attrs) + len(resource)} attributes"))
                     continue
                 body = any_value(lr.body) if lr.HasField("body") else ""
-                message = _as_text(body) if body is not None else ""
+                message = raw = _as_text(body) if body is not None else ""
                 level = _level(lr.severity_text, lr.severity_number)
                 if not level and type(body) is str and body:
                     # no severity: a line the Collector read from a file as it stands (its
@@ -246,7 +246,7 @@ def log_records(request: ExportLogsServiceRequest, *, policy: ErrorPolicy, sourc
                 if lr.event_name:
                     attrs["event_name"] = lr.event_name
                 yield LogRecord(ts=_ts(nanos), message=message, service=service, host=host,
-                                level=level, attributes=attrs, raw=message, source=source,
+                                level=level, attributes=attrs, raw=raw, source=source,
                                 line=n)
 
 

@@ -204,3 +204,5 @@ def test_a_body_without_severity_gives_the_level_inside_it(client):
     by_message = {r["message"]: r["attributes"] for r in stored(client, "log")}
     assert by_message["slow query"]["ms"] == 2300
     assert by_message["slow query"]["stream"] == "stderr"
+    raw = {r["message"]: r["raw"] for r in stored(client, "log")}
+    assert raw["slow query"] == bodies[1]  # the body as sent stays the record's original
