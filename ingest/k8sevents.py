@@ -45,7 +45,8 @@ def mentions_k8s_events(text: str) -> bool:
 
 def k8s_events_in(obj: Any) -> bool:
     """Is this JSON document Kubernetes Events (one, a List, or a watch/exporter wrapper)?"""
-    return next(iter(_events(obj)), None) is not None
+    return _unwrapped(obj) is not None or (_is_list(obj)
+                                           and any(is_k8s_event(i) for i in obj["items"]))
 
 
 def _is_list(obj: Any) -> bool:
@@ -53,16 +54,15 @@ def _is_list(obj: Any) -> bool:
         and type(obj.get("items")) is list
 
 
-def _events(obj: Any) -> Iterator[dict]:
+def _unwrapped(obj: Any) -> dict | None:
+    """The Event a document is, or wraps (kubectl --output-watch-events, kube-eventrouter)."""
     if is_k8s_event(obj):
-        yield obj
-    elif type(obj) is dict:
-        if _is_list(obj):
-            yield from (item for item in obj["items"] if is_k8s_event(item))
-        else:
-            for key in ("object", "event"):  # kubectl --output-watch-events, kube-eventrouter
-                if is_k8s_event(obj.get(key)):
-                    yield obj[key]
+        return obj
+    if type(obj) is dict:
+        for key in ("object", "event"):
+            if is_k8s_event(obj.get(key)):
+                return obj[key]
+    return None
 
 
 def expand(location: str, obj: Any) -> Iterator[tuple[str, Any]]:
@@ -77,8 +77,8 @@ def expand(location: str, obj: Any) -> Iterator[tuple[str, Any]]:
                    else "")
         yield from items
         return
-    events = list(_events(obj))
-    yield location, (as_change(events[0]) if events else obj)
+    event = _unwrapped(obj)
+    yield location, (as_change(event) if event is not None else obj)
 
 
 def workload(kind: str, name: str) -> str:
@@ -116,10 +116,11 @@ def as_change(event: dict) -> dict:
         "object": f"{kind}/{name}",
         "k8s_type": event.get("type", ""),
     }
-    count = event.get("count") or (event.get("series") or {}).get("count")
+    series = event.get("series") or {}  # events.k8s.io/v1's repeats
+    count = event.get("count") or series.get("count")
     if count:
         out["count"] = count
-    last = event.get("lastTimestamp") or (event.get("series") or {}).get("lastObservedTime")
+    last = event.get("lastTimestamp") or series.get("lastObservedTime")
     if last and last != stamp:
         out["last_seen"] = last
     return out

@@ -130,8 +130,9 @@ def detect_line_parser(sample: list[str], **kw) -> LineParser:
     if best is None:
         first = binary_content("".join(sample)) or (lines[0] if lines else "")
         raise ParseError("a recognisable log layout (JSON lines, logfmt, CRI, syslog, a leading "
-                         "or bracketed timestamp, klog, Ruby Logger, an access log); pass a "
-                         "format such as '<Date> <Time> <Level> <Content>'",
+                         "or bracketed timestamp, klog, Ruby Logger, PostgreSQL, MySQL, Redis, "
+                         "an access log); pass a format such as '<Date> <Time> <Level> "
+                         "<Content>'",
                          source=kw.get("source", ""), line=1, field="log_format", got=first)
     if isinstance(best, JsonLineParser):
         best.raw_fallback = _EmbeddedText(kw)
