@@ -79,16 +79,15 @@ class CriLineParser:
         if tag == "P" and self.held_chars + len(content) < MAX_JOINED:
             if not self.parts:
                 self.first_stamp, self.held_stream, self.first_line = stamp, stream, lineno
-                self.raw, self.held_chars = [], 0
             self.parts.append(content)
             self.held_chars += len(content)
             self.raw.append(text)
             self.unwrapped = None
             return None
         if self.parts:  # the last part of a split line: the record is the line's, from its start
-            content = "".join(self.parts) + content
-            stamp, text, lineno = self.first_stamp, "\n".join((*self.raw, text)), self.first_line
-            self.parts, self.held_chars = [], 0
+            held, raw = self._take()
+            content, text = held + content, raw + "\n" + text
+            stamp, lineno = self.first_stamp, self.first_line
         if not content.strip() or (self.joins and CONTINUATION.match(content)):
             self.unwrapped = content  # blank (skipped) or the rest of the record before
             return None
@@ -98,11 +97,16 @@ class CriLineParser:
         """The split line the input ended in, as a record (a file still being written)."""
         if not self.parts:
             return None
-        content, self.parts, self.held_chars = "".join(self.parts), [], 0
+        content, raw = self._take()
         if not content.strip():
             return None
-        return self._record(self.first_stamp, self.held_stream, content, "\n".join(self.raw),
-                            self.first_line)
+        return self._record(self.first_stamp, self.held_stream, content, raw, self.first_line)
+
+    def _take(self) -> tuple[str, str]:
+        """The held parts' text and their lines, no longer held."""
+        content, raw = "".join(self.parts), "\n".join(self.raw)
+        self.parts, self.raw, self.held_chars = [], [], 0
+        return content, raw
 
     def _record(self, stamp: str, stream: str, content: str, text: str,
                 lineno: int) -> LogRecord:
