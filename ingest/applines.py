@@ -9,9 +9,8 @@ lines would count as no level at all and never make an error burst.
 
 from __future__ import annotations
 
-import orjson
-
 from ingest.errors import ParseError
+from ingest.jsondocs import object_line
 from ingest.jsonlogs import TS_KEYS, record_from_object
 from ingest.layouts import first_fit, text_layouts
 from ingest.logfmt import logfmt_object, logfmt_pairs
@@ -35,13 +34,10 @@ class AppLines:
     def parse(self, text: str, lineno: int = 0) -> tuple[str, str, str, str, dict] | None:
         obj = None
         if text[:1] == "{":
-            try:
-                obj = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                pass
+            obj = object_line(text)
         elif "=" in text and (pairs := logfmt_pairs(text)) is not None:
             obj = logfmt_object(pairs)
-        if type(obj) is dict:
+        if obj is not None:
             obj = {"ts": 0, **{k: v for k, v in obj.items() if k not in _TS_KEYS}}
             try:
                 r = record_from_object(obj, location=f"line {lineno}", source=self.source,
