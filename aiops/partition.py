@@ -23,7 +23,8 @@ from typing import Any
 
 from aiops.config import build_component
 from aiops.detect import build_detectors
-from aiops.schema import Alert, Event, LogRecord, Record, by_time_and_kind, event_time
+from aiops.schema import (Alert, Event, LogRecord, Record, by_time_and_kind, event_time,
+                          signal_entity)
 from aiops.store.codec import decode_batch, encode_batch
 from aiops.templates import build_miner
 
@@ -126,7 +127,13 @@ class Partition:
                 label = hours[hour] = ts.strftime("%Y-%m-%dT%H:00:00Z")
             end = ts.replace(minute=0, second=0, microsecond=0) + _HOUR
             j = bisect_left(batch, end, lo=i, key=event_time)
-            for (kind, service), count in Counter(map(_kind_service, batch[i:j])).items():
+            run = batch[i:j]
+            counts = Counter(map(_kind_service, run))
+            if any(not service for _, service in counts):  # count those under their host
+                for key in [key for key in counts if not key[1]]:
+                    del counts[key]
+                counts.update((r.kind, signal_entity(r)) for r in run if not r.service)
+            for (kind, service), count in counts.items():
                 signals[(label, kind, service)] += count
                 kinds[kind] += count
             i = j

@@ -26,6 +26,9 @@ by_time_and_kind = operator.attrgetter("ts", "kind_rank")
 
 #: Label names, in order of preference, that name the service an alert is about.
 SERVICE_LABELS = ("service", "app", "application", "job", "container", "deployment")
+#: Label names, in order of preference, that name a host (the correlator's default
+#: ``host_labels``): ``instance`` counts by its host part.
+HOST_LABELS = ("host", "hostname", "node", "nodename", "instance")
 
 #: Canonical log levels; ingesters map every spelling onto one of these.
 LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "ERROR", "CRITICAL", "FATAL")
@@ -229,6 +232,36 @@ Record = Union[LogRecord, MetricSample, Event, Alert]
 RECORD_TYPES: dict[str, type] = {
     "log": LogRecord, "metric": MetricSample, "event": Event, "alert": Alert,
 }
+
+
+def host_part(value: str) -> str:
+    """``"10.0.0.5:8080"`` -> ``"10.0.0.5"``; URLs and empty values -> ``""``."""
+    v = value.strip()
+    if not v or "/" in v:
+        return ""
+    if v.startswith("["):  # [::1]:9100
+        return v[1 : v.find("]")] if "]" in v else ""
+    if v.count(":") == 1:
+        v = v.split(":", 1)[0]
+    return v
+
+
+def signal_entity(record: Record) -> str:
+    """What a record counts for in the per-service signal totals: its service, else its
+    host (a node exporter's samples, a kernel's log lines), as an alert on it is filed
+    under its host: the dashboards then set a host's alerts against its own signals."""
+    service = record.service
+    if service:
+        return service
+    host = getattr(record, "host", "")
+    if host:
+        return host
+    labels = getattr(record, "labels", None) or {}
+    for key in HOST_LABELS:
+        host = host_part(labels.get(key) or "")
+        if host:
+            return host
+    return ""
 
 
 def _service_of(labels: dict[str, str]) -> str:

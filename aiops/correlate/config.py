@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 
-from aiops.schema import SEVERITIES
+from aiops.schema import HOST_LABELS, SEVERITIES
 
 _DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -63,9 +63,7 @@ class CorrelateConfig:
     detector_min_alerts: int = 3
     detector_hold: timedelta = timedelta(minutes=5)
     detector_lead: timedelta = timedelta(minutes=3)
-    host_labels: list[str] = field(
-        default_factory=lambda: ["host", "hostname", "node", "nodename", "instance"]
-    )
+    host_labels: list[str] = field(default_factory=lambda: list(HOST_LABELS))
     host_jobs: list[str] = field(default_factory=lambda: ["node", "node-exporter", "node_exporter", "nodes"])
     graph: dict[str, list[str]] = field(default_factory=dict)
     hosts: dict[str, list[str]] = field(default_factory=dict)

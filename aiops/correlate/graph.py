@@ -11,21 +11,10 @@ import re
 from collections import deque
 
 from aiops.correlate.config import CorrelateConfig
+from aiops.schema import host_part
 
 _SERVICE_LABELS = ("service", "app", "application", "container", "deployment", "k8s_app")
 _HOSTISH_NAME = re.compile(r"^(node|host|machine|kernel|disk|filesystem|cpu|network|nic|instance)", re.I)
-
-
-def host_part(value: str) -> str:
-    """``"10.0.0.5:8080"`` -> ``"10.0.0.5"``; URLs and empty values -> ``""``."""
-    v = value.strip()
-    if not v or "/" in v:
-        return ""
-    if v.startswith("["):  # [::1]:9100
-        return v[1 : v.find("]")] if "]" in v else ""
-    if v.count(":") == 1:
-        v = v.split(":", 1)[0]
-    return v
 
 
 class ServiceGraph:

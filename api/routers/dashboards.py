@@ -64,6 +64,12 @@ def _service(row: tuple) -> str:
     return services.split("|", 1)[0]
 
 
+def _services(row: tuple) -> list[str]:
+    """The services (or hosts) an incident's alerts are on."""
+    services = [s for s in (row[_SERVICES] or "").split("|") if s]
+    return services or [_service(row)]
+
+
 def _times(rows: list[tuple]) -> dict[str, Any]:
     return {"mttd": stat(r[_DETECT] for r in rows), "mtta": stat(r[_ACK] for r in rows),
             "mttr": stat(r[_RESOLVE] for r in rows)}
@@ -128,13 +134,16 @@ def reduction_dashboard(store: Any, since: str | None, until: str | None,
         over[b]["alerts"] += n
         over[b]["notifications"] += n_notes
     incidents = queries.incident_rows(store, since, until)
-    inc_by_service = Counter(_service(r) for r in incidents)
+    root_of = Counter(_service(r) for r in incidents)
+    # an incident counts for every service with alerts in it: checkout's alerts folded into
+    # a postgres incident are checkout's alerts reduced to one incident, not to none
+    inc_by_service = Counter(s for r in incidents for s in _services(r))
     for r in incidents:
         if r[_OPENED]:
             over[r[_OPENED][:width]]["incidents"] += 1
     raw = sum(by_kind.values())
     n_inc = len(incidents)
-    services = sorted(set(by_service) | set(svc_alerts) | set(inc_by_service))
+    services = sorted(set(by_service) | set(svc_alerts) | set(inc_by_service) | set(root_of))
     top = sorted(noisy.items(), key=lambda kv: (-kv[1]["notifications"], -kv[1]["alerts"],
                                                 kv[0]))[:10]
     suffix = ":00:00Z" if bucket == "hour" else ""
@@ -155,6 +164,7 @@ def reduction_dashboard(store: Any, since: str | None, until: str | None,
             {"service": s, "raw_signals": by_service.get(s, 0),
              "alerts": svc_alerts[s]["alerts"], "notifications": svc_alerts[s]["notifications"],
              "suppressed": svc_alerts[s]["suppressed"], "incidents": inc_by_service.get(s, 0),
+             "root_cause_of": root_of.get(s, 0),
              "alerts_to_incidents": _ratio(inc_by_service.get(s, 0), svc_alerts[s]["alerts"])}
             for s in services],
         "over_time": [{"bucket": b + suffix, "raw_signals": c["raw_signals"],
