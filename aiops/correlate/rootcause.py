@@ -91,7 +91,14 @@ def explain(ctx: Context, inc: Incident, members: list[AlertState]) -> tuple[dic
         lead = int((ra.starts_at - ev["ts"]).total_seconds())
         when = f"{lead}s before" if lead >= 0 else f"{-lead}s after"
         parts.append(f"{ev['type']} at {iso(ev['ts'])} ({ev['message']}), {when} its first alert")
-    parts.append(f"first signal {ra.name or ra.id} at {iso(ra.starts_at)}")
+    parts.append(f"first {'anomaly' if ra.detector else 'alert'} {ra.name or ra.id} at "
+                 f"{iso(ra.starts_at)}")
+    early = min((a for a in members if a.detector and a.entity == root
+                 and a.starts_at < ra.starts_at), key=lambda a: (a.starts_at, a.id), default=None)
+    if early is not None:  # the detectors saw it first: that lead is the MTTD an SRE reads
+        ahead = int((ra.starts_at - early.starts_at).total_seconds())
+        parts.append(f"first signal {early.name or early.id} at {iso(early.starts_at)} "
+                     f"({ahead}s earlier)")
     root_cause = {"service": root, "alert_id": ra.id, "reason": "; ".join(parts)}
     n = len(members)
     title = f"{ra.name or 'alert'} on {root}"

@@ -122,3 +122,32 @@ def test_configured_layers_and_teams():
     cfg = {**SHOP, "layers": {"postgres": "infrastructure"}, "teams": {"infrastructure": "DBA on-call"}}
     f = Feeder(cfg).feed([alert("DatabaseDown", 0, severity="critical", service="postgres")], until=10)
     assert only(f)["owner"]["layer"] == "infrastructure" and only(f)["owner"]["team"] == "DBA on-call"
+
+
+def test_the_reason_names_the_alert_that_decided_and_the_anomaly_that_came_first():
+    """Anomalies support and alerts decide, but an SRE reading "first signal" must see the
+    detector's lead (the MTTD), not only the alert that made the root."""
+    f = Feeder(SHOP).feed(
+        [
+            alert("LogAnomaly", 100, source="detector:logs", service="checkout"),  # other entity
+            alert("NewLogTemplate", 130, source="detector:logs", service="postgres"),
+            alert("HighErrorRate", 150, severity="critical", service="checkout"),
+            alert("DatabaseConnectionsNearLimit", 160, severity="critical", service="postgres"),
+        ],
+        until=300,
+    )
+    reason = only(f)["root_cause"]["reason"]
+    assert only(f)["root_cause"]["service"] == "postgres"
+    assert "first alert DatabaseConnectionsNearLimit at 2026-03-02T10:02:40Z" in reason
+    assert reason.endswith("first signal NewLogTemplate at 2026-03-02T10:02:10Z (30s earlier)")
+
+
+def test_an_incident_of_anomalies_alone_says_its_first_is_an_anomaly():
+    f = Feeder(SHOP).feed(
+        [alert(name, at, source="detector:logs", service="checkout")
+         for name, at in (("LogAnomaly", 0), ("LogErrorBurst", 20), ("NewLogTemplate", 40))]
+        + [alert("MetricAnomaly", 30, source="detector:metrics", service="checkout")],
+        until=900,
+    )
+    reason = only(f)["root_cause"]["reason"]
+    assert "first anomaly LogAnomaly at" in reason and "first signal" not in reason
