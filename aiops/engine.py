@@ -36,8 +36,8 @@ from aiops.correlate import build_correlator
 from aiops.delivery import deliver
 from aiops.partition import Emitted, Partition
 from aiops.replay import batches
-from aiops.schema import Alert, Event, Record, iso
-from aiops.store import Store, append_records, decode_batch, open_store
+from aiops.schema import Alert, ClockTick, Event, Record, iso
+from aiops.store import Store, append_records, decode_batch, encode_batch, open_store, to_us
 
 
 @dataclass
@@ -56,6 +56,11 @@ class EngineParams:
     checkpoint of large detector states costs seconds, and when it happens changes what
     is redone after a crash, never the results. ``flush`` (end of input) and user
     actions always checkpoint; ``aiops serve`` also checkpoints whenever input pauses.
+
+    ``aiops serve`` only: when nothing has arrived for ``idle_clock_s`` seconds (wall time;
+    0 = never) and the latest event time is within ``live_within_s`` of the wall clock
+    (live input, not history posted over HTTP, whose results must not depend on pauses),
+    event time moves to the wall clock, in a committed clock tick (``api.worker``).
     """
 
     lateness_s: float = 60.0
@@ -63,6 +68,8 @@ class EngineParams:
     checkpoint_records: int = 50_000
     checkpoint_interval_s: float = 30.0
     correlate_tick_s: float = 10.0
+    idle_clock_s: float = 30.0
+    live_within_s: float = 3600.0
     state_version: int = 1
 
     @classmethod
@@ -193,6 +200,18 @@ class Engine:
             self.stats["duplicate_batches"] += 1
         return SubmitResult(offset, dup, len(records))
 
+    def submit_clock(self, now: datetime) -> int:
+        """Commit a clock tick (event time reaches ``now`` with no record; see
+        :class:`~aiops.schema.ClockTick`): an input-log batch like any other, so a restart
+        processes it again at the same place. Its offset."""
+        tick = ClockTick(now)
+        us = to_us(now)
+        with self._submit_lock:
+            offset, _ = self.store.append_batch("clock", encode_batch([tick]), 0, us, us,
+                                                f"clock:{us}")
+            self._inflight[offset] = [tick]  # type: ignore[list-item]
+        return offset
+
     def ingest(self, records: Sequence[Record], *, idem_key: str | None = None) -> SubmitResult:
         """Append durably, then process everything up to and including this batch."""
         with self._lock:
@@ -254,6 +273,10 @@ class Engine:
     # -- processing -------------------------------------------------------------------------
     def _process(self, records: Iterable[Record], offset: int) -> int:
         self.input_ended = False
+        if type(records) is list and len(records) == 1 and type(records[0]) is ClockTick:
+            self._advance(records[0].ts)
+            self.offset = offset
+            return 0
         emitted = self.partition.add(records)
         self.offset = offset
         self._correlate(emitted, final=False)
@@ -262,6 +285,15 @@ class Engine:
                 time.monotonic() - self._checkpointed_at >= self.params.checkpoint_interval_s:
             self.checkpoint()
         return emitted.records
+
+    def _advance(self, ts: datetime) -> None:
+        """Event time reaches ``ts`` with no record: release what the new watermark passed."""
+        part = self.partition
+        if part.max_ts is not None and ts <= part.max_ts:
+            return
+        part.max_ts = ts
+        self.stats["clock_ticks"] += 1
+        self._correlate(part.add([]), final=False)
 
     def _correlate(self, emitted: Emitted, final: bool) -> None:
         self._alerts.extend(emitted.alerts)
@@ -382,6 +414,7 @@ class Engine:
             "records": {k: s.get(k, 0) for k in ("log", "metric", "event", "alert")},
             "late_records": s.get("late", 0),
             "duplicate_batches": self.stats.get("duplicate_batches", 0),
+            "clock_ticks": self.stats.get("clock_ticks", 0),
             "alerts_in": {"external": s.get("external_alerts", 0),
                           "detector": s.get("detector_alerts", 0)},
             # [detect.metrics] max_series bounds memory (~0.56 MB a series at its caps): the

@@ -228,6 +228,16 @@ class Alert:
         return _service_of(self.labels)
 
 
+@dataclass(slots=True, frozen=True)
+class ClockTick:
+    """Not a record: event time reaching ``ts`` with no input. ``aiops serve`` commits one
+    to the input log when live input goes quiet (see ``api.worker``), so a lone alert does
+    not wait for the next record to be released, and a restart replays the same ticks."""
+
+    kind: ClassVar[str] = "clock"
+    ts: datetime
+
+
 Record = Union[LogRecord, MetricSample, Event, Alert]
 RECORD_TYPES: dict[str, type] = {
     "log": LogRecord, "metric": MetricSample, "event": Event, "alert": Alert,

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta
 from typing import Any, Callable
+
+from aiops.schema import UTC
 
 from aiops.runtime import FreezeSurvivors
 from aiops.store import is_storage_error
@@ -34,6 +37,8 @@ class Loop:
         self._backoff = 0.1
         self._checkpoint_backoff = 0.1
         self._gc = FreezeSurvivors()
+        self._input_at = time.monotonic()  # when a batch was last processed
+        self.clock = lambda: datetime.now(UTC)
 
     def step(self, more_pending: Callable[[], bool] = lambda: False) -> int:
         """Process what is committed; checkpoint if idle and the interval passed.
@@ -50,7 +55,10 @@ class Loop:
             self._backoff = min(self._backoff * 2, 10.0)
             return 0
         self._backoff = 0.1
-        if done:
+        if not done:
+            self._tick_if_idle()
+        else:
+            self._input_at = time.monotonic()
             self._gc.after_batch()
             self._dirty = True
             if self.on_progress is not None:
@@ -65,6 +73,27 @@ class Loop:
                 self._failed("checkpoint failed at offset %s", exc, self._checkpoint_backoff)
                 self._checkpoint_backoff = min(self._checkpoint_backoff * 2, 10.0)
         return done
+
+    def _tick_if_idle(self) -> None:
+        """Live input gone quiet: commit a clock tick moving event time to the wall clock.
+
+        Event time otherwise stands still between records: a lone Alertmanager alert (the
+        only input of a team that starts with Alertmanager alone) waited for the next
+        webhook, hours at Alertmanager's ``repeat_interval``, before it became an incident.
+        The tick goes through the input log (processed by the next ``catch_up``, replayed
+        after a restart), so what the engine does stays a function of the input log. Input
+        whose latest time is further than ``live_within_s`` behind the wall clock is a
+        replay of history: it never ticks, so its results do not depend on pauses."""
+        params = self.engine.params
+        idle = params.idle_clock_s
+        if not idle or time.monotonic() - self._input_at < idle:
+            return
+        self._input_at = time.monotonic()  # the next look after another idle period
+        latest, now = self.engine.max_ts, self.clock()
+        if latest is None or not timedelta(0) < now - latest <= \
+                timedelta(seconds=params.live_within_s):
+            return
+        self.engine.submit_clock(now)
 
     def _failed(self, what: str, exc: Exception, backoff: float) -> None:
         self.errors += 1

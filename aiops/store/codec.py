@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import orjson
 
-from aiops.schema import EPOCH, UTC, Alert, Event, LogRecord, MetricSample, Record
+from aiops.schema import EPOCH, UTC, Alert, ClockTick, Event, LogRecord, MetricSample, Record
 
 MICROSECOND = timedelta(microseconds=1)
 
@@ -55,6 +55,8 @@ def _encode(r: Record) -> list:
         return ["a", to_us(r.starts_at), r.labels, r.status,
                 None if r.ends_at is None else to_us(r.ends_at), r.annotations or None,
                 r.fingerprint, r.source, r.severity, r.generator_url, r.attributes or None, r.line]
+    if type(r) is ClockTick:
+        return ["c", to_us(r.ts)]
     raise TypeError(f"not a record: {type(r).__name__}")
 
 
@@ -75,6 +77,8 @@ def _decode(t: list) -> Record:
                      ends_at=None if ends is None else from_us(ends), annotations=ann or {},
                      fingerprint=fp, source=source, severity=sev, generator_url=url,
                      attributes=attrs or {}, line=line)
+    if tag == "c":
+        return ClockTick(from_us(t[1]))  # type: ignore[return-value]
     raise ValueError(f"unknown record tag {tag!r}")
 
 

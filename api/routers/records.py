@@ -27,8 +27,9 @@ def _page(store: Any, after: int, kind: str | None, service: str | None, limit: 
         if not rows:
             last = None
             break
-        for offset, _, _, payload in rows:
-            for r in decode_batch(payload):
+        for offset, batch_kind, _, payload in rows:
+            # a clock tick (api.worker) is event time passing, not a record that arrived
+            for r in decode_batch(payload) if batch_kind != "clock" else ():
                 if kind and r.kind != kind:
                     continue
                 if service is not None and r.service != service:
