@@ -135,6 +135,8 @@ class IncidentSummary(_Open):
     title: str | None = None
     root_cause: dict[str, Any] | None = None
     owner: dict[str, Any] | None = None
+    scope: dict[str, str] | None = Field(
+        None, description="the scope_labels values of its alerts (cluster, environment)")
     alert_count: int = 0
 
 

@@ -42,6 +42,9 @@ class CorrelateConfig:
     """Parameters of the correlation pipeline (defaults are the documented ones)."""
 
     group_by: list[str] = field(default_factory=lambda: ["service"])
+    #: alerts whose values of one of these labels differ never share an incident (checkout
+    #: failing in two clusters at once is two incidents); an alert without the label fits any
+    scope_labels: list[str] = field(default_factory=lambda: ["cluster", "env", "environment"])
     group_window: timedelta = timedelta(minutes=15)
     hold_time: timedelta = timedelta(minutes=2)
     join_hold: timedelta = timedelta(seconds=30)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 
-from aiops.correlate.incident import drop_member, join, new_incident
+from aiops.correlate.incident import drop_member, join, new_incident, out_of_scope
 from aiops.correlate.lifecycle import try_open
 from aiops.correlate.stage import Context, Stage
 from aiops.correlate.state import AlertState, Incident
@@ -69,6 +69,8 @@ class GroupStage(Stage):
         best = None
         waiting = []  # pending groups of anomalies a real alert links to: they come along
         for inc in self._active(a, ctx):
+            if out_of_scope(ctx, inc, a):
+                continue
             ev = self.evidence(a, inc, ctx)
             if ev is None:
                 continue
@@ -174,7 +176,8 @@ class GroupStage(Stage):
         best = None
         same = f"{a.group_key}\x00{a.name}"  # the same alert of the same group must come back
         for inc in ctx.incidents.values():
-            if inc.status != "resolved" or same not in inc.keys or inc.resolved_at is None:
+            if inc.status != "resolved" or same not in inc.keys or inc.resolved_at is None \
+                    or out_of_scope(ctx, inc, a):
                 continue
             if inc.resolved_at <= a.starts_at <= inc.resolved_at + ctx.cfg.reopen_window:
                 if best is None or inc.resolved_at > best.resolved_at:

@@ -71,6 +71,13 @@ def reindex(ctx: Context, inc: Incident) -> None:
                 inc.confirmed_entities.add(a.entity)
 
 
+def out_of_scope(ctx: Context, inc: Incident, a: AlertState) -> bool:
+    """Does ``a`` carry a scope label (cluster, environment) the incident has another value of?"""
+    scope = inc.scope
+    return bool(scope) and any(
+        a.labels.get(k) and k in scope and a.labels[k] != scope[k] for k in ctx.cfg.scope_labels)
+
+
 def join(
     ctx: Context,
     inc: Incident,
@@ -88,6 +95,9 @@ def join(
     confirm_at = a.starts_at + hold if hold else a.starts_at
     m = Member(a.id, rule, score, matched, detail, a.starts_at, confirm_at)
     inc.members[a.id] = m
+    for key in ctx.cfg.scope_labels:
+        if a.labels.get(key):
+            inc.scope.setdefault(key, a.labels[key])
     a.group_id = inc.id
     if not a.detector:
         inc.ext_count += 1

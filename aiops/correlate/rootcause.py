@@ -109,6 +109,8 @@ def explain(ctx: Context, inc: Incident, members: list[AlertState]) -> tuple[dic
             + (f" on {', '.join(others[:4])}" + ("…" if len(others) > 4 else "") if others else "")
             + ")"
         )
+    if inc.scope:  # the same service in two clusters: two incidents, told apart by title
+        title += " [" + ", ".join(f"{k}={v}" for k, v in sorted(inc.scope.items())) + "]"
     return root_cause, owner(ctx, root, ra, inc), title
 
 

@@ -140,6 +140,7 @@ class Incident:
     ext_count: int = 0  # members from sources other than detectors
     ext_live: set[str] = field(default_factory=set)
     ext_last: datetime | None = None  # latest start/end among non-detector members
+    scope: dict[str, str] = field(default_factory=dict)  # its members' scope_labels values
 
     @staticmethod
     def make_id(seed_alert_id: str) -> str:
@@ -173,6 +174,7 @@ class Incident:
             "title": self.title,
             "root_cause": self.root_cause,
             "owner": self.owner,
+            "scope": dict(self.scope),
             "alerts": [m.row() for m in members],
             "timeline": list(self.timeline),
         }

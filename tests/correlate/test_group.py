@@ -172,3 +172,51 @@ def test_detector_alert_on_a_node_metric_is_about_the_host():
         "checkout",
         False,
     )
+
+
+def test_the_same_service_in_two_clusters_is_two_incidents():
+    """checkout failing in eu-1 and us-1 at once: one service name, two problems (they were
+    one incident: same service, same group key)."""
+    f = Feeder(SHOP).feed(
+        [
+            alert("HighErrorRate", 0, severity="critical", service="checkout", cluster="eu-1"),
+            alert("HighErrorRate", 30, severity="critical", service="checkout", cluster="us-1"),
+            alert("DatabaseConnectionsNearLimit", 40, severity="critical", service="postgres",
+                  cluster="eu-1"),
+            alert("HighRequestLatency", 50, severity="critical", service="checkout"),  # no cluster
+        ],
+        until=300,
+    )
+    by_cluster = {i["scope"].get("cluster"): i for i in f.incidents.values()}
+    assert sorted(by_cluster) == ["eu-1", "us-1"]
+    eu, us = by_cluster["eu-1"], by_cluster["us-1"]
+    assert eu["title"].endswith("[cluster=eu-1]") and us["title"].endswith("[cluster=us-1]")
+    assert f.alert_row("DatabaseConnectionsNearLimit")["incident_id"] == eu["id"]
+    assert f.alert_row("HighErrorRate", cluster="us-1")["incident_id"] == us["id"]
+    # an alert naming no cluster fits either: it joins the strongest link, as before
+    assert f.alert_row("HighRequestLatency")["incident_id"] in (eu["id"], us["id"])
+
+
+def test_environments_do_not_mix_and_the_scope_labels_are_configurable():
+    alerts = [alert("HighErrorRate", 0, severity="critical", service="checkout", env="prod"),
+              alert("HighErrorRate", 30, severity="critical", service="checkout", env="staging")]
+    assert len(Feeder(SHOP).feed(alerts, until=300).incidents) == 2
+    merged = Feeder({**SHOP, "scope_labels": []}).feed(alerts, until=300)
+    (incident,) = merged.incidents.values()
+    assert incident["scope"] == {} and "[" not in incident["title"]
+
+
+def test_a_resolved_incident_is_not_reopened_from_another_cluster():
+    f = Feeder(SHOP).feed(
+        [
+            alert("HighErrorRate", 0, severity="critical", service="checkout", cluster="eu-1"),
+            alert("HighErrorRate", 0, 120, severity="critical", service="checkout",
+                  cluster="eu-1"),
+            alert("HighErrorRate", 900, severity="critical", service="checkout", cluster="us-1"),
+        ],
+        until=1200,
+    )
+    eu = f.alert_row("HighErrorRate", cluster="eu-1")["incident_id"]
+    us = f.alert_row("HighErrorRate", cluster="us-1")["incident_id"]
+    assert eu and us and eu != us
+    assert f.incidents[eu]["status"] == "resolved"
