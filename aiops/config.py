@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("engine", "templates", "detect", "correlate", "api", "store")
+SECTIONS = ("engine", "templates", "detect", "correlate", "api", "store", "notify")
 #: descriptive tables a file may carry that configure nothing (a scenario's name and story)
 METADATA = ("scenario",)
 
@@ -30,6 +30,7 @@ class Config:
     correlate: dict[str, Any] = field(default_factory=dict)
     api: dict[str, Any] = field(default_factory=dict)
     store: dict[str, Any] = field(default_factory=dict)
+    notify: dict[str, Any] = field(default_factory=dict)
     #: scenario manifests list their inputs here ([[inputs]] tables)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     path: str | None = None

@@ -25,6 +25,7 @@ from api import errors
 from api.auth import READ
 from api.models import Health, Ready
 from api.backend import ThreadBackend
+from api.notify import Notifier, hooks_from_config
 from api.settings import ApiSettings
 from api.telemetry import Telemetry
 
@@ -85,16 +86,22 @@ def create_app(config: Config | None = None, store: Any = None, *,
     """
     config = config or Config()
     settings = settings or ApiSettings.from_config(config.api)
+    hooks, base_url = hooks_from_config(config.notify)  # a bad webhook fails before the store opens
     backend = make_backend(config, store, settings)
+    notifier = Notifier(backend.store, hooks, base_url) if hooks else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await run_in_threadpool(backend.start)
+        if notifier is not None:
+            await run_in_threadpool(notifier.start)
         if tune_gc:
             runtime.tune_gc()
         try:
             yield
         finally:
+            if notifier is not None:
+                await run_in_threadpool(notifier.stop)
             await run_in_threadpool(backend.stop)
             if close_store:
                 backend.close()
@@ -105,6 +112,7 @@ def create_app(config: Config | None = None, store: Any = None, *,
     app.state.backend = backend
     app.state.telemetry = Telemetry(backend)
     app.state.config = config
+    app.state.notifier = notifier
     errors.install(app)
     app.add_middleware(_Timing, telemetry=app.state.telemetry)
 

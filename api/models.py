@@ -96,6 +96,10 @@ class StatusReport(_Open):
         None, description="the input log: retention_s (null: forever), oldest_offset and "
                           "oldest_age_s of the batches it still holds, pruned_batches/records")
     engine: dict[str, Any]
+    notify: dict[str, Any] = Field(
+        {}, description="per [[notify.webhooks]] entry: sent, skipped (not its events or "
+                        "severity), rejected (a 4xx), failures (retried), last_error, cursor, "
+                        "pending changes, last_sent_at")
 
 
 # -- alerts and incidents -------------------------------------------------------------------------

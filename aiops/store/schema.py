@@ -138,3 +138,24 @@ ROLLUP_SCHEMA = (
     "INSERT INTO incident_signal SELECT incident_id, MIN(starts_at) FROM alerts "
     "WHERE incident_id IS NOT NULL GROUP BY incident_id",
 )
+
+
+#: The incidents' outbox: a row per change someone may be told about (shown for the first
+#: time, acknowledged, resolved, reopened, severity raised or lowered), written by a trigger
+#: in the transaction that stores the incident, so a notifier reading it in ``id`` order
+#: (``api.notify``) misses nothing and a crash between the two cannot happen. Rewrites of an
+#: incident that change neither status nor severity (a new member, a new timeline line) add
+#: nothing. Created empty in older stores: their past is not news.
+CHANGES_SCHEMA = (
+    "CREATE TABLE incident_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "incident_id TEXT NOT NULL, status TEXT NOT NULL, severity TEXT, "
+    "previous_status TEXT, previous_severity TEXT)",
+    "CREATE TRIGGER incidents_changes BEFORE INSERT ON incidents "
+    "WHEN NOT EXISTS (SELECT 1 FROM incidents WHERE id = NEW.id AND status = NEW.status "
+    "AND severity IS NEW.severity) BEGIN "
+    "INSERT INTO incident_changes(incident_id, status, severity, previous_status, "
+    "previous_severity) SELECT NEW.id, NEW.status, NEW.severity, "
+    "(SELECT status FROM incidents WHERE id = NEW.id), "
+    "(SELECT severity FROM incidents WHERE id = NEW.id); END",
+    "CREATE TABLE notify_cursors (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL)",
+)

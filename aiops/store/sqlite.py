@@ -25,7 +25,7 @@ import orjson
 from aiops.durations import seconds
 from aiops.store.lock import StoreLock, StoreOpenError
 from aiops.store.retention import TOTALS_SCHEMA, prune_input_log
-from aiops.store.schema import ADDED_COLUMNS, ROLLUP_SCHEMA, SCHEMA
+from aiops.store.schema import ADDED_COLUMNS, CHANGES_SCHEMA, ROLLUP_SCHEMA, SCHEMA
 
 _PART = "/part:"        # key suffix of one part of a large state
 _PART_BYTES = 1 << 20   # SQLite copies each bound blob: bound in parts, a 40 MB state
@@ -139,6 +139,10 @@ class SQLiteStore:
             if w.execute("SELECT 1 FROM sqlite_master WHERE name = 'input_totals'").fetchone() \
                     is None:
                 for statement in TOTALS_SCHEMA:
+                    w.execute(statement)
+            if w.execute("SELECT 1 FROM sqlite_master WHERE name = 'incident_changes'"
+                         ).fetchone() is None:
+                for statement in CHANGES_SCHEMA:
                     w.execute(statement)
             w.execute("COMMIT")
         except BaseException:

@@ -201,4 +201,6 @@ async def status(request: Request) -> Response:
         "lag_seconds": lag["seconds"], "worker_running": backend.running,
         "worker_errors": backend.errors, "last_error": backend.last_error,
         "auth": state.settings.auth_enabled, "batches": totals, "input_log": input_log,
-        "engine": backend.summary()})
+        "engine": backend.summary(),
+        "notify": await run_in_threadpool(state.notifier.status)
+        if state.notifier is not None else {}})
