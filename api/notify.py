@@ -28,7 +28,7 @@ import orjson
 
 from aiops.config import ConfigError
 from aiops.schema import SEVERITIES, severity_rank
-from aiops.store import outbox
+from aiops.store import outbox, queries
 
 log = logging.getLogger("aiops.api.notify")
 
@@ -141,9 +141,23 @@ def event_of(change: outbox.Change) -> str:
     return change.status  # acknowledged | resolved
 
 
-def payload(hook: Hook, change: outbox.Change, event: str, base_url: str) -> dict[str, Any]:
+def runbook(store: Any, incident: dict[str, Any]) -> str | None:
+    """The root-cause alert's runbook (Prometheus rules' ``runbook_url`` annotation)."""
+    root_id = (incident.get("root_cause") or {}).get("alert_id")
+    try:
+        doc = queries.get_alert(store, root_id) if root_id else None
+    except Exception:  # the store busy or closing: the page goes out without the link
+        return None
+    annotations = (orjson.loads(doc).get("annotations") or {}) if doc else {}
+    link = annotations.get("runbook_url") or annotations.get("runbook")
+    return link if isinstance(link, str) and link else None
+
+
+def payload(hook: Hook, change: outbox.Change, event: str, base_url: str,
+            runbook_url: str | None = None) -> dict[str, Any]:
     inc = {k: v for k, v in change.incident.items() if k not in ("alerts", "timeline")}
     inc["alert_count"] = len(change.incident.get("alerts") or [])
+    inc["runbook_url"] = runbook_url
     link = f"{base_url}/api/v1/incidents/{change.incident_id}" if base_url else None
     title = inc.get("title") or change.incident_id
     root = inc.get("root_cause") or {}
@@ -162,6 +176,8 @@ def payload(hook: Hook, change: outbox.Change, event: str, base_url: str) -> dic
                                    "alerts": inc["alert_count"], "aiops_event": event}})
             if link:
                 body["client_url"] = link
+            if inc["runbook_url"]:
+                body["links"] = [{"href": inc["runbook_url"], "text": "Runbook"}]
         return body
     if hook.format == "slack":
         lines = [f"{_SLACK_MARK[event]} *{event.upper()}* [{change.severity or 'info'}] {title}"]
@@ -169,6 +185,8 @@ def payload(hook: Hook, change: outbox.Change, event: str, base_url: str) -> dic
             lines.append(f"Root cause: {root['service']} ({root.get('reason', '')})")
         if owner.get("team"):
             lines.append(f"Owner: {owner['team']}; {inc['alert_count']} alerts")
+        if inc["runbook_url"]:
+            lines.append(f"Runbook: {inc['runbook_url']}")
         if link:
             lines.append(link)
         return {"text": "\n".join(lines)}
@@ -232,12 +250,17 @@ class Notifier:
                     state["last_sent_at"] = time.time()
                 else:
                     state["skipped"] += 1
-                outbox.advance(self.store, hook.name, change.id)
                 state["cursor"] = change.id
+                try:
+                    outbox.advance(self.store, hook.name, change.id)
+                except Exception as exc:  # a full disk: sent again after a restart, not lost
+                    state["last_error"] = f"storing the cursor: {exc}"
+                    log.error("notify %s: cannot store its cursor (%s)", hook.name, exc)
 
     def _deliver(self, hook: Hook, change: outbox.Change, event: str) -> bool:
         """Post until a 2xx (True) or until stopped (False)."""
-        body = orjson.dumps(payload(hook, change, event, self.base_url))
+        body = orjson.dumps(payload(hook, change, event, self.base_url,
+                                    runbook(self.store, change.incident)))
         headers = {"Content-Type": "application/json", "User-Agent": "aiops",
                    "Idempotency-Key": f"{hook.name}-{change.id}", **hook.headers}
         backoff = 1.0

@@ -79,7 +79,9 @@ def webhook(starts: datetime, status: str = "firing", ends: datetime | None = No
         return t.isoformat().replace("+00:00", "Z")
     alert = {"status": status, "labels": {"alertname": name, "service": "postgres",
                                           "severity": severity},
-             "annotations": {"summary": "postgres is down"}, "startsAt": z(starts),
+             "annotations": {"summary": "postgres is down",
+                             "runbook_url": "https://runbooks.example/postgres-down"},
+             "startsAt": z(starts),
              "endsAt": z(ends) if ends else "0001-01-01T00:00:00Z", "generatorURL": "",
              "fingerprint": "3f9d2c1b0a998877"}
     return orjson.dumps({"version": "4", "status": status, "receiver": "aiops",
@@ -101,6 +103,7 @@ def test_an_incident_s_life_reaches_a_json_webhook_in_order(receiver):
                                                                   "severity": None}
         assert incident["status"] == "open" and incident["severity"] == "critical"
         assert incident["root_cause"]["service"] == "postgres" and incident["alert_count"] == 1
+        assert incident["runbook_url"] == "https://runbooks.example/postgres-down"
         assert body["link"] == f"http://aiops.example:8080/api/v1/incidents/{incident['id']}"
         assert opened["path"] == "/hook" and opened["headers"]["Authorization"] == \
             "Bearer s3cret-hook"
@@ -136,6 +139,8 @@ def test_pagerduty_events_and_retries_while_the_receiver_fails():
             assert body["payload"]["source"] == "postgres"
             assert body["payload"]["summary"].startswith("PostgresDown on postgres")
             assert body["payload"]["custom_details"]["aiops_event"] == "opened"
+            assert body["links"] == [{"href": "https://runbooks.example/postgres-down",
+                                      "text": "Runbook"}]
             assert c.get("/api/v1/status").json()["notify"]["pd"]["failures"] == 2
             c.post(f"/api/v1/incidents/{incident_id}/resolve", json={"by": "bob"})
             resolve = receiver.wait(2)[1]["body"]
@@ -163,6 +168,7 @@ def test_a_refused_message_does_not_hold_up_the_next_and_slack_gets_text():
             text = ack["body"]["text"]
             assert text.startswith(":eyes: *ACKNOWLEDGED* [critical] PostgresDown on postgres")
             assert "Root cause: postgres" in text and "Owner: application team" in text
+            assert text.endswith("Runbook: https://runbooks.example/postgres-down")
             status = c.get("/api/v1/status").json()["notify"]["chat"]
             assert (status["rejected"], status["sent"]) == (1, 1)
             assert "HTTP 400" in status["last_error"]
