@@ -193,3 +193,55 @@ def test_prometheus_scrapes_metrics(tmp_path):
             assert up[0]["value"][1] == "1"
         finally:
             daemon.stop()
+
+
+def test_live_alertmanager_to_a_pagerduty_page_and_back_with_no_other_input(tmp_path):
+    """The loop a team runs on day one: Prometheus' alerts through a real Alertmanager into
+    ``aiops serve``, and out as PagerDuty events, with nothing else sent: quiet live input
+    moves event time (clock ticks), so the page goes out and is resolved on its own."""
+    from tests.api.test_notify import Receiver
+
+    am = binary("prometheus-alertmanager", "alertmanager")
+    pager = Receiver()
+    aiops_config = tmp_path / "aiops.toml"
+    aiops_config.write_text(
+        "[engine]\nlateness_s = 1\nalert_delay_s = 1\nidle_clock_s = 0.5\n"
+        "[correlate]\nresolve_quiet = \"2s\"\n"
+        f"[[notify.webhooks]]\nname = \"pd\"\nformat = \"pagerduty\"\nurl = \"{pager.url}\"\n"
+        "routing_key = \"R0UT1NGKEY\"\n")
+    try:
+        with Server(tmp_path / "live.db", aiops_config) as server:
+            port = free_port()
+            config = tmp_path / "alertmanager.yml"
+            config.write_text(
+                "route:\n  receiver: aiops\n  group_by: [alertname, service]\n"
+                "  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
+                "receivers:\n  - name: aiops\n    webhook_configs:\n"
+                f"      - url: {server.url}/api/v1/alertmanager\n        send_resolved: true\n")
+            daemon = Daemon([am, f"--config.file={config}",
+                             f"--storage.path={tmp_path / 'am'}",
+                             f"--web.listen-address=127.0.0.1:{port}",
+                             "--cluster.listen-address="], tmp_path / "am.log")
+            try:
+                base = f"http://127.0.0.1:{port}"
+                wait_until(lambda: _ok(base + "/-/ready"), what="Alertmanager ready")
+                alert = {"labels": {"alertname": "PostgresDown", "service": "postgres",
+                                    "severity": "critical"},
+                         "annotations": {"summary": "postgres is down"},
+                         "startsAt": datetime.now(timezone.utc).isoformat()}
+                assert httpx.post(base + "/api/v2/alerts", json=[alert]).status_code == 200
+                (trigger,) = pager.wait(1, timeout=60)
+                body = trigger["body"]
+                assert body["event_action"] == "trigger" and body["routing_key"] == "R0UT1NGKEY"
+                assert body["payload"]["summary"].startswith("PostgresDown on postgres")
+                alert["endsAt"] = datetime.now(timezone.utc).isoformat()
+                assert httpx.post(base + "/api/v2/alerts", json=[alert]).status_code == 200
+                got = pager.wait(2, timeout=60)
+                assert [m["body"]["event_action"] for m in got] == ["trigger", "resolve"]
+                assert got[1]["body"]["dedup_key"] == body["dedup_key"]
+                status = httpx.get(server.url + "/api/v1/status").json()
+                assert status["engine"]["clock_ticks"] > 0 and status["notify"]["pd"]["sent"] == 2
+            finally:
+                daemon.stop()
+    finally:
+        pager.close()
