@@ -59,6 +59,28 @@ def records(url: str, kind: str) -> list[dict]:
     return httpx.get(url + "/api/v1/records", params={"kind": kind, "limit": 10_000}).json()["items"]
 
 
+def alertmanager(binary_path: str, tmp_path: Path, aiops_url: str) -> tuple[Daemon, str]:
+    """A real Alertmanager on 127.0.0.1 whose one receiver is aiops' webhook endpoint,
+    grouping and re-sending within a second; ready when this returns."""
+    port = free_port()
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(
+        "route:\n  receiver: aiops\n  group_by: [alertname, service]\n  group_wait: 1s\n"
+        "  group_interval: 1s\n  repeat_interval: 1h\n"
+        "receivers:\n  - name: aiops\n    webhook_configs:\n"
+        f"      - url: {aiops_url}/api/v1/alertmanager\n        send_resolved: true\n")
+    daemon = Daemon([binary_path, f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
+                     f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                    tmp_path / "am.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _ok(base + "/-/ready"), what="Alertmanager ready")
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon, base
+
+
 def test_alertmanager_webhook_builds_and_resolves_an_incident(tmp_path):
     am = binary("prometheus-alertmanager", "alertmanager")
     # the test moves event time 12 min past the wall clock below, as telemetry would do over
@@ -66,19 +88,8 @@ def test_alertmanager_webhook_builds_and_resolves_an_incident(tmp_path):
     aiops_config = tmp_path / "aiops.toml"
     aiops_config.write_text("[api]\nmax_future_s = 3600\n")
     with Server(tmp_path / "am.db", aiops_config) as server:
-        port = free_port()
-        config = tmp_path / "alertmanager.yml"
-        config.write_text(
-            "route:\n  receiver: aiops\n  group_by: [alertname, service]\n  group_wait: 1s\n"
-            "  group_interval: 1s\n  repeat_interval: 1h\n"
-            "receivers:\n  - name: aiops\n    webhook_configs:\n"
-            f"      - url: {server.url}/api/v1/alertmanager\n        send_resolved: true\n")
-        daemon = Daemon([am, f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
-                         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                        tmp_path / "am.log")
+        daemon, base = alertmanager(am, tmp_path, server.url)
         try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until(lambda: _ok(base + "/-/ready"), what="Alertmanager ready")
             start = datetime.now(timezone.utc) - timedelta(minutes=1)
             alerts = [{"labels": {"alertname": "HighErrorRate", "service": "checkout",
                                   "severity": "critical", "instance": f"10.0.0.{i}:8080"},
@@ -211,20 +222,8 @@ def test_live_alertmanager_to_a_pagerduty_page_and_back_with_no_other_input(tmp_
         "routing_key = \"R0UT1NGKEY\"\n")
     try:
         with Server(tmp_path / "live.db", aiops_config) as server:
-            port = free_port()
-            config = tmp_path / "alertmanager.yml"
-            config.write_text(
-                "route:\n  receiver: aiops\n  group_by: [alertname, service]\n"
-                "  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
-                "receivers:\n  - name: aiops\n    webhook_configs:\n"
-                f"      - url: {server.url}/api/v1/alertmanager\n        send_resolved: true\n")
-            daemon = Daemon([am, f"--config.file={config}",
-                             f"--storage.path={tmp_path / 'am'}",
-                             f"--web.listen-address=127.0.0.1:{port}",
-                             "--cluster.listen-address="], tmp_path / "am.log")
+            daemon, base = alertmanager(am, tmp_path, server.url)
             try:
-                base = f"http://127.0.0.1:{port}"
-                wait_until(lambda: _ok(base + "/-/ready"), what="Alertmanager ready")
                 alert = {"labels": {"alertname": "PostgresDown", "service": "postgres",
                                     "severity": "critical"},
                          "annotations": {"summary": "postgres is down"},
