@@ -244,3 +244,43 @@ def test_live_alertmanager_to_a_pagerduty_page_and_back_with_no_other_input(tmp_
                 daemon.stop()
     finally:
         pager.close()
+
+
+def test_prometheus_remote_writes_the_series_it_keeps(tmp_path):
+    """A real Prometheus scrapes aiops and remote-writes the kept series to /api/v1/write:
+    snappy, protobuf, its staleness handling and retries as it ships them."""
+    prometheus = binary("prometheus")
+    with Server(tmp_path / "rw.db") as server:
+        port = free_port()
+        config = tmp_path / "prometheus.yml"
+        config.write_text(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: aiops\n"
+            f"    static_configs:\n      - targets: ['127.0.0.1:{server.port}']\n"
+            "remote_write:\n"
+            f"  - url: http://127.0.0.1:{server.port}/api/v1/write\n"
+            "    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms}\n"
+            "    write_relabel_configs:\n"
+            "      - source_labels: [__name__]\n        regex: up|aiops_uptime_seconds\n"
+            "        action: keep\n")
+        daemon = Daemon([prometheus, f"--config.file={config}",
+                         f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                         f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prom.log")
+        try:
+            def written():
+                items = records(server.url, "metric")
+                names = {i["name"] for i in items}
+                return items if {"up", "aiops_uptime_seconds"} <= names and \
+                    len([i for i in items if i["name"] == "up"]) >= 2 else None
+
+            items = wait_until(written, timeout=90, what="remote-written samples")
+        finally:
+            daemon.stop()
+        assert {i["name"] for i in items} == {"up", "aiops_uptime_seconds"}  # relabelling kept
+        up = [i for i in items if i["name"] == "up"]
+        assert all(i["labels"] == {"instance": f"127.0.0.1:{server.port}", "job": "aiops"}
+                   and i["value"] == 1.0 and i["source"] == "remote-write" for i in up)
+        stamps = [i["ts"] for i in up]
+        assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)  # one per scrape
+        metrics = httpx.get(server.url + "/metrics").text
+        assert 'aiops_records_ingested_total{endpoint="remote-write",kind="metric"}' in metrics
+        assert 'aiops_records_rejected_total{endpoint="remote-write"' not in metrics

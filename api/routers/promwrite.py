@@ -1,0 +1,79 @@
+"""``POST /api/v1/write``: Prometheus remote write 1.0 (snappy-compressed protobuf).
+
+Answers as Prometheus' own receiver does: 204 when every sample was taken; 400 naming
+what was refused (the rest committed: a sender drops a 4xx batch rather than retry it, so
+the good part must not wait on the bad); 503 + Retry-After while processing is behind,
+which senders retry. A re-sent batch (a timeout on the sender's side) is recognised by
+its content and not counted twice.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import WRITE
+from api.common import admit, error_responses, read_body, request_body
+from api.errors import ApiError
+from api.parsing import check_limits
+from ingest import promwrite
+from ingest.errors import ErrorPolicy, ParseError
+
+router = APIRouter(tags=["ingest"])
+ENDPOINT = "remote-write"
+
+
+@router.post("/api/v1/write", dependencies=[WRITE], status_code=204, response_class=Response,
+             summary="Prometheus remote write 1.0 (snappy-compressed prometheus.WriteRequest)",
+             responses={204: {"description": "every sample taken"},
+                        **error_responses(400, 401, 403, 413, 415, 503)},
+             openapi_extra=request_body(
+                 {"application/x-protobuf": {"schema": {"type": "string", "format": "binary"}}},
+                 "prometheus.WriteRequest, snappy block-compressed (Content-Encoding: snappy)"))
+async def remote_write(request: Request) -> Response:
+    settings = request.app.state.settings
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media not in ("application/x-protobuf", "application/protobuf"):
+        raise ApiError(415, "unsupported_media_type",
+                       "remote write expects Content-Type: application/x-protobuf",
+                       field="content-type", expected="application/x-protobuf", got=media or None)
+    encoding = (request.headers.get("content-encoding") or "").strip().lower()
+    if encoding != "snappy":
+        raise ApiError(415, "unsupported_media_type",
+                       "remote write expects Content-Encoding: snappy (block format)",
+                       field="content-encoding", expected="snappy", got=encoding or None)
+    raw = await read_body(request, settings.max_body_bytes)
+    await admit(request.app)
+    return await run_in_threadpool(_commit, request, raw)
+
+
+def _commit(request: Request, raw: bytes) -> Response:
+    state = request.app.state
+    settings = state.settings
+    policy = ErrorPolicy(strict=False, keep=settings.max_errors)
+    try:
+        message = promwrite.decode(promwrite.decompress(raw, settings.max_decompressed_bytes))
+        found, _no_value = promwrite.samples(message, policy=policy,
+                                             max_labels=settings.max_labels)
+    except ParseError as err:
+        state.telemetry.count("metric", ENDPOINT, 0, 0, "rejected")
+        raise ApiError(400, "invalid_body", str(err), field=err.field, expected=err.expected,
+                       got=err.got) from None
+    records = check_limits(found, policy, settings, ENDPOINT)
+    outcome = "accepted"
+    if records:
+        submitted = state.backend.submit(records, None)  # keyed by content: a re-send is a no-op
+        if submitted.duplicate:
+            outcome = "duplicate"
+        else:
+            state.backend.notify()
+    state.telemetry.count("metric", ENDPOINT, len(records) if outcome == "accepted" else 0,
+                          policy.count, outcome if not policy.count or records else "rejected")
+    if policy.count:
+        shown = "; ".join(str(e) for e in policy.first[:5])
+        more = f"; ... {policy.count} refused in all" if policy.count > 5 else ""
+        raise ApiError(400, "invalid_records",
+                       f"took {len(records)} samples, refused {policy.count}: {shown}{more}",
+                       field=policy.first[0].field if policy.first else None)
+    return Response(status_code=204)
