@@ -234,6 +234,16 @@ class PartitionPool:
     def release(self) -> Emitted:
         return self.add([])
 
+    def settle(self) -> Emitted:
+        """``add([])``, then every batch still in flight: input is quiet (a clock tick), so
+        there is no parsing to overlap with, and its alerts need not wait for ``depth``
+        more batches that may be a while coming."""
+        out = self.add([])
+        while self._inflight:
+            found, out.watermark = self._collect_oldest()
+            out.alerts.extend(found)
+        return out
+
     def finish(self) -> Emitted:
         previous = self._collect()
         self._snap = None

@@ -119,3 +119,26 @@ def test_a_restart_replays_the_ticks_from_the_input_log(tmp_path):
 def test_a_tick_round_trips_through_the_codec():
     tick = ClockTick(datetime(2026, 11, 30, 3, 4, 5, 678901, tzinfo=UTC))
     assert decode_batch(encode_batch([tick])) == [tick]
+
+
+def test_a_tick_releases_what_a_workers_pool_holds_in_flight(tmp_path):
+    """A store written by ``aiops replay --workers 2`` keeps its pool under ``aiops serve``:
+    the pool returns a batch's alerts a few batches later, and a tick must not wait for
+    batches that quiet input will not send."""
+    start = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    found = {}
+    for workers in (1, 2):
+        engine = Engine(Config(engine=FAST), open_store(str(tmp_path / f"w{workers}.db")),
+                        workers=workers)
+        try:
+            engine.submit([Alert(labels={"alertname": "PostgresDown", "service": "postgres",
+                                         "severity": "critical"}, starts_at=start)])
+            engine.catch_up()
+            engine.submit_clock(start + timedelta(minutes=1))
+            engine.catch_up()
+            engine.checkpoint()
+            found[workers] = [(i["title"], i["status"])
+                              for i in engine.store.documents("incidents")]
+        finally:
+            engine.close()
+    assert found[1] == found[2] == [("PostgresDown on postgres", "open")]
