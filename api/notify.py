@@ -56,13 +56,15 @@ class Hook:
     routing_key: str = ""
     timeout_s: float = 10.0
 
-    def wants(self, event: str, severity: str | None) -> bool:
-        """Its events, at or above its severity (a resolution is sent whatever the
-        severity now: the page it closes may have been sent at a higher one)."""
+    def wants(self, event: str, severity: str | None, previous: str | None = None) -> bool:
+        """Its events, at or above its severity, now or just before (a de-escalation
+        below it, or the resolution that follows one, closes a page sent above it). An
+        incident that never reached it is never news here, its resolution included."""
         if event not in self.events:
             return False
-        return event == "resolved" or severity_rank(severity or "info") >= \
-            severity_rank(self.min_severity)
+        floor = severity_rank(self.min_severity)
+        return severity_rank(severity or "info") >= floor or \
+            (previous is not None and severity_rank(previous) >= floor)
 
 
 def hooks_from_config(section: dict[str, Any] | None) -> tuple[list[Hook], str]:
@@ -244,7 +246,7 @@ class Notifier:
                 continue
             for change in changes:
                 event = event_of(change)
-                if hook.wants(event, change.severity):
+                if hook.wants(event, change.severity, change.previous_severity):
                     if not self._deliver(hook, change, event):
                         return  # stopping
                     state["last_sent_at"] = time.time()

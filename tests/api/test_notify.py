@@ -15,7 +15,7 @@ import pytest
 from aiops.config import Config, ConfigError
 from aiops.schema import UTC
 from aiops.store import outbox
-from api.notify import hooks_from_config
+from api.notify import EVENTS, hooks_from_config
 from tests.api.conftest import JSON, make_client
 
 FAST = {"engine": {"lateness_s": 1, "alert_delay_s": 1, "idle_clock_s": 0.3},
@@ -244,3 +244,13 @@ def test_bad_notify_config_is_named(section, says):
 def test_pagerduty_defaults_to_its_events_endpoint():
     (hook,), _ = hooks_from_config({"webhooks": [{"format": "pagerduty", "routing_key": "k"}]})
     assert hook.url == "https://events.pagerduty.com/v2/enqueue" and hook.name == "webhook-1"
+
+
+def test_a_webhook_hears_only_of_incidents_that_reached_its_severity():
+    (hook,), _ = hooks_from_config({"webhooks": [{"url": "http://x", "min_severity": "error",
+                                                  "events": list(EVENTS)}]})
+    assert hook.wants("opened", "critical") and not hook.wants("opened", "warning")
+    assert not hook.wants("resolved", "warning", "warning")  # never paged: no resolve either
+    assert hook.wants("resolved", "critical", "critical")
+    assert hook.wants("deescalated", "warning", "critical")  # closes what was paged above
+    assert not hook.wants("acknowledged", "info", "info")
