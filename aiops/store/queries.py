@@ -112,12 +112,15 @@ def _page(store: Any, table: str, flt: Filter, cols: tuple[str, str], limit: int
 
 # -- incidents -----------------------------------------------------------------------------------
 def incident_filter(*, status=None, service=None, severity=None, owner=None, since=None,
-                    until=None) -> Filter:
+                    until=None, scope=None) -> Filter:
+    """``scope``: ``key=value`` items the incident's scope must all have."""
     flt = Filter().eq("status", status).eq("severity", severity).eq("owner_layer", owner)
     if service is not None:
         services = service if isinstance(service, (list, tuple)) else [service]
         flt.raw("(" + " OR ".join("instr(services, ?) > 0" for _ in services) + ")",
                 *[f"|{s}|" for s in services])
+    for item in ([scope] if isinstance(scope, str) else scope or []):
+        flt.raw("instr(scope, ?) > 0", f"|{item}|")
     return flt.range("opened_at", since, until)
 
 

@@ -77,6 +77,7 @@ ADDED_COLUMNS = (
     ("alerts", "name", "TEXT"),
     ("alerts", "repeats", "INTEGER NOT NULL DEFAULT 0"),
     ("incidents", "acknowledged_at", "TEXT"),
+    ("incidents", "scope", "TEXT"),  # "|cluster=eu-1|env=prod|": the scope filter's column
 )
 
 #: Roll-ups the dashboards read instead of scanning 100k alert rows: alert counts per event-time

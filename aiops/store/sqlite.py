@@ -270,14 +270,16 @@ class SQLiteStore:
                       a.get("repeats") or 0) for a in alerts])
                 w.executemany(
                     "INSERT OR REPLACE INTO incidents(id, status, severity, owner_layer, "
-                    "root_service, services, opened_at, resolved_at, seq, doc, acknowledged_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "root_service, services, opened_at, resolved_at, seq, doc, acknowledged_at, "
+                    "scope) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     [(i["id"], i.get("status", "open"), i.get("severity"),
                       (i.get("owner") or {}).get("layer"),
                       (i.get("root_cause") or {}).get("service"),
                       "|" + "|".join(i.get("services") or []) + "|",
                       i.get("opened_at"), i.get("resolved_at"), offset, orjson.dumps(i),
-                      i.get("acknowledged_at")) for i in incidents])
+                      i.get("acknowledged_at"),
+                      "|" + "".join(f"{k}={v}|" for k, v in sorted((i.get("scope") or {}).items())))
+                     for i in incidents])
                 if templates is not None:  # the miner's full, current list: merged ids disappear
                     w.execute("DELETE FROM templates")
                     w.executemany(

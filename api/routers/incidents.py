@@ -47,13 +47,16 @@ async def list_incidents(
         severity: Annotated[list[Severity] | None, Query()] = None,
         owner: Annotated[list[Annotated[str, Query(max_length=100)]] | None, Query(
             description="owning layer: infrastructure, application, model")] = None,
+        scope: Annotated[list[Annotated[str, Query(max_length=200, pattern=r"^[^=|]+=[^|]*$")]]
+                         | None, Query(description="key=value of the incident's scope "
+                                                   "(cluster=eu-1); repeated: all of them")] = None,
         since: Since = None, until: Until = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: Annotated[str | None, Query(max_length=2000)] = None,
         order: Literal["desc", "asc"] = "desc") -> Response:
     flt = queries.incident_filter(status=status, service=service, severity=severity,
                                   owner=owner, since=time_bound(since, "since"),
-                                  until=time_bound(until, "until"))
+                                  until=time_bound(until, "until"), scope=scope)
     store = request.app.state.backend.store
     try:
         page = await run_in_threadpool(queries.list_incidents, store, flt, limit=limit,

@@ -265,3 +265,25 @@ def test_silences_suppress_matching_alerts_and_are_stored():
         assert_error(c.post("/api/v1/silences", json={**body, "matchers": []}), 422)
 
 
+
+
+def test_incidents_filter_by_scope():
+    """The same service failing in two clusters: two incidents, each found by its scope."""
+    from tests.api.conftest import make_client
+
+    alerts = [{"labels": {"alertname": "HighErrorRate", "service": "checkout", "cluster": c,
+                          "env": "prod", "severity": "critical"},
+               "startsAt": f"2026-11-28T17:00:{s:02d}Z"} for c, s in (("eu-1", 0), ("us-1", 5))]
+    with make_client() as c:
+        assert c.post("/api/v1/alerts", json=alerts).status_code == 202
+        c.post("/api/v1/flush")
+        both = c.get("/api/v1/incidents").json()["items"]
+        assert sorted(i["scope"]["cluster"] for i in both) == ["eu-1", "us-1"]
+        eu = c.get("/api/v1/incidents", params={"scope": "cluster=eu-1"}).json()["items"]
+        assert [i["scope"] for i in eu] == [{"cluster": "eu-1", "env": "prod"}]
+        assert eu[0]["title"].endswith("[cluster=eu-1, env=prod]")
+        prod = c.get("/api/v1/incidents", params=[("scope", "env=prod"),
+                                                  ("scope", "cluster=us-1")]).json()["items"]
+        assert [i["scope"]["cluster"] for i in prod] == ["us-1"]
+        assert c.get("/api/v1/incidents", params={"scope": "cluster=eu"}).json()["count"] == 0
+        assert_error(c.get("/api/v1/incidents", params={"scope": "eu-1"}), 422, "scope")
