@@ -116,11 +116,11 @@ def create_app(config: Config | None = None, store: Any = None, *,
     errors.install(app)
     app.add_middleware(_Timing, telemetry=app.state.telemetry)
 
-    from api.routers import (alerts, bulk, dashboards, incidents, ingest, otlp, promwrite,
-                             records, silences, templates)
+    from api.routers import (alerts, bulk, dashboards, incidents, ingest, notify, otlp,
+                             promwrite, records, silences, templates)
 
     for module in (ingest, otlp, promwrite, bulk, incidents, alerts, templates, dashboards,
-                   silences, records):
+                   silences, records, notify):
         app.include_router(module.router)
     _health_routes(app)
     return app

@@ -263,38 +263,60 @@ class Notifier:
         """Post until a 2xx (True) or until stopped (False)."""
         body = orjson.dumps(payload(hook, change, event, self.base_url,
                                     runbook(self.store, change.incident)))
-        headers = {"Content-Type": "application/json", "User-Agent": "aiops",
-                   "Idempotency-Key": f"{hook.name}-{change.id}", **hook.headers}
         backoff = 1.0
         state = self.state[hook.name]
         while not self._stop.is_set():
-            request = urllib.request.Request(hook.url, data=body, headers=headers,
-                                             method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=hook.timeout_s) as response:
-                    response.read()
+            status, error = post(hook, body, f"{hook.name}-{change.id}")
+            if error is None:
                 state["sent"] += 1
                 return True
-            except urllib.error.HTTPError as exc:
-                if 400 <= exc.code < 500 and exc.code not in (408, 425, 429):
-                    # the receiver refuses this message (a bad routing key, a payload it
-                    # cannot take): retrying cannot help, and must not hold up later pages
-                    state["rejected"] += 1
-                    state["last_error"] = f"HTTP {exc.code} for change {change.id}: " \
-                                          f"{exc.read()[:200]!r}"
-                    log.error("notify %s: %s refused %s for incident %s with HTTP %s; not "
-                              "retried", hook.name, hook.url, event, change.incident_id,
-                              exc.code)
-                    return True
-                state["failures"] += 1
-                state["last_error"] = f"HTTP {exc.code}"
-                log.warning("notify %s: %s %s for incident %s: HTTP %s; retrying in %.0f s",
-                            hook.name, hook.format, event, change.incident_id, exc.code, backoff)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                state["failures"] += 1
-                state["last_error"] = f"{type(exc).__name__}: {exc}"
-                log.warning("notify %s: %s %s for incident %s failed (%s); retrying in %.0f s",
-                            hook.name, hook.format, event, change.incident_id, exc, backoff)
+            if status is not None and 400 <= status < 500 and status not in _RETRIED_4XX:
+                # the receiver refuses this message (a bad routing key, a payload it cannot
+                # take): retrying cannot help, and must not hold up later pages
+                state["rejected"] += 1
+                state["last_error"] = f"{error} (change {change.id})"
+                log.error("notify %s: %s refused %s for incident %s: %s; not retried",
+                          hook.name, hook.url, event, change.incident_id, error)
+                return True
+            state["failures"] += 1
+            state["last_error"] = error
+            log.warning("notify %s: %s %s for incident %s failed (%s); retrying in %.0f s",
+                        hook.name, hook.format, event, change.incident_id, error, backoff)
             self._stop.wait(backoff)
             backoff = min(backoff * 2, self.MAX_BACKOFF_S)
         return False
+
+    def test(self, name: str) -> dict[str, Any]:
+        """One made-up change posted to the webhook ``name`` now, once: does it answer 2xx?"""
+        hook = next((h for h in self.hooks if h.name == name), None)
+        if hook is None:
+            raise KeyError(name)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        change = outbox.Change(0, f"inc-test-{int(time.time())}", "open", "info", None, None, {
+            "id": f"inc-test-{int(time.time())}", "status": "open", "severity": "info",
+            "title": "aiops test notification (no incident)", "opened_at": now,
+            "services": [], "scope": {}, "root_cause": {"service": "aiops",
+                                                         "reason": "a test of this webhook"},
+            "owner": {"layer": "", "team": "whoever reads this"}})
+        body = orjson.dumps(payload(hook, change, "opened", self.base_url))
+        status, error = post(hook, body, f"{hook.name}-test-{int(time.time() * 1000)}")
+        return {"webhook": name, "format": hook.format, "url": hook.url, "ok": error is None,
+                "status": status, "error": error}
+
+
+_RETRIED_4XX = (408, 425, 429)
+
+
+def post(hook: Hook, body: bytes, key: str) -> tuple[int | None, str | None]:
+    """One POST: (HTTP status or None, None on a 2xx else what went wrong)."""
+    headers = {"Content-Type": "application/json", "User-Agent": "aiops",
+               "Idempotency-Key": key, **hook.headers}
+    request = urllib.request.Request(hook.url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=hook.timeout_s) as response:
+            response.read()
+            return response.status, None
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}: {exc.read()[:200]!r}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"

@@ -254,3 +254,25 @@ def test_a_webhook_hears_only_of_incidents_that_reached_its_severity():
     assert hook.wants("resolved", "critical", "critical")
     assert hook.wants("deescalated", "warning", "critical")  # closes what was paged above
     assert not hook.wants("acknowledged", "info", "info")
+
+
+def test_a_test_message_reports_what_the_receiver_said():
+    good, refusing = Receiver(), Receiver(answers=[400])
+    try:
+        cfg = config({"name": "chat", "format": "slack", "url": good.url},
+                     {"name": "pd", "format": "pagerduty", "url": refusing.url,
+                      "routing_key": "WRONGKEY"})
+        with make_client(cfg) as c:
+            ok = c.post("/api/v1/notify/chat/test").json()
+            assert ok["ok"] is True and ok["status"] == 202 and ok["error"] is None
+            (message,) = good.received
+            assert "aiops test notification" in message["body"]["text"]
+            bad = c.post("/api/v1/notify/pd/test").json()
+            assert bad["ok"] is False and bad["status"] == 400 and "HTTP 400" in bad["error"]
+            r = c.post("/api/v1/notify/nope/test")
+            assert r.status_code == 404 and "known: chat, pd" in r.json()["error"]["message"]
+            listed = c.get("/api/v1/notify").json()
+            assert set(listed) == {"chat", "pd"} and listed["chat"]["sent"] == 0  # not a page
+    finally:
+        good.close()
+        refusing.close()
