@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,13 @@ class Hook:
     headers: dict[str, str] = field(default_factory=dict)
     routing_key: str = ""
     timeout_s: float = 10.0
+
+    @property
+    def host(self) -> str:
+        """The URL without its path and query, which often hold the secret (Slack's
+        ``/services/T/B/XXXX``): what logs and answers show."""
+        parts = urllib.parse.urlsplit(self.url)
+        return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
 
     def wants(self, event: str, severity: str | None, previous: str | None = None) -> bool:
         """Its events, at or above its severity, now or just before (a de-escalation
@@ -276,7 +284,7 @@ class Notifier:
                 state["rejected"] += 1
                 state["last_error"] = f"{error} (change {change.id})"
                 log.error("notify %s: %s refused %s for incident %s: %s; not retried",
-                          hook.name, hook.url, event, change.incident_id, error)
+                          hook.name, hook.host, event, change.incident_id, error)
                 return True
             state["failures"] += 1
             state["last_error"] = error
@@ -300,7 +308,7 @@ class Notifier:
             "owner": {"layer": "", "team": "whoever reads this"}})
         body = orjson.dumps(payload(hook, change, "opened", self.base_url))
         status, error = post(hook, body, f"{hook.name}-test-{int(time.time() * 1000)}")
-        return {"webhook": name, "format": hook.format, "url": hook.url, "ok": error is None,
+        return {"webhook": name, "format": hook.format, "host": hook.host, "ok": error is None,
                 "status": status, "error": error}
 
 

@@ -265,6 +265,7 @@ def test_a_test_message_reports_what_the_receiver_said():
         with make_client(cfg) as c:
             ok = c.post("/api/v1/notify/chat/test").json()
             assert ok["ok"] is True and ok["status"] == 202 and ok["error"] is None
+            assert ok["host"] == good.url  # scheme, host and port: never a path's secret
             (message,) = good.received
             assert "aiops test notification" in message["body"]["text"]
             bad = c.post("/api/v1/notify/pd/test").json()
@@ -276,3 +277,9 @@ def test_a_test_message_reports_what_the_receiver_said():
     finally:
         good.close()
         refusing.close()
+
+
+def test_a_webhook_url_s_secret_path_is_not_shown():
+    (hook,), _ = hooks_from_config({"webhooks": [
+        {"format": "slack", "url": "https://hooks.slack.com/services/T0/B0/s3cretTOKEN?x=1"}]})
+    assert hook.host == "https://hooks.slack.com"
