@@ -17,13 +17,15 @@ carries ``Idempotency-Key: <webhook>-<change id>`` for receivers that deduplicat
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import orjson
 
@@ -75,8 +77,30 @@ class Hook:
             (previous is not None and severity_rank(previous) >= floor)
 
 
-def hooks_from_config(section: dict[str, Any] | None) -> tuple[list[Hook], str]:
-    """The ``[notify]`` section: its webhooks and ``base_url`` (links in messages)."""
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(value: Any, where: str, environ: Mapping[str, str]) -> Any:
+    """``${NAME}`` in a string taken from the environment: a routing key or a Slack URL
+    belongs in a secret store's variable, not in a config file checked into a repository."""
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{where}.{k}", environ) for k, v in value.items()}
+    if not isinstance(value, str):
+        return value
+
+    def sub(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise ConfigError(f"{where}: ${{{name}}} is not set in the environment")
+        return environ[name]
+    return _ENV_REF.sub(sub, value)
+
+
+def hooks_from_config(section: dict[str, Any] | None,
+                      environ: Mapping[str, str] | None = None) -> tuple[list[Hook], str]:
+    """The ``[notify]`` section: its webhooks and ``base_url`` (links in messages); strings
+    may name environment variables as ``${NAME}``."""
+    environ = os.environ if environ is None else environ
     section = dict(section or {})
     unknown = set(section) - {"webhooks", "base_url"}
     if unknown:
@@ -90,7 +114,10 @@ def hooks_from_config(section: dict[str, Any] | None) -> tuple[list[Hook], str]:
         raise ConfigError("[notify] webhooks: expected a list of tables ([[notify.webhooks]])")
     hooks: list[Hook] = []
     for i, spec in enumerate(raw):
-        hooks.append(_hook(spec, f"[notify] webhooks[{i}]", i))
+        where = f"[notify] webhooks[{i}]"
+        if isinstance(spec, dict):
+            spec = {k: _expand(v, f"{where} {k}", environ) for k, v in spec.items()}
+        hooks.append(_hook(spec, where, i))
     names = [h.name for h in hooks]
     if len(set(names)) != len(names):
         raise ConfigError(f"[notify] webhooks: names must differ (they key the cursors); got "

@@ -283,3 +283,18 @@ def test_a_webhook_url_s_secret_path_is_not_shown():
     (hook,), _ = hooks_from_config({"webhooks": [
         {"format": "slack", "url": "https://hooks.slack.com/services/T0/B0/s3cretTOKEN?x=1"}]})
     assert hook.host == "https://hooks.slack.com"
+
+
+def test_secrets_come_from_the_environment():
+    env = {"PD_KEY": "R0UT1NG", "HOOK_TOKEN": "s3cret"}
+    (pd, json_hook), _ = hooks_from_config({"webhooks": [
+        {"format": "pagerduty", "routing_key": "${PD_KEY}"},
+        {"url": "http://127.0.0.1:9/x", "headers": {"Authorization": "Bearer ${HOOK_TOKEN}"}}]},
+        environ=env)
+    assert pd.routing_key == "R0UT1NG"
+    assert json_hook.headers == {"Authorization": "Bearer s3cret"}
+    with pytest.raises(ConfigError) as err:
+        hooks_from_config({"webhooks": [{"format": "pagerduty", "routing_key": "${NOPE}"}]},
+                          environ=env)
+    assert "[notify] webhooks[0] routing_key: ${NOPE} is not set in the environment" in \
+        str(err.value)
