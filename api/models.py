@@ -215,6 +215,9 @@ class IncidentDashboard(_Open):
     mtta: Stat
     mttr: Stat
     per_service: list[dict[str, Any]]
+    per_owner: list[dict[str, Any]] = Field(
+        [], description="per owning layer (infrastructure, application, model): incidents, "
+                        "open, MTTD/MTTA/MTTR")
     open_by_severity: dict[str, int]
     open_by_owner: dict[str, int]
     per_hour: list[dict[str, Any]]

@@ -70,6 +70,13 @@ def _services(row: tuple) -> list[str]:
     return services or [_service(row)]
 
 
+def _by(rows: list[tuple], key: Any) -> dict[str, list[tuple]]:
+    groups: dict[str, list[tuple]] = defaultdict(list)
+    for r in rows:
+        groups[key(r)].append(r)
+    return groups
+
+
 def _times(rows: list[tuple]) -> dict[str, Any]:
     return {"mttd": stat(r[_DETECT] for r in rows), "mtta": stat(r[_ACK] for r in rows),
             "mttr": stat(r[_RESOLVE] for r in rows)}
@@ -79,9 +86,7 @@ def incident_dashboard(store: Any, since: str | None, until: str | None) -> dict
     rows = queries.incident_rows(store, since, until)
     by_status = Counter(r[_STATUS] for r in rows)
     open_rows = [r for r in rows if r[_STATUS] != "resolved"]
-    per_service: dict[str, list[tuple]] = defaultdict(list)
-    for r in rows:
-        per_service[_service(r)].append(r)
+    per_service = _by(rows, _service)
     hours: dict[str, Counter] = defaultdict(Counter)
     days: dict[str, Counter] = defaultdict(Counter)
     for r in rows:
@@ -99,6 +104,12 @@ def incident_dashboard(store: Any, since: str | None, until: str | None) -> dict
             {"service": svc, "incidents": len(rs),
              "open": sum(1 for r in rs if r[_STATUS] != "resolved"), **_times(rs)}
             for svc, rs in sorted(per_service.items(), key=lambda kv: (-len(kv[1]), kv[0]))],
+        # what an on-call team is measured on: its incidents' MTTA and MTTR, by owning layer
+        "per_owner": [
+            {"owner": owner, "incidents": len(rs),
+             "open": sum(1 for r in rs if r[_STATUS] != "resolved"), **_times(rs)}
+            for owner, rs in sorted(_by(rows, lambda r: r[_OWNER] or "unknown").items(),
+                                    key=lambda kv: (-len(kv[1]), kv[0]))],
         "open_by_severity": dict(Counter(r[_SEVERITY] or "unknown" for r in open_rows)),
         "open_by_owner": dict(Counter(r[_OWNER] or "unknown" for r in open_rows)),
         "per_hour": [{"bucket": b + ":00:00Z", "opened": c["opened"], "resolved": c["resolved"]}

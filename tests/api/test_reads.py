@@ -123,6 +123,13 @@ def test_incident_dashboard(world):
     assert d["open_by_severity"] == {"info": 30, "error": 30} or \
         sum(d["open_by_severity"].values()) == 60
     assert sum(d["open_by_owner"].values()) == 60
+    owners = {o["owner"]: o for o in d["per_owner"]}
+    for layer, row in owners.items():
+        mine = [i for i in incidents if i["owner"]["layer"] == layer]
+        assert row["incidents"] == len(mine) and row["mttr"]["count"] == sum(
+            1 for i in mine if i["status"] == "resolved")
+        assert row["open"] == sum(1 for i in mine if i["status"] != "resolved")
+    assert sum(o["incidents"] for o in d["per_owner"]) == 120 and len(owners) >= 2
     svc0 = next(s for s in d["per_service"] if s["service"] == "svc-0")
     assert svc0["incidents"] == sum(1 for i in incidents if i["services"] == ["svc-0"])
     assert sum(h["opened"] for h in d["per_hour"]) == 120
