@@ -25,7 +25,7 @@ from api import errors
 from api.auth import READ
 from api.models import Health, Ready
 from api.backend import ThreadBackend
-from api.notify import Notifier, hooks_from_config
+from api.notify import Notifier, hooks_from_config, pagerduty_secret
 from api.settings import ApiSettings
 from api.telemetry import Telemetry
 
@@ -87,6 +87,7 @@ def create_app(config: Config | None = None, store: Any = None, *,
     config = config or Config()
     settings = settings or ApiSettings.from_config(config.api)
     hooks, base_url = hooks_from_config(config.notify)  # a bad webhook fails before the store opens
+    pd_secret = pagerduty_secret(config.notify)
     backend = make_backend(config, store, settings)
     notifier = Notifier(backend.store, hooks, base_url) if hooks else None
 
@@ -113,14 +114,15 @@ def create_app(config: Config | None = None, store: Any = None, *,
     app.state.telemetry = Telemetry(backend)
     app.state.config = config
     app.state.notifier = notifier
+    app.state.pagerduty_secret = pd_secret
     errors.install(app)
     app.add_middleware(_Timing, telemetry=app.state.telemetry)
 
     from api.routers import (alerts, bulk, dashboards, incidents, ingest, notify, otlp,
-                             promwrite, records, silences, templates)
+                             pagerduty, promwrite, records, silences, templates)
 
-    for module in (ingest, otlp, promwrite, bulk, incidents, alerts, templates, dashboards,
-                   silences, records, notify):
+    for module in (ingest, otlp, promwrite, bulk, pagerduty, incidents, alerts, templates,
+                   dashboards, silences, records, notify):
         app.include_router(module.router)
     _health_routes(app)
     return app

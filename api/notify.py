@@ -102,10 +102,10 @@ def hooks_from_config(section: dict[str, Any] | None,
     may name environment variables as ``${NAME}``."""
     environ = os.environ if environ is None else environ
     section = dict(section or {})
-    unknown = set(section) - {"webhooks", "base_url"}
+    unknown = set(section) - {"webhooks", "base_url", "pagerduty_webhook_secret"}
     if unknown:
         raise ConfigError(f"[notify]: unknown key(s) {', '.join(sorted(unknown))}; expected "
-                          f"webhooks, base_url")
+                          f"webhooks, base_url, pagerduty_webhook_secret")
     base_url = section.get("base_url", "")
     if not isinstance(base_url, str):
         raise ConfigError(f"[notify] base_url: expected a URL string, got {base_url!r}")
@@ -123,6 +123,17 @@ def hooks_from_config(section: dict[str, Any] | None,
         raise ConfigError(f"[notify] webhooks: names must differ (they key the cursors); got "
                           f"{', '.join(names)}")
     return hooks, base_url.rstrip("/")
+
+
+def pagerduty_secret(section: dict[str, Any] | None,
+                     environ: Mapping[str, str] | None = None) -> str:
+    """``[notify] pagerduty_webhook_secret``: the v3 subscription's signing secret ("" = the
+    signature is not checked; the API's tokens still guard the endpoint)."""
+    value = (section or {}).get("pagerduty_webhook_secret", "")
+    if not isinstance(value, str):
+        raise ConfigError("[notify] pagerduty_webhook_secret: expected a string")
+    return _expand(value, "[notify] pagerduty_webhook_secret",
+                   os.environ if environ is None else environ)
 
 
 def _hook(spec: Any, where: str, index: int) -> Hook:
