@@ -16,6 +16,10 @@ from ingest.jsondocs import Fields, iter_json_items
 from ingest.timestamps import TimestampParser
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+#: the label aiops' own incidents carry when it posts them to an Alertmanager
+#: (``api.notify``, format ``alertmanager``): one coming back through that Alertmanager's
+#: webhook receiver is aiops' output, not an alert about the system, and is not read
+AIOPS_INCIDENT_LABEL = "aiops_incident"
 _STATUSES = ("firing", "resolved")
 
 
@@ -96,6 +100,9 @@ def alerts_from_webhook(obj: Any, *, location: str, source: str,
     context = {k: f.obj[k] for k in ("receiver", "groupKey", "externalURL") if k in f.obj}
     for i, item in enumerate(f.obj["alerts"]):
         where = f"{location}.alerts[{i}]" if location.startswith("[") else f"alerts[{i}]"
+        if isinstance(item, dict) and isinstance(item.get("labels"), dict) and \
+                AIOPS_INCIDENT_LABEL in item["labels"]:
+            continue  # aiops' own incident, routed back by the Alertmanager it was posted to
         try:
             alert = alert_from_object(item, location=where, source=source, timestamps=timestamps,
                                       origin="alertmanager", context=context)

@@ -4,8 +4,10 @@ Reducing a flood to a few incidents helps only if someone hears about them: ``ai
 posts every change worth a page (an incident shown for the first time, reopened, raised or
 lowered in severity, acknowledged, resolved) to each ``[[notify.webhooks]]`` entry, as
 plain JSON, as a Slack-compatible ``{"text": ...}`` message (Slack, Mattermost, Rocket.Chat
-incoming webhooks) or as a PagerDuty Events API v2 event (trigger / acknowledge / resolve,
-``dedup_key`` = the incident id, so PagerDuty keeps one alert per aiops incident).
+incoming webhooks), as a PagerDuty Events API v2 event (trigger / acknowledge / resolve,
+``dedup_key`` = the incident id, so PagerDuty keeps one alert per aiops incident), or as an
+alert posted to an Alertmanager, whose routing tree then delivers incidents (open ones
+re-posted every minute, as Prometheus re-sends its firing alerts).
 
 Delivery is at least once, in order, per webhook: the changes come from the store's outbox
 (written in the transaction that stores the incident), a webhook's cursor advances only

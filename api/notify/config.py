@@ -15,7 +15,7 @@ from aiops.schema import SEVERITIES, severity_rank
 
 EVENTS = ("opened", "reopened", "escalated", "deescalated", "acknowledged", "resolved")
 DEFAULT_EVENTS = ("opened", "reopened", "escalated", "acknowledged", "resolved")
-FORMATS = ("json", "slack", "pagerduty")
+FORMATS = ("json", "slack", "pagerduty", "alertmanager")
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 _HOOK_KEYS = {"name", "url", "format", "events", "min_severity", "headers", "routing_key",
               "timeout_s"}
@@ -120,7 +120,12 @@ def _hook(spec: Any, where: str, index: int) -> Hook:
     url = spec.get("url", PAGERDUTY_URL if fmt == "pagerduty" else None)
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ConfigError(f"{where} url: expected an http:// or https:// URL, got {url!r}")
-    events = spec.get("events", list(DEFAULT_EVENTS))
+    if fmt == "alertmanager" and isinstance(url, str) and url.startswith(("http://", "https://")):
+        url = url.rstrip("/")
+        if not url.endswith("/api/v2/alerts"):  # the Alertmanager's address: its alerts API
+            url += "/api/v2/alerts"
+    # an Alertmanager mirrors the incident's state: every change, de-escalations included
+    events = spec.get("events", list(EVENTS if fmt == "alertmanager" else DEFAULT_EVENTS))
     if isinstance(events, str):
         events = [events]
     if not isinstance(events, list) or not events or any(e not in EVENTS for e in events):

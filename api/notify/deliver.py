@@ -11,9 +11,10 @@ from typing import Any
 
 import orjson
 
-from aiops.store import outbox
+from aiops.store import outbox, queries
 from api.notify.config import Hook
-from api.notify.formats import event_of, payload, runbook
+from api.notify.formats import (ALERTMANAGER_REFRESH_S, alertmanager_alerts, event_of, payload,
+                                 runbook)
 
 log = logging.getLogger("aiops.api.notify")
 
@@ -55,6 +56,7 @@ class Notifier:
 
     def _run(self, hook: Hook) -> None:
         state = self.state[hook.name]
+        refresh_at = time.monotonic() + ALERTMANAGER_REFRESH_S
         while not self._stop.is_set():
             try:
                 changes = outbox.changes_after(self.store, state["cursor"], 50)
@@ -63,6 +65,9 @@ class Notifier:
                 self._stop.wait(self.POLL_S)
                 continue
             if not changes:
+                if hook.format == "alertmanager" and time.monotonic() >= refresh_at:
+                    refresh_at = time.monotonic() + ALERTMANAGER_REFRESH_S
+                    self._refresh(hook)
                 self._stop.wait(self.POLL_S)
                 continue
             for change in changes:
@@ -106,6 +111,32 @@ class Notifier:
             self._stop.wait(backoff)
             backoff = min(backoff * 2, self.MAX_BACKOFF_S)
         return False
+
+    def _refresh(self, hook: Hook) -> None:
+        """Re-post every open incident to an Alertmanager, as Prometheus re-sends its firing
+        alerts: each stays firing while aiops lives, and ends a hold after it stops. One
+        attempt; the next refresh is the retry."""
+        try:
+            page = queries.list_incidents(
+                self.store, queries.incident_filter(status=["open", "acknowledged"]), limit=1000)
+            alerts = []
+            for doc in page.docs:
+                incident = orjson.loads(doc)
+                if hook.wants("opened", incident.get("severity")):
+                    alerts.extend(alertmanager_alerts(incident, incident.get("severity"), None,
+                                                      self.base_url,
+                                                      runbook(self.store, incident)))
+        except Exception as exc:  # the store closing at shutdown
+            self.state[hook.name]["last_error"] = f"reading open incidents: {exc}"
+            return
+        if not alerts:
+            return
+        status, error = post(hook, orjson.dumps(alerts), f"{hook.name}-refresh-{time.time():.0f}")
+        state = self.state[hook.name]
+        state["refreshed"] = state.get("refreshed", 0) + (error is None)
+        if error is not None:
+            state["failures"] += 1
+            state["last_error"] = f"refresh: {error}"
 
     def test(self, name: str) -> dict[str, Any]:
         """One made-up change posted to the webhook ``name`` now, once: does it answer 2xx?"""

@@ -1,8 +1,9 @@
 """What each webhook format says about an incident change: plain JSON, Slack-compatible
-text, PagerDuty Events API v2."""
+text, PagerDuty Events API v2, Alertmanager alerts."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -10,6 +11,7 @@ import orjson
 from aiops.schema import severity_rank
 from aiops.store import outbox, queries
 from api.notify.config import Hook
+from ingest.alerts import AIOPS_INCIDENT_LABEL
 
 _PD_ACTION = {"acknowledged": "acknowledge", "resolved": "resolve"}
 _PD_SEVERITY = {"critical": "critical", "error": "error", "warning": "warning"}
@@ -42,8 +44,61 @@ def runbook(store: Any, incident: dict[str, Any]) -> str | None:
     return link if isinstance(link, str) and link else None
 
 
+#: how long an Alertmanager keeps an incident's alert firing without hearing from aiops again:
+#: open incidents are re-posted every ``ALERTMANAGER_REFRESH_S`` (``deliver``), so an aiops
+#: that stops leaves no alert firing for longer than this
+ALERTMANAGER_REFRESH_S = 60.0
+ALERTMANAGER_HOLD_S = 5 * ALERTMANAGER_REFRESH_S
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def alertmanager_alerts(incident: dict[str, Any], severity: str | None,
+                        previous_severity: str | None, base_url: str,
+                        runbook_url: str | None) -> list[dict[str, Any]]:
+    """The incident as an Alertmanager alert (``POST /api/v2/alerts``), so a Prometheus
+    shop's routing tree delivers it: labels ``alertname="AiopsIncident"``, the incident id,
+    its severity, root service, owning layer and scope (what routes match on); the title,
+    root cause and runbook as annotations. Open: ``endsAt`` a hold ahead, renewed by
+    re-posting; resolved: its resolution time. A changed severity is a new label set, so
+    the old one is ended with it."""
+    inc_id = incident.get("id", "")
+    root = incident.get("root_cause") or {}
+    owner = incident.get("owner") or {}
+    now = time.time()
+    resolved = incident.get("status") == "resolved"
+    ends = incident.get("resolved_at") if resolved else None
+    link = f"{base_url}/api/v1/incidents/{inc_id}" if base_url else ""
+
+    def alert(sev: str | None, ends_at: str) -> dict[str, Any]:
+        labels = {"alertname": "AiopsIncident", AIOPS_INCIDENT_LABEL: inc_id,
+                  "severity": sev or "info", "service": root.get("service") or "",
+                  "owner": owner.get("layer") or "", **(incident.get("scope") or {})}
+        annotations = {"summary": incident.get("title") or inc_id,
+                       "description": root.get("reason") or "", "team": owner.get("team") or "",
+                       "runbook_url": runbook_url or "", "aiops_url": link,
+                       "status": incident.get("status") or "",
+                       "alerts": str(len(incident.get("alerts") or []))}
+        return {"labels": {k: v for k, v in labels.items() if v},
+                "annotations": {k: v for k, v in annotations.items() if v},
+                "startsAt": incident.get("opened_at") or _iso(now), "endsAt": ends_at,
+                "generatorURL": link}
+
+    out = [alert(severity, ends or _iso(now + ALERTMANAGER_HOLD_S))]
+    if previous_severity and previous_severity != severity:
+        out.append(alert(previous_severity, _iso(now)))
+    return out
+
+
 def payload(hook: Hook, change: outbox.Change, event: str, base_url: str,
-            runbook_url: str | None = None) -> dict[str, Any]:
+            runbook_url: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+    if hook.format == "alertmanager":
+        # the incident as it is now (a state to keep in sync, not a message about one step)
+        return alertmanager_alerts(change.incident, change.incident.get("severity")
+                                   or change.severity, change.previous_severity, base_url,
+                                   runbook_url)
     inc = {k: v for k, v in change.incident.items() if k not in ("alerts", "timeline")}
     inc["alert_count"] = len(change.incident.get("alerts") or [])
     inc["runbook_url"] = runbook_url

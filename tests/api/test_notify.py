@@ -298,3 +298,40 @@ def test_secrets_come_from_the_environment():
                           environ=env)
     assert "[notify] webhooks[0] routing_key: ${NOPE} is not set in the environment" in \
         str(err.value)
+
+
+def test_an_alertmanager_hears_open_incidents_again_until_they_resolve(monkeypatch, receiver):
+    """Alertmanager ends an alert nobody re-sends: open incidents are re-posted with endsAt a
+    hold ahead (as Prometheus re-sends firing alerts); the resolution ends it."""
+    import api.notify.deliver as deliver
+
+    monkeypatch.setattr(deliver, "ALERTMANAGER_REFRESH_S", 0.5)
+    cfg = config({"name": "am", "format": "alertmanager", "url": receiver.url + "/"})
+    with make_client(cfg, checkpoint_interval_s=0.1) as c:
+        start = datetime.now(UTC) - timedelta(seconds=5)
+        c.post("/api/v1/alertmanager", content=webhook(start), headers=JSON)
+        got = list(receiver.wait(3))  # the opening, then refreshes
+        assert {m["path"] for m in got} == {"/api/v2/alerts"}
+        first = got[0]["body"]
+        (alert,) = first
+        assert alert["labels"]["alertname"] == "AiopsIncident"
+        assert alert["labels"]["severity"] == "critical"
+        assert alert["endsAt"] > datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert all(m["body"][0]["labels"] == alert["labels"] for m in got[1:])
+        incident_id = alert["labels"]["aiops_incident"]
+        c.post(f"/api/v1/incidents/{incident_id}/resolve", json={"by": "erin"})
+        deadline = time.monotonic() + 20
+        while not any(m["body"][0]["endsAt"] <= datetime.now(UTC).isoformat()
+                      for m in receiver.received[len(got):]):
+            assert time.monotonic() < deadline, "no resolution posted"
+            time.sleep(0.1)
+        n = len(receiver.received)
+        time.sleep(1.5)  # resolved: no longer refreshed
+        assert all(m["body"][0]["endsAt"] <= datetime.now(UTC).isoformat()
+                   for m in receiver.received[n - 1:])
+
+
+def test_alertmanager_webhooks_post_to_its_alerts_api_and_mirror_every_change():
+    (hook,), _ = hooks_from_config({"webhooks": [
+        {"format": "alertmanager", "url": "http://alertmanager:9093"}]})
+    assert hook.url == "http://alertmanager:9093/api/v2/alerts" and hook.events == EVENTS

@@ -284,3 +284,52 @@ def test_prometheus_remote_writes_the_series_it_keeps(tmp_path):
         metrics = httpx.get(server.url + "/metrics").text
         assert 'aiops_records_ingested_total{endpoint="remote-write",kind="metric"}' in metrics
         assert 'aiops_records_rejected_total{endpoint="remote-write"' not in metrics
+
+
+def test_incidents_go_out_through_alertmanager_and_do_not_come_back(tmp_path):
+    """``format = "alertmanager"``: an incident is posted to a real Alertmanager as an
+    ``AiopsIncident`` alert its routing tree delivers; that Alertmanager's webhook receiver
+    is aiops itself here, and the incident coming back is not read as a new alert; resolving
+    the incident ends the alert."""
+    am = binary("prometheus-alertmanager", "alertmanager")
+    aiops_config = tmp_path / "aiops.toml"
+    server = Server(tmp_path / "am-out.db", aiops_config)  # its address, for Alertmanager
+    daemon, base = alertmanager(am, tmp_path, server.url)
+    aiops_config.write_text(
+        "[engine]\nlateness_s = 1\nalert_delay_s = 1\nidle_clock_s = 0.5\n"
+        f"[[notify.webhooks]]\nname = \"am\"\nformat = \"alertmanager\"\nurl = \"{base}\"\n")
+    try:
+        with server:
+            alert = {"labels": {"alertname": "PostgresDown", "service": "postgres",
+                                "severity": "critical", "cluster": "eu-1"},
+                     "annotations": {"summary": "postgres is down",
+                                     "runbook_url": "https://runbooks.example/pg"},
+                     "startsAt": datetime.now(timezone.utc).isoformat()}
+            assert httpx.post(server.url + "/api/v1/alerts", json=[alert]).status_code == 202
+
+            def in_alertmanager():
+                got = [a for a in httpx.get(base + "/api/v2/alerts").json()
+                       if a["labels"].get("alertname") == "AiopsIncident"]
+                return got or None
+
+            (mirrored,) = wait_until(in_alertmanager, timeout=60, what="the incident in AM")
+            incident = httpx.get(server.url + "/api/v1/incidents").json()["items"][0]
+            assert mirrored["labels"] == {
+                "alertname": "AiopsIncident", "aiops_incident": incident["id"],
+                "severity": "critical", "service": "postgres", "owner": "application",
+                "cluster": "eu-1"}
+            assert mirrored["annotations"]["summary"] == incident["title"]
+            assert mirrored["annotations"]["runbook_url"] == "https://runbooks.example/pg"
+            # Alertmanager routes it to its receiver, aiops' webhook: read and put aside
+            wait_until(lambda: 'aiops_batches_total{endpoint="alertmanager"' in
+                       httpx.get(server.url + "/metrics").text, timeout=30,
+                       what="Alertmanager's webhook back to aiops")
+            assert httpx.get(server.url + "/api/v1/alerts").json()["count"] == 1
+            assert httpx.get(server.url + "/api/v1/incidents").json()["count"] == 1
+            r = httpx.post(server.url + f"/api/v1/incidents/{incident['id']}/resolve",
+                           json={"by": "alice"})
+            assert r.status_code == 200
+            wait_until(lambda: in_alertmanager() is None, timeout=30,
+                       what="the incident's alert resolved in Alertmanager")
+    finally:
+        daemon.stop()
