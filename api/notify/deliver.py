@@ -30,8 +30,8 @@ class Notifier:
         self.hooks = hooks
         self.base_url = base_url
         self.state = {h.name: {"sent": 0, "skipped": 0, "rejected": 0, "failures": 0,
-                               "last_error": None, "cursor": 0, "last_sent_at": None}
-                      for h in hooks}
+                               "refreshed": 0, "last_error": None, "cursor": 0,
+                               "last_sent_at": None} for h in hooks}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -58,6 +58,10 @@ class Notifier:
         state = self.state[hook.name]
         refresh_at = time.monotonic() + ALERTMANAGER_REFRESH_S
         while not self._stop.is_set():
+            # busy or not: a storm of changes must not starve the open incidents' renewal
+            if hook.format == "alertmanager" and time.monotonic() >= refresh_at:
+                refresh_at = time.monotonic() + ALERTMANAGER_REFRESH_S
+                self._refresh(hook)
             try:
                 changes = outbox.changes_after(self.store, state["cursor"], 50)
             except Exception as exc:  # the store closing under us at shutdown, a full disk
@@ -65,9 +69,6 @@ class Notifier:
                 self._stop.wait(self.POLL_S)
                 continue
             if not changes:
-                if hook.format == "alertmanager" and time.monotonic() >= refresh_at:
-                    refresh_at = time.monotonic() + ALERTMANAGER_REFRESH_S
-                    self._refresh(hook)
                 self._stop.wait(self.POLL_S)
                 continue
             for change in changes:
@@ -133,7 +134,7 @@ class Notifier:
             return
         status, error = post(hook, orjson.dumps(alerts), f"{hook.name}-refresh-{time.time():.0f}")
         state = self.state[hook.name]
-        state["refreshed"] = state.get("refreshed", 0) + (error is None)
+        state["refreshed"] += error is None
         if error is not None:
             state["failures"] += 1
             state["last_error"] = f"refresh: {error}"
