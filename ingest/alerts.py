@@ -1,4 +1,5 @@
-"""Alerts: Alertmanager's webhook v4 body exactly as it sends it, and a generic alert JSON.
+"""Alerts: Alertmanager's webhook v4 body exactly as it sends it (and Grafana Alerting's, the
+same body as version 1), and a generic alert JSON.
 
 Alertmanager quirks handled here: the per-alert ``status`` decides firing or
 resolved (the top-level one stays ``firing`` while any alert in the group fires),
@@ -91,13 +92,24 @@ def alert_from_object(obj: Any, *, location: str, source: str, timestamps: Times
     )
 
 
+def is_grafana_webhook(obj: Any) -> bool:
+    """Grafana Alerting's webhook contact point: Alertmanager's body (Grafana runs an
+    Alertmanager inside) as version "1", with ``orgId``, ``title``, ``state``, ``message``
+    and, per alert, ``silenceURL``/``dashboardURL``/``panelURL``/``values``."""
+    return isinstance(obj, dict) and obj.get("version") == "1" and "orgId" in obj
+
+
 def alerts_from_webhook(obj: Any, *, location: str, source: str,
                         timestamps: TimestampParser, policy: ErrorPolicy) -> Iterator[Alert]:
     f = Fields(obj, location, source)
     version = f.obj.get("version")
-    if version not in (None, "4"):
-        raise f.error("version", "Alertmanager webhook version '4'", version)
-    context = {k: f.obj[k] for k in ("receiver", "groupKey", "externalURL") if k in f.obj}
+    grafana = is_grafana_webhook(f.obj)
+    if version not in (None, "4") and not grafana:
+        raise f.error("version", "Alertmanager webhook version '4' (or Grafana's '1' with "
+                                 "orgId)", version)
+    origin = "grafana" if grafana else "alertmanager"
+    context = {k: f.obj[k] for k in ("receiver", "groupKey", "externalURL", "orgId")
+               if k in f.obj}
     for i, item in enumerate(f.obj["alerts"]):
         where = f"{location}.alerts[{i}]" if location.startswith("[") else f"alerts[{i}]"
         if isinstance(item, dict) and isinstance(item.get("labels"), dict) and \
@@ -105,7 +117,7 @@ def alerts_from_webhook(obj: Any, *, location: str, source: str,
             continue  # aiops' own incident, routed back by the Alertmanager it was posted to
         try:
             alert = alert_from_object(item, location=where, source=source, timestamps=timestamps,
-                                      origin="alertmanager", context=context)
+                                      origin=origin, context=context)
         except ParseError as err:
             if f.line is not None:
                 err.located(line=f.line)
