@@ -18,80 +18,31 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
 from aiops.schema import EPOCH, MetricSample
+from ingest import protobufs
 from ingest.errors import ErrorPolicy, ParseError
+from ingest.protobufs import message_classes, snappy_block
 
 _MAX_MS = 7_258_118_400_000  # 2200-01-01
 
 
-def _message_classes() -> dict[str, Any]:
-    f = descriptor_pb2.FieldDescriptorProto
-    proto = descriptor_pb2.FileDescriptorProto(name="aiops_prompb_remote.proto",
-                                               package="aiops.prompb", syntax="proto3")
-
-    def message(name: str, *fields: tuple[str, int, int, str | None, bool]) -> None:
-        msg = proto.message_type.add(name=name)
-        for field_name, number, kind, type_name, repeated in fields:
-            spec = msg.field.add(name=field_name, number=number, type=kind,
-                                 label=f.LABEL_REPEATED if repeated else f.LABEL_OPTIONAL)
-            if type_name:
-                spec.type_name = f".aiops.prompb.{type_name}"
-
-    message("Label", ("name", 1, f.TYPE_STRING, None, False),
-            ("value", 2, f.TYPE_STRING, None, False))
-    message("Sample", ("value", 1, f.TYPE_DOUBLE, None, False),
-            ("timestamp", 2, f.TYPE_INT64, None, False))
+MESSAGES = message_classes("aiops.prompb", {
+    "Label": [("name", 1, "string", False), ("value", 2, "string", False)],
+    "Sample": [("value", 1, "double", False), ("timestamp", 2, "int64", False)],
     # exemplars (3) and native histograms (4) are not read: unknown fields, skipped
-    message("TimeSeries", ("labels", 1, f.TYPE_MESSAGE, "Label", True),
-            ("samples", 2, f.TYPE_MESSAGE, "Sample", True))
-    message("WriteRequest", ("timeseries", 1, f.TYPE_MESSAGE, "TimeSeries", True))
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(proto)
-    return {name: message_factory.GetMessageClass(
-        pool.FindMessageTypeByName(f"aiops.prompb.{name}"))
-        for name in ("WriteRequest", "TimeSeries", "Label", "Sample")}
-
-
-MESSAGES = _message_classes()
+    "TimeSeries": [("labels", 1, "Label", True), ("samples", 2, "Sample", True)],
+    "WriteRequest": [("timeseries", 1, "TimeSeries", True)],
+})
 WriteRequest = MESSAGES["WriteRequest"]
 
 
 def decompress(body: bytes, max_bytes: int) -> bytes:
-    """The snappy *block* format remote write uses (not the framed one), bounded."""
-    import cramjam
-
-    try:
-        size = _snappy_length(body)
-        if size > max_bytes:
-            raise ParseError(f"a remote-write body of at most {max_bytes} bytes uncompressed",
-                             source="remote-write", field="body", got=f"{size} bytes")
-        return bytes(cramjam.snappy.decompress_raw(body))
-    except cramjam.DecompressionError as err:
-        raise ParseError("a snappy-compressed (block format) remote-write body",
-                         source="remote-write", field="body", got=str(err)[:200]) from None
-
-
-def _snappy_length(body: bytes) -> int:
-    """The uncompressed length a snappy block announces (a varint first): checked before
-    decompressing, so a 50-byte body cannot claim and allocate gigabytes."""
-    size, shift = 0, 0
-    for byte in body[:10]:
-        size |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return size
-        shift += 7
-    raise ParseError("a snappy-compressed (block format) remote-write body",
-                     source="remote-write", field="body", got="no length prefix")
+    return snappy_block(body, max_bytes, "remote-write")
 
 
 def decode(data: bytes) -> Any:
-    try:
-        return WriteRequest.FromString(data)
-    except Exception as err:  # protobuf's DecodeError, or a message nested too deep
-        raise ParseError("a protobuf prometheus.WriteRequest (remote write 1.0)",
-                         source="remote-write", field="body", got=str(err)[:200]) from None
+    return protobufs.decode(WriteRequest, data, "prometheus.WriteRequest (remote write 1.0)",
+                            "remote-write")
 
 
 def samples(request: Any, *, policy: ErrorPolicy, max_labels: int) -> tuple[list[MetricSample],
