@@ -14,10 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError, json_response
 from api.models import ErrorBody, IngestRejected
-from api.parsing import Parsed
+from api.parsing import Parsed, check_limits
 from ingest.bodies import (BodyError, MediaType, check_declared_length, check_media_type,
                            decompress, too_large)
-from ingest.errors import ParseError
+from ingest.errors import ErrorPolicy, ParseError
 from ingest.timestamps import TimestampParser
 
 #: bodies this much over the limit are still read (and dropped) so the client sees the 413
@@ -192,3 +192,39 @@ def now_utc() -> datetime:
 
 __all__ = ["Ingest", "error_responses", "INGEST_ERRORS", "READ_ERRORS", "request_body",
            "read_body", "parse_time", "time_bound", "json_response", "now_utc"]
+
+
+def commit_or_refuse(request: Request, kind: str, endpoint: str, noun: str,
+                     read: Callable[[ErrorPolicy, Any], list]) -> Response:
+    """The answer of receivers whose senders know no partial success (Prometheus remote
+    write, Loki push): ``read(policy, settings)`` the body's records (a ``ParseError`` for a
+    body that cannot be read at all is a 400), commit the valid ones (keyed by content: a
+    re-send is a no-op), then 204 when nothing was refused, else 400 naming the refused ones:
+    a sender drops a 4xx batch rather than retry it, so the good part must not wait on the
+    bad."""
+    state = request.app.state
+    settings = state.settings
+    policy = ErrorPolicy(strict=False, keep=settings.max_errors)
+    try:
+        found = read(policy, settings)
+    except ParseError as err:
+        state.telemetry.count(kind, endpoint, 0, 0, "rejected")
+        raise ApiError(400, "invalid_body", str(err), field=err.field, expected=err.expected,
+                       got=err.got) from None
+    records = check_limits(found, policy, settings, endpoint)
+    outcome = "accepted"
+    if records:
+        submitted = state.backend.submit(records, None)
+        if submitted.duplicate:
+            outcome = "duplicate"
+        else:
+            state.backend.notify()
+    state.telemetry.count(kind, endpoint, len(records) if outcome == "accepted" else 0,
+                          policy.count, outcome if not policy.count or records else "rejected")
+    if policy.count:
+        shown = "; ".join(str(e) for e in policy.first[:5])
+        more = f"; ... {policy.count} refused in all" if policy.count > 5 else ""
+        raise ApiError(400, "invalid_records",
+                       f"took {len(records)} {noun}, refused {policy.count}: {shown}{more}",
+                       field=policy.first[0].field if policy.first else None)
+    return Response(status_code=204)

@@ -9,16 +9,17 @@ its content and not counted twice.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import WRITE
-from api.common import admit, error_responses, read_body, request_body
+from api.common import admit, commit_or_refuse, error_responses, read_body, request_body
 from api.errors import ApiError
-from api.parsing import check_limits
 from ingest import promwrite
-from ingest.errors import ErrorPolicy, ParseError
+from ingest.errors import ErrorPolicy
 
 router = APIRouter(tags=["ingest"])
 ENDPOINT = "remote-write"
@@ -49,31 +50,7 @@ async def remote_write(request: Request) -> Response:
 
 
 def _commit(request: Request, raw: bytes) -> Response:
-    state = request.app.state
-    settings = state.settings
-    policy = ErrorPolicy(strict=False, keep=settings.max_errors)
-    try:
+    def read(policy: ErrorPolicy, settings: Any) -> list:
         message = promwrite.decode(promwrite.decompress(raw, settings.max_decompressed_bytes))
-        found, _no_value = promwrite.samples(message, policy=policy,
-                                             max_labels=settings.max_labels)
-    except ParseError as err:
-        state.telemetry.count("metric", ENDPOINT, 0, 0, "rejected")
-        raise ApiError(400, "invalid_body", str(err), field=err.field, expected=err.expected,
-                       got=err.got) from None
-    records = check_limits(found, policy, settings, ENDPOINT)
-    outcome = "accepted"
-    if records:
-        submitted = state.backend.submit(records, None)  # keyed by content: a re-send is a no-op
-        if submitted.duplicate:
-            outcome = "duplicate"
-        else:
-            state.backend.notify()
-    state.telemetry.count("metric", ENDPOINT, len(records) if outcome == "accepted" else 0,
-                          policy.count, outcome if not policy.count or records else "rejected")
-    if policy.count:
-        shown = "; ".join(str(e) for e in policy.first[:5])
-        more = f"; ... {policy.count} refused in all" if policy.count > 5 else ""
-        raise ApiError(400, "invalid_records",
-                       f"took {len(records)} samples, refused {policy.count}: {shown}{more}",
-                       field=policy.first[0].field if policy.first else None)
-    return Response(status_code=204)
+        return promwrite.samples(message, policy=policy, max_labels=settings.max_labels)[0]
+    return commit_or_refuse(request, "metric", ENDPOINT, "samples", read)
