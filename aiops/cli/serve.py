@@ -107,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(config, store, settings=settings, tune_gc=True)
     stderr.print(f"aiops serving store {path} on http://{args.host}:{args.port} "
                  f"(docs at /docs)", highlight=False)
+    for hook in app.state.notifier.hooks if app.state.notifier else ():
+        stderr.print(f"notify {hook.name}: {hook.format} to {hook.host} "
+                     f"({', '.join(hook.events)} at or above {hook.min_severity})",
+                     highlight=False)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
                                            log_level=args.log_level,
                                            access_log=args.access_log, lifespan="on"))

@@ -38,6 +38,7 @@ class Notifier:
     def start(self) -> None:
         for hook in self.hooks:
             self.state[hook.name]["cursor"] = outbox.cursor(self.store, hook.name)
+            log.info("notify %s: from change %d", hook.name, self.state[hook.name]["cursor"])
             t = threading.Thread(target=self._run, args=(hook,), daemon=True,
                                  name=f"aiops-notify-{hook.name}")
             t.start()

@@ -240,6 +240,8 @@ def test_live_alertmanager_to_a_pagerduty_page_and_back_with_no_other_input(tmp_
                 assert got[1]["body"]["dedup_key"] == body["dedup_key"]
                 status = httpx.get(server.url + "/api/v1/status").json()
                 assert status["engine"]["clock_ticks"] > 0 and status["notify"]["pd"]["sent"] == 2
+                started = " ".join(server.log.read_text().split())  # what serve said at start
+                assert f"notify pd: pagerduty to {pager.url} (opened," in started
             finally:
                 daemon.stop()
     finally:
