@@ -111,7 +111,7 @@ def create_app(config: Config | None = None, store: Any = None, *,
                   openapi_tags=TAGS, lifespan=lifespan)
     app.state.settings = settings
     app.state.backend = backend
-    app.state.telemetry = Telemetry(backend)
+    app.state.telemetry = Telemetry(backend, notifier)
     app.state.config = config
     app.state.notifier = notifier
     app.state.pagerduty_secret = pd_secret

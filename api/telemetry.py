@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from prometheus_client import (CollectorRegistry, Counter, Histogram, disable_created_metrics,
                                generate_latest)
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from aiops.store import queries
 
@@ -22,7 +22,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class Telemetry:
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: Any, notifier: Any = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.records = Counter("aiops_records_ingested", "Records accepted (committed) by kind",
                                ["kind", "endpoint"], registry=self.registry)
@@ -34,7 +34,7 @@ class Telemetry:
                                  "HTTP request latency by route and status class",
                                  ["method", "route", "status"], buckets=LATENCY_BUCKETS,
                                  registry=self.registry)
-        self.registry.register(_Scraped(backend))
+        self.registry.register(_Scraped(backend, notifier))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.latency.labels(method, route, f"{status // 100}xx").observe(seconds)
@@ -53,8 +53,9 @@ class Telemetry:
 class _Scraped:
     """Gauges computed when Prometheus scrapes."""
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: Any, notifier: Any = None) -> None:
         self.backend = backend
+        self.notifier = notifier
 
     def describe(self) -> list:
         return []
@@ -107,6 +108,26 @@ class _Scraped:
                               "stored and counted, not scored (alert if it grows)")
         g.add_metric([], series.get("samples_not_scored", 0))
         yield g
+        if self.notifier is not None:  # the paging pipeline: alert on its failures
+            yield from _notify_families(self.notifier.status())
         g = GaugeMetricFamily("aiops_uptime_seconds", "Seconds since the service started")
         g.add_metric([], time.monotonic() - self.backend.started)
         yield g
+
+
+def _notify_families(status: dict[str, dict]) -> Iterator[Any]:
+    """Per ``[[notify.webhooks]]`` entry: what was sent, refused, retried, still pending."""
+    for name, help_text in (
+            ("sent", "Incident changes delivered (2xx) per webhook"),
+            ("rejected", "Incident changes a webhook refused with a 4xx (not retried)"),
+            ("failures", "Failed delivery attempts per webhook (retried)")):
+        c = CounterMetricFamily(f"aiops_notifications_{name}", help_text, labels=["webhook"])
+        for hook, s in status.items():
+            c.add_metric([hook], s.get(name, 0))
+        yield c
+    g = GaugeMetricFamily("aiops_notifications_pending",
+                          "Incident changes a webhook has not delivered yet (alert if it grows)",
+                          labels=["webhook"])
+    for hook, s in status.items():
+        g.add_metric([hook], s.get("pending", 0))
+    yield g

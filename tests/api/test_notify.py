@@ -119,6 +119,9 @@ def test_an_incident_s_life_reaches_a_json_webhook_in_order(receiver):
                                                                for m in got)
         status = c.get("/api/v1/status").json()["notify"]["oncall"]
         assert status["sent"] == 3 and status["pending"] == 0 and status["failures"] == 0
+        metrics = c.get("/metrics").text  # the paging pipeline, for Prometheus to alert on
+        assert 'aiops_notifications_sent_total{webhook="oncall"} 3.0' in metrics
+        assert 'aiops_notifications_pending{webhook="oncall"} 0.0' in metrics
 
 
 def test_pagerduty_events_and_retries_while_the_receiver_fails():
