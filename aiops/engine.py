@@ -293,8 +293,7 @@ class Engine:
             return
         part.max_ts = ts
         self.stats["clock_ticks"] += 1
-        settle = getattr(part, "settle", None)  # a --workers pool: collect what is in flight
-        self._correlate(settle() if settle is not None else part.add([]), final=False)
+        self._correlate(part.settle(), final=False)
 
     def _correlate(self, emitted: Emitted, final: bool) -> None:
         self._alerts.extend(emitted.alerts)

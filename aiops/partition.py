@@ -154,6 +154,10 @@ class Partition:
         """Run the stages on what the current watermark has passed."""
         return self._release(self.watermark, final=False)
 
+    #: input is quiet (a clock tick): release what the watermark passed; one partition holds
+    #: nothing in flight (a pool's ``settle`` also collects its workers' batches)
+    settle = release
+
     def _release(self, watermark: datetime | None, final: bool) -> Emitted:
         out = Emitted(watermark=watermark)
         if watermark is None:
