@@ -190,10 +190,6 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["Ingest", "error_responses", "INGEST_ERRORS", "READ_ERRORS", "request_body",
-           "read_body", "parse_time", "time_bound", "json_response", "now_utc"]
-
-
 def commit_or_refuse(request: Request, kind: str, endpoint: str, noun: str,
                      read: Callable[[ErrorPolicy, Any], list]) -> Response:
     """The answer of receivers whose senders know no partial success (Prometheus remote
@@ -209,8 +205,7 @@ def commit_or_refuse(request: Request, kind: str, endpoint: str, noun: str,
         found = read(policy, settings)
     except ParseError as err:
         state.telemetry.count(kind, endpoint, 0, 0, "rejected")
-        raise ApiError(400, "invalid_body", str(err), field=err.field, expected=err.expected,
-                       got=err.got) from None
+        raise ApiError.from_parse_error(err, 400, "invalid_body") from None
     records = check_limits(found, policy, settings, endpoint)
     outcome = "accepted"
     if records:
@@ -228,3 +223,8 @@ def commit_or_refuse(request: Request, kind: str, endpoint: str, noun: str,
                        f"took {len(records)} {noun}, refused {policy.count}: {shown}{more}",
                        field=policy.first[0].field if policy.first else None)
     return Response(status_code=204)
+
+
+__all__ = ["Ingest", "error_responses", "INGEST_ERRORS", "READ_ERRORS", "request_body",
+           "read_body", "parse_time", "time_bound", "json_response", "now_utc",
+           "commit_or_refuse"]

@@ -16,13 +16,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import WRITE
 from api.common import admit, commit_or_refuse, error_responses, read_body, request_body
-from api.errors import ApiError
 from ingest import loki
-from ingest.bodies import BodyError, decompress
+from ingest.bodies import MediaType, check_media_type, decompress
 from ingest.errors import ErrorPolicy
 
 router = APIRouter(tags=["ingest"])
 ENDPOINT = "loki"
+_TYPES = {"application/json": "json", "application/x-protobuf": "protobuf",
+          "application/protobuf": "protobuf"}
 
 
 @router.post("/loki/api/v1/push", dependencies=[WRITE], status_code=204,
@@ -36,27 +37,19 @@ ENDPOINT = "loki"
                  "\"<line>\"]]}]} (gzip allowed), or a snappy-compressed logproto.PushRequest"))
 async def push(request: Request) -> Response:
     settings = request.app.state.settings
-    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media not in ("application/json", "application/x-protobuf", "application/protobuf"):
-        raise ApiError(415, "unsupported_media_type",
-                       "Loki's push API takes application/json or application/x-protobuf",
-                       field="content-type", expected="application/json or "
-                       "application/x-protobuf", got=media or None)
+    fmt = check_media_type(MediaType.parse(request.headers.get("content-type")), _TYPES,
+                           "/loki/api/v1/push")
     raw = await read_body(request, settings.max_body_bytes)
-    if media == "application/json":
-        try:
-            raw = await run_in_threadpool(decompress, raw,
-                                          request.headers.get("content-encoding"),
-                                          settings.max_decompressed_bytes)
-        except BodyError as err:
-            raise ApiError(err.status, err.code, err.message, field=err.field) from None
+    if fmt == "json":  # a BodyError (a bad or unknown encoding) answers for itself
+        raw = await run_in_threadpool(decompress, raw, request.headers.get("content-encoding"),
+                                      settings.max_decompressed_bytes)
     await admit(request.app)
-    return await run_in_threadpool(_commit, request, media, raw)
+    return await run_in_threadpool(_commit, request, fmt, raw)
 
 
-def _commit(request: Request, media: str, raw: bytes) -> Response:
+def _commit(request: Request, fmt: str, raw: bytes) -> Response:
     def read(policy: ErrorPolicy, settings: Any) -> list:
-        streams = loki.streams_from_json(raw) if media == "application/json" else \
+        streams = loki.streams_from_json(raw) if fmt == "json" else \
             loki.streams_from_protobuf(raw, settings.max_decompressed_bytes)
         return list(loki.records(streams, policy=policy, max_labels=settings.max_labels))
     return commit_or_refuse(request, "log", ENDPOINT, "entries", read)

@@ -19,10 +19,12 @@ from api.auth import WRITE
 from api.common import admit, commit_or_refuse, error_responses, read_body, request_body
 from api.errors import ApiError
 from ingest import promwrite
+from ingest.bodies import MediaType, check_media_type
 from ingest.errors import ErrorPolicy
 
 router = APIRouter(tags=["ingest"])
 ENDPOINT = "remote-write"
+_TYPES = {"application/x-protobuf": "protobuf", "application/protobuf": "protobuf"}
 
 
 @router.post("/api/v1/write", dependencies=[WRITE], status_code=204, response_class=Response,
@@ -34,11 +36,8 @@ ENDPOINT = "remote-write"
                  "prometheus.WriteRequest, snappy block-compressed (Content-Encoding: snappy)"))
 async def remote_write(request: Request) -> Response:
     settings = request.app.state.settings
-    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media not in ("application/x-protobuf", "application/protobuf"):
-        raise ApiError(415, "unsupported_media_type",
-                       "remote write expects Content-Type: application/x-protobuf",
-                       field="content-type", expected="application/x-protobuf", got=media or None)
+    check_media_type(MediaType.parse(request.headers.get("content-type")), _TYPES,
+                     "/api/v1/write")
     encoding = (request.headers.get("content-encoding") or "").strip().lower()
     if encoding != "snappy":
         raise ApiError(415, "unsupported_media_type",
