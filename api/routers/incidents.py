@@ -96,15 +96,21 @@ async def get_incident(request: Request, incident_id: IncidentId) -> Response:
     return json_response(await run_in_threadpool(_detail, store, incident_id))
 
 
+def incident_exists(backend: Any, incident_id: str) -> bool:
+    """Is ``incident_id`` an incident, stored or processed but not checkpointed yet?"""
+    if queries.get_incident(backend.store, incident_id) is not None:
+        return True
+    backend.checkpoint_now()  # it may exist but not be checkpointed yet
+    return queries.get_incident(backend.store, incident_id) is not None
+
+
 def _act(request: Request, incident_id: str, action: str, body: IncidentAction) -> dict:
     backend = request.app.state.backend
     at = parse_time(body.at, "at") if body.at else None
     store = backend.store
-    if queries.get_incident(store, incident_id) is None:
-        backend.checkpoint_now()  # it may exist but not be checkpointed yet
-        if queries.get_incident(store, incident_id) is None:
-            raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
-                           got=incident_id)
+    if not incident_exists(backend, incident_id):
+        raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
+                       got=incident_id)
     at = at or backend.max_ts
     if at is None:
         raise ApiError(422, "invalid_parameter", "at: no event time seen yet; pass 'at'",

@@ -21,10 +21,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from aiops.store import queries
 from api.auth import WRITE
 from api.common import error_responses, parse_time, read_body, request_body
 from api.errors import ApiError, json_response
+from api.routers.incidents import incident_exists
 
 router = APIRouter(tags=["ingest"])
 _ACTIONS = {"incident.acknowledged": "ack", "incident.resolved": "resolve"}
@@ -69,10 +69,8 @@ def _apply(request: Request, kind: str, event: dict[str, Any], data: dict[str, A
     if not isinstance(incident_id, str) or not incident_id:
         return {"applied": False, "reason": "no incident_key: not an incident aiops paged"}
     backend = request.app.state.backend
-    if queries.get_incident(backend.store, incident_id) is None:
-        backend.checkpoint_now()  # it may exist but not be checkpointed yet
-        if queries.get_incident(backend.store, incident_id) is None:
-            return {"applied": False, "reason": f"{incident_id}: not an aiops incident"}
+    if not incident_exists(backend, incident_id):
+        return {"applied": False, "reason": f"{incident_id}: not an aiops incident"}
     agent = event.get("agent") or {}
     who = agent.get("summary") if isinstance(agent, dict) else None
     at = parse_time(event.get("occurred_at"), "event.occurred_at") or backend.max_ts
