@@ -70,11 +70,14 @@ def _services(row: tuple) -> list[str]:
     return services or [_service(row)]
 
 
-def _by(rows: list[tuple], key: Any) -> dict[str, list[tuple]]:
+def _grouped(rows: list[tuple], key: Any, name: str) -> list[dict[str, Any]]:
+    """Incidents, open ones and MTTD/MTTA/MTTR per ``key(row)``, the largest group first."""
     groups: dict[str, list[tuple]] = defaultdict(list)
     for r in rows:
         groups[key(r)].append(r)
-    return groups
+    return [{name: k, "incidents": len(rs),
+             "open": sum(1 for r in rs if r[_STATUS] != "resolved"), **_times(rs)}
+            for k, rs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
 
 
 def _times(rows: list[tuple]) -> dict[str, Any]:
@@ -86,7 +89,6 @@ def incident_dashboard(store: Any, since: str | None, until: str | None) -> dict
     rows = queries.incident_rows(store, since, until)
     by_status = Counter(r[_STATUS] for r in rows)
     open_rows = [r for r in rows if r[_STATUS] != "resolved"]
-    per_service = _by(rows, _service)
     hours: dict[str, Counter] = defaultdict(Counter)
     days: dict[str, Counter] = defaultdict(Counter)
     for r in rows:
@@ -100,16 +102,9 @@ def incident_dashboard(store: Any, since: str | None, until: str | None) -> dict
                       "acknowledged": by_status.get("acknowledged", 0),
                       "resolved": by_status.get("resolved", 0)},
         **_times(rows),
-        "per_service": [
-            {"service": svc, "incidents": len(rs),
-             "open": sum(1 for r in rs if r[_STATUS] != "resolved"), **_times(rs)}
-            for svc, rs in sorted(per_service.items(), key=lambda kv: (-len(kv[1]), kv[0]))],
+        "per_service": _grouped(rows, _service, "service"),
         # what an on-call team is measured on: its incidents' MTTA and MTTR, by owning layer
-        "per_owner": [
-            {"owner": owner, "incidents": len(rs),
-             "open": sum(1 for r in rs if r[_STATUS] != "resolved"), **_times(rs)}
-            for owner, rs in sorted(_by(rows, lambda r: r[_OWNER] or "unknown").items(),
-                                    key=lambda kv: (-len(kv[1]), kv[0]))],
+        "per_owner": _grouped(rows, lambda r: r[_OWNER] or "unknown", "owner"),
         "open_by_severity": dict(Counter(r[_SEVERITY] or "unknown" for r in open_rows)),
         "open_by_owner": dict(Counter(r[_OWNER] or "unknown" for r in open_rows)),
         "per_hour": [{"bucket": b + ":00:00Z", "opened": c["opened"], "resolved": c["resolved"]}
