@@ -16,9 +16,8 @@ import time
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from aiops.schema import UTC
-
 from aiops.runtime import FreezeSurvivors
+from aiops.schema import UTC
 from aiops.store import is_storage_error
 
 log = logging.getLogger("aiops.api.worker")
@@ -38,7 +37,6 @@ class Loop:
         self._checkpoint_backoff = 0.1
         self._gc = FreezeSurvivors()
         self._input_at = time.monotonic()  # when a batch was last processed
-        self.clock = lambda: datetime.now(UTC)
 
     def step(self, more_pending: Callable[[], bool] = lambda: False) -> int:
         """Process what is committed; checkpoint if idle and the interval passed.
@@ -89,7 +87,7 @@ class Loop:
         if not idle or time.monotonic() - self._input_at < idle:
             return
         self._input_at = time.monotonic()  # the next look after another idle period
-        latest, now = self.engine.max_ts, self.clock()
+        latest, now = self.engine.max_ts, datetime.now(UTC)
         if latest is None or not timedelta(0) < now - latest <= \
                 timedelta(seconds=params.live_within_s):
             return

@@ -19,6 +19,8 @@ FORMATS = ("json", "slack", "pagerduty", "alertmanager")
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 _HOOK_KEYS = {"name", "url", "format", "events", "min_severity", "headers", "routing_key",
               "timeout_s"}
+
+
 @dataclass(frozen=True)
 class Hook:
     name: str

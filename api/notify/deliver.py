@@ -13,8 +13,8 @@ import orjson
 
 from aiops.store import outbox, queries
 from api.notify.config import Hook
-from api.notify.formats import (ALERTMANAGER_REFRESH_S, alertmanager_alerts, event_of, payload,
-                                 runbook)
+from api.notify.formats import (ALERTMANAGER_REFRESH_S, alertmanager_alerts, event_of,
+                                 iso_utc, payload, runbook)
 
 log = logging.getLogger("aiops.api.notify")
 
@@ -145,15 +145,17 @@ class Notifier:
         hook = next((h for h in self.hooks if h.name == name), None)
         if hook is None:
             raise KeyError(name)
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        change = outbox.Change(0, f"inc-test-{int(time.time())}", "open", "info", None, None, {
-            "id": f"inc-test-{int(time.time())}", "status": "open", "severity": "info",
-            "title": "aiops test notification (no incident)", "opened_at": now,
+        now = time.time()
+        test_id = f"inc-test-{int(now)}"
+        change = outbox.Change(0, test_id, "open", "info", None, None, {
+            "id": test_id, "status": "open", "severity": "info",
+            "title": "aiops test notification (no incident)",
+            "opened_at": iso_utc(now),
             "services": [], "scope": {}, "root_cause": {"service": "aiops",
                                                          "reason": "a test of this webhook"},
             "owner": {"layer": "", "team": "whoever reads this"}})
         body = orjson.dumps(payload(hook, change, "opened", self.base_url))
-        status, error = post(hook, body, f"{hook.name}-test-{int(time.time() * 1000)}")
+        status, error = post(hook, body, f"{hook.name}-test-{int(now * 1000)}")
         return {"webhook": name, "format": hook.format, "host": hook.host, "ok": error is None,
                 "status": status, "error": error}
 

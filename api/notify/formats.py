@@ -51,7 +51,7 @@ ALERTMANAGER_REFRESH_S = 60.0
 ALERTMANAGER_HOLD_S = 5 * ALERTMANAGER_REFRESH_S
 
 
-def _iso(epoch: float) -> str:
+def iso_utc(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
@@ -83,12 +83,12 @@ def alertmanager_alerts(incident: dict[str, Any], severity: str | None,
                        "alerts": str(len(incident.get("alerts") or []))}
         return {"labels": {k: v for k, v in labels.items() if v},
                 "annotations": {k: v for k, v in annotations.items() if v},
-                "startsAt": incident.get("opened_at") or _iso(now), "endsAt": ends_at,
+                "startsAt": incident.get("opened_at") or iso_utc(now), "endsAt": ends_at,
                 "generatorURL": link}
 
-    out = [alert(severity, ends or _iso(now + ALERTMANAGER_HOLD_S))]
+    out = [alert(severity, ends or iso_utc(now + ALERTMANAGER_HOLD_S))]
     if previous_severity and previous_severity != severity:
-        out.append(alert(previous_severity, _iso(now)))
+        out.append(alert(previous_severity, iso_utc(now)))
     return out
 
 
