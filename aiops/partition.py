@@ -24,7 +24,7 @@ from typing import Any
 from aiops.config import build_component
 from aiops.detect import build_detectors
 from aiops.schema import (Alert, Event, LogRecord, Record, by_time_and_kind, event_time,
-                          signal_entity)
+                          host_of)
 from aiops.store.codec import decode_batch, encode_batch
 from aiops.templates import build_miner
 
@@ -132,7 +132,7 @@ class Partition:
             if any(not service for _, service in counts):  # count those under their host
                 for key in [key for key in counts if not key[1]]:
                     del counts[key]
-                counts.update((r.kind, signal_entity(r)) for r in run if not r.service)
+                counts.update((r.kind, host_of(r)) for r in run if not r.service)
             for (kind, service), count in counts.items():
                 signals[(label, kind, service)] += count
                 kinds[kind] += count

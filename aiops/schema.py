@@ -256,13 +256,11 @@ def host_part(value: str) -> str:
     return v
 
 
-def signal_entity(record: Record) -> str:
-    """What a record counts for in the per-service signal totals: its service, else its
-    host (a node exporter's samples, a kernel's log lines), as an alert on it is filed
-    under its host: the dashboards then set a host's alerts against its own signals."""
-    service = record.service
-    if service:
-        return service
+def host_of(record: Record) -> str:
+    """A record's host: its ``host`` field, else the first host label (``instance`` by its
+    host part). A record without a service counts for it in the per-service signal totals
+    (a node exporter's samples, a kernel's log lines), as an alert on it is filed under its
+    host: the dashboards then set a host's alerts against its own signals."""
     host = getattr(record, "host", "")
     if host:
         return host
