@@ -102,20 +102,21 @@ class GroupStage(Stage):
                 )
             else:
                 inc = new_incident(ctx, a)
-        for other, ev in waiting:  # anomalies that were waiting on the same services come along
-            self._merge(ctx, other, inc, a, ev)
+        for other, _ in waiting:  # anomalies that were waiting on the same services come along
+            self._merge(ctx, other, inc, a)
         if not inc.visible:
             try_open(ctx, inc, a.starts_at)
         return inc
 
-    def _merge(self, ctx: Context, src: Incident, dst: Incident, bridge: AlertState, ev: tuple) -> None:
+    def _merge(self, ctx: Context, src: Incident, dst: Incident, bridge: AlertState) -> None:
         """Move a pending group of detector alerts into ``dst``: ``bridge`` links to both.
 
         Only anomalies that started at most ``detector_lead`` before ``bridge`` come along:
         early signs of the same problem. Older ones stay where they were."""
         since = bridge.starts_at - ctx.cfg.detector_lead
         members = sorted(src.members.values(), key=lambda m: (m.joined_at, m.alert_id))
-        moving = [m for m in members if m.joined_at >= since and self._linked(ctx, m, bridge)]
+        links = {m.alert_id: self._link(ctx, m, bridge) for m in members if m.joined_at >= since}
+        moving = [m for m in members if links.get(m.alert_id) is not None]
         if not moving:
             return
         if len(moving) == len(members):
@@ -126,30 +127,40 @@ class GroupStage(Stage):
         for m in moving:
             x = ctx.alerts.get(m.alert_id)
             if x is not None:
+                rule, score, detail = links[m.alert_id]
                 join(
                     ctx,
                     dst,
                     x,
                     "merged",
-                    ev[1],
+                    score,
                     bridge.id,
                     f"anomaly waiting on {x.entity or '?'}; {bridge.name or bridge.id} on "
-                    f"{bridge.entity or '?'} links it ({ev[0]}: {ev[3]})",
+                    f"{bridge.entity or '?'} links it ({rule}: {detail})",
                     confirm_now=True,
                 )
 
     @staticmethod
-    def _linked(ctx: Context, m, bridge: AlertState) -> bool:
-        """Does this anomaly itself touch ``bridge`` (same group or entity, a direct edge)?
-        Only those come along: the group's others wait for an alert of their own."""
+    def _link(ctx: Context, m, bridge: AlertState) -> tuple[str, float, str] | None:
+        """How this anomaly itself touches ``bridge`` (same group or entity, a direct edge),
+        as (rule, score, detail); None if it does not. Only those come along: the group's
+        others wait for an alert of their own. Its own link, not the group's: an anomaly on
+        payments is not joined by "same service=postgres"."""
         x = ctx.alerts.get(m.alert_id)
         if x is None:
-            return False
+            return None
         if bridge.group_key and x.group_key == bridge.group_key:
-            return True
+            return "group_key", 1.0, f"same {x.group_key}"
         if not x.entity or not bridge.entity:
-            return False
-        return x.entity == bridge.entity or ctx.graph.distance(x.entity, bridge.entity) == 1
+            return None
+        if x.entity == bridge.entity:
+            return "topology", 0.95, f"same service {x.entity}"
+        if ctx.graph.distance(x.entity, bridge.entity) == 1:
+            path = ("runs on" if ctx.graph.is_host(x.entity) or ctx.graph.is_host(bridge.entity)
+                    else "depends on")
+            return "topology", 0.9, f"{x.entity} - {bridge.entity} (1 hop, {path} edge in the " \
+                                    "service graph)"
+        return None
 
     def _active(self, a: AlertState, ctx: Context) -> list[Incident]:
         out = []

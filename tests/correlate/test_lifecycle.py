@@ -106,6 +106,29 @@ def test_a_real_alert_takes_in_recent_anomalies_but_not_old_ones():
     assert inc["root_cause"]["service"] == "checkout"
 
 
+def test_each_anomaly_brought_along_names_its_own_link():
+    """A waiting group of anomalies on postgres and checkout joins a postgres alert: the
+    checkout anomaly came by the checkout -> postgres edge, not by "same service=postgres"."""
+    f = Feeder(SHOP).feed(
+        [
+            alert("NewLogTemplate", 0, source="detector:logs", service="postgres"),
+            alert("LogAnomaly", 10, source="detector:logs", service="checkout"),
+            alert("DatabaseConnectionsNearLimit", 60, severity="critical", service="postgres"),
+        ],
+        until=300,
+    )
+    (inc,) = f.incidents.values()
+    members = f.members(inc)
+    same = members[f.alert_row("NewLogTemplate")["id"]]
+    assert same["rule"] == "merged" and same["score"] == 1.0
+    assert same["detail"].endswith("(group_key: same service=postgres)")
+    edge = members[f.alert_row("LogAnomaly")["id"]]
+    assert edge["rule"] == "merged" and edge["score"] == 0.9
+    assert edge["detail"] == ("anomaly waiting on checkout; DatabaseConnectionsNearLimit on "
+                              "postgres links it (topology: checkout - postgres (1 hop, depends "
+                              "on edge in the service graph))")
+
+
 def test_detector_alerts_long_after_a_group_began_start_a_new_one():
     f = Feeder(SHOP).feed(
         [
