@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from aiops.schema import EPOCH, LEVELS, LogRecord, normalize_level
+from aiops.schema import EPOCH, LEVELS, LogRecord, host_part, normalize_level
 from ingest import protobufs
 from ingest.applines import AppLines
 from ingest.errors import ErrorPolicy, ParseError
@@ -29,7 +29,10 @@ from ingest.protobufs import message_classes, snappy_block
 SOURCE = "loki"
 SERVICE_LABELS = ("service_name", "service", "app", "application", "app_kubernetes_io_name",
                   "container", "container_name", "compose_service", "job", "unit")
-HOST_LABELS = ("host", "hostname", "node_name", "nodename", "instance")
+#: ``aiops.schema.HOST_LABELS`` (what the rest of aiops reads a host from) and Kubernetes'
+#: ``node_name`` (Promtail's and Alloy's usual relabelling of a pod's node); an
+#: ``instance``'s port is dropped, as everywhere
+HOST_LABELS = ("host", "hostname", "node", "nodename", "node_name", "instance")
 LEVEL_LABELS = ("level", "detected_level", "severity", "lvl")
 _MAX_NS = 7_258_118_400 * 10**9  # 2200-01-01
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
@@ -115,7 +118,7 @@ def records(streams: list[tuple[Any, list]], *, policy: ErrorPolicy,
                                      got=type(entries).__name__))
             continue
         service = next((labels[k] for k in SERVICE_LABELS if labels.get(k)), "")
-        host = next((labels[k] for k in HOST_LABELS if labels.get(k)), "")
+        host = next((h for h in (host_part(labels.get(k) or "") for k in HOST_LABELS) if h), "")
         level = normalize_level(next((labels[k] for k in LEVEL_LABELS if labels.get(k)), ""))
         if level not in LEVELS:  # Loki's detected_level="unknown"
             level = ""

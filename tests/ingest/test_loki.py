@@ -93,3 +93,14 @@ def test_an_unreadable_protobuf_body_is_one_named_error():
     with pytest.raises(ParseError) as err:
         loki.streams_from_protobuf(bytes(cramjam.snappy.compress_raw(b"\xff\xff\xff")), 1000)
     assert "logproto.PushRequest" in str(err.value)
+
+
+def test_host_labels_read_as_the_rest_of_aiops_reads_them():
+    """A ``node`` label names the host as it does on an alert or a metric, and an
+    ``instance``'s port is dropped, so a stream's lines meet the alerts on that host."""
+    body = push_json(({"app": "a", "node": "worker-2"}, [[str(NS), "x"]]),
+                     ({"app": "b", "instance": "10.0.0.7:9100"}, [[str(NS), "y"]]),
+                     ({"app": "c", "instance": "http://10.0.0.7/metrics"}, [[str(NS), "z"]]))
+    got, policy = read(loki.streams_from_json(body))
+    assert policy.count == 0
+    assert [r.host for r in got] == ["worker-2", "10.0.0.7", ""]
