@@ -71,6 +71,8 @@ def _apply(request: Request, kind: str, event: dict[str, Any], data: dict[str, A
     backend = request.app.state.backend
     if not incident_exists(backend, incident_id):
         return {"applied": False, "reason": f"{incident_id}: not an aiops incident"}
+    if not backend.supports(action):  # a correlator without acks: PagerDuty must not retry
+        return {"applied": False, "reason": f"this correlator does not support {action}"}
     agent = event.get("agent") or {}
     who = agent.get("summary") if isinstance(agent, dict) else None
     at = parse_time(event.get("occurred_at"), "event.occurred_at") or backend.max_ts

@@ -79,6 +79,17 @@ def test_events_that_are_not_aiops_acks_are_answered_and_ignored(paged):
     assert_error(pd(c, v3("incident.acknowledged", incident_id, "yesterday")), 422, "occurred_at")
 
 
+def test_a_correlator_without_acks_answers_instead_of_failing(paged, monkeypatch):
+    """A plugged-in correlator may lack ack/resolve: PagerDuty is told so (200, not a 500
+    it would retry for hours)."""
+    c, incident_id = paged
+    backend = c.app.state.backend
+    monkeypatch.setattr(backend, "supports", lambda name: name not in ("ack", "resolve"))
+    r = pd(c, v3("incident.acknowledged", incident_id, "2026-11-28T17:04:00Z"))
+    assert r.status_code == 200
+    assert r.json() == {"applied": False, "reason": "this correlator does not support ack"}
+    assert c.get(f"/api/v1/incidents/{incident_id}").json()["status"] == "open"
+
 def test_a_signing_secret_is_checked():
     secret = "whsec-8a7b6c"
     with make_client(Config(notify={"pagerduty_webhook_secret": secret})) as c:
