@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from aiops.store import queries
 from api.errors import ApiError, json_response
 from api.models import ErrorBody, IngestRejected
 from api.parsing import Parsed, check_limits
@@ -83,10 +84,7 @@ def parse_time(value: str | None, name: str) -> datetime | None:
 def time_bound(value: str | None, name: str) -> str | None:
     """A since/until parameter as the text form stored columns compare against."""
     ts = parse_time(value, name)
-    if ts is None:
-        return None
-    text = ts.strftime("%Y-%m-%dT%H:%M:%S")
-    return text + (f".{ts.microsecond:06d}".rstrip("0") if ts.microsecond else "")
+    return None if ts is None else queries.bound_text(ts)
 
 
 def ingest_result(parsed: Parsed, *, duplicate: bool, offset: int | None,

@@ -12,7 +12,8 @@ import sys
 
 from aiops import __version__
 
-COMMANDS = ("replay", "parse", "templates", "detect", "simulate", "eval", "serve")
+COMMANDS = ("replay", "incidents", "dashboard", "parse", "templates", "detect", "simulate",
+            "eval", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

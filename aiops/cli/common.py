@@ -20,12 +20,17 @@ from aiops.config import Config, ConfigError, load_config
 from aiops.pool import WorkerError
 from aiops.runtime import raise_open_files_limit
 from aiops.schema import Record, event_time
+from aiops.store import queries
 from aiops.store.lock import StoreLockedError, StoreOpenError, is_storage_error
+from aiops.store.readonly import ReadOnlyStoreError
 from ingest.errors import ErrorPolicy, ParseError
 from ingest.files import GZIP_ERRORS, InputSpec, open_text, read_input
 from ingest.scenario import load_inputs
 
 stderr = Console(stderr=True)
+#: where `aiops replay` keeps its results, and what `aiops incidents` and `aiops dashboard`
+#: read, unless given ``--store``
+REPLAY_STORE = Path(".aiops") / "replay.db"
 
 
 def add_input_options(p: argparse.ArgumentParser) -> None:
@@ -67,6 +72,24 @@ def above_zero(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
     return value
+
+
+def event_time_arg(text: str) -> str:
+    """An argparse ``type``: a timestamp (ISO 8601, RFC 3339, epoch seconds or ms, ...) as
+    the text the store's time columns compare against."""
+    from ingest.timestamps import TimestampParser
+
+    try:
+        return queries.bound_text(TimestampParser().parse(text))
+    except ParseError as err:
+        raise argparse.ArgumentTypeError(f"expected {err.expected}, got {text!r}") from None
+
+
+def add_read_store_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", metavar="PATH", default=str(REPLAY_STORE),
+                   help=f"the store to read (default: {REPLAY_STORE}, what `aiops replay` "
+                        f"writes; `aiops serve`'s is .aiops/aiops.db); read-only, so it may "
+                        f"be in use by a running serve or replay")
 
 
 def emit_json(obj: Any, out=None) -> None:
@@ -189,7 +212,8 @@ def guarded(func):
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
-        except (ParseError, ConfigError, StoreLockedError, StoreOpenError) as err:
+        except (ParseError, ConfigError, StoreLockedError, StoreOpenError,
+                ReadOnlyStoreError) as err:
             return fail(str(err))
         except FileNotFoundError as err:
             return fail(f"{err.filename}: no such file")

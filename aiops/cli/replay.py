@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from aiops.cli.common import (Inputs, add_input_options, at_least, emit_json, fail, guarded,
+from aiops.cli.common import (REPLAY_STORE, Inputs, add_input_options, at_least, emit_json, fail, guarded,
                               progress, resolve_inputs, stderr)
 from aiops.cli.interrupt import StopRequest
 from aiops.cli.replayed import ReplayedInputs
@@ -20,7 +20,7 @@ from aiops.runtime import FreezeSurvivors
 from aiops.store import open_store
 from aiops.store.lock import StoreLock
 
-DEFAULT_STORE = Path(".aiops") / "replay.db"
+DEFAULT_STORE = REPLAY_STORE
 _FIRST_BATCH = 2_000
 #: records per batch. One process holds a batch as a list (at 50k the 1M-line replay peaked
 #: 11 MB higher for 2 % less time); a pool routes records as they are parsed and never holds

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Iterator, Sequence
 
 import orjson
@@ -108,6 +109,12 @@ def _page(store: Any, table: str, flt: Filter, cols: tuple[str, str], limit: int
     rows = rows[:limit]
     nxt = encode_cursor([tag, rows[-1][0], rows[-1][1]]) if more and rows else None
     return rows, nxt
+
+
+def bound_text(ts: datetime) -> str:
+    """A since/until time as the text form the stored columns compare against."""
+    text = ts.strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (f".{ts.microsecond:06d}".rstrip("0") if ts.microsecond else "")
 
 
 # -- incidents -----------------------------------------------------------------------------------

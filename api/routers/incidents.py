@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from aiops.dashboards import incident_detail, incident_summary
 from aiops.store import queries
 from api.auth import READ, WRITE
 from api.common import READ_ERRORS, error_responses, parse_time, time_bound
@@ -23,13 +24,6 @@ Since = Annotated[str | None, Query(max_length=64, description="opened at or aft
                                                                "timestamp)")]
 Until = Annotated[str | None, Query(max_length=64, description="opened before")]
 IncidentId = Annotated[str, Path(max_length=200)]
-_HEAVY = ("alerts", "timeline")
-
-
-def summary(doc: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in doc.items() if k not in _HEAVY}
-    out["alert_count"] = len(doc.get("alerts") or ())
-    return out
 
 
 def cursor_error(err: queries.CursorError) -> ApiError:
@@ -63,28 +57,15 @@ async def list_incidents(
                                        cursor=cursor, desc=order == "desc")
     except queries.CursorError as err:
         raise cursor_error(err) from None
-    items = [summary(orjson.loads(d)) for d in page.docs]
+    items = [incident_summary(orjson.loads(d)) for d in page.docs]
     return json_response({"items": items, "count": len(items), "next_cursor": page.next_cursor})
 
 
 def _detail(store: Any, incident_id: str) -> dict[str, Any]:
-    doc = queries.get_incident(store, incident_id)
-    if doc is None:
+    incident = incident_detail(store, incident_id)
+    if incident is None:
         raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
                        got=incident_id)
-    incident = orjson.loads(doc)
-    rows = queries.incident_alerts(store, incident_id)
-    evidence = []
-    for entry in incident.get("alerts") or []:
-        item = dict(entry) if isinstance(entry, dict) else {"id": entry}
-        row = rows.pop(str(item.get("id")), None)
-        item["alert"] = orjson.loads(row) if row is not None else None
-        evidence.append(item)
-    for aid, row in sorted(rows.items()):  # alerts pointing here the evidence list lacks
-        evidence.append({"id": aid, "rule": None, "alert": orjson.loads(row)})
-    incident["alerts"] = evidence
-    incident["alert_count"] = len(evidence)
-    incident.setdefault("timeline", [])
     return incident
 
 
