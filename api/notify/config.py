@@ -15,7 +15,7 @@ from aiops.schema import SEVERITIES, severity_rank
 
 EVENTS = ("opened", "reopened", "escalated", "deescalated", "acknowledged", "resolved")
 DEFAULT_EVENTS = ("opened", "reopened", "escalated", "acknowledged", "resolved")
-FORMATS = ("json", "slack", "pagerduty", "alertmanager")
+FORMATS = ("json", "slack", "teams", "pagerduty", "alertmanager")
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 _HOOK_KEYS = {"name", "url", "format", "events", "min_severity", "headers", "routing_key",
               "timeout_s"}

@@ -1,5 +1,5 @@
 """What each webhook format says about an incident change: plain JSON, Slack-compatible
-text, PagerDuty Events API v2, Alertmanager alerts."""
+text, a Microsoft Teams Adaptive Card, PagerDuty Events API v2, Alertmanager alerts."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ _PD_SEVERITY = {"critical": "critical", "error": "error", "warning": "warning"}
 _SLACK_MARK = {"opened": ":rotating_light:", "reopened": ":rotating_light:",
                "escalated": ":arrow_up:", "deescalated": ":arrow_down:",
                "acknowledged": ":eyes:", "resolved": ":white_check_mark:"}
+#: an Adaptive Card TextBlock's colour per change (Teams shows Attention red, Good green)
+_TEAMS_COLOR = {"opened": "Attention", "reopened": "Attention", "escalated": "Attention",
+                "deescalated": "Warning", "acknowledged": "Warning", "resolved": "Good"}
 
 
 def event_of(change: outbox.Change) -> str:
@@ -134,6 +137,41 @@ def payload(hook: Hook, change: outbox.Change, event: str, base_url: str,
         if link:
             lines.append(link)
         return {"text": "\n".join(lines)}
+    if hook.format == "teams":
+        return teams_card(event, change.severity, title, inc, link)
     return {"version": "1", "event": event, "change_id": change.id, "incident": inc,
             "previous": {"status": change.previous_status,
                          "severity": change.previous_severity}, "link": link}
+
+
+def teams_card(event: str, severity: str | None, title: str, inc: dict[str, Any],
+               link: str | None) -> dict[str, Any]:
+    """A message with one Adaptive Card: what a Teams Workflows webhook ("When a Teams webhook
+    request is received") posts to a channel, and what the retired Office 365 incoming
+    webhooks accepted too (Workflows take Adaptive Cards only, not Slack text)."""
+    root = inc.get("root_cause") or {}
+    owner = inc.get("owner") or {}
+    facts = [("Severity", severity or "info")]
+    if root.get("service"):
+        facts.append(("Root cause", f"{root['service']}: {root.get('reason', '')}"))
+    if owner.get("team"):
+        facts.append(("Owner", f"{owner['team']} ({owner.get('layer', '')})"))
+    facts.append(("Alerts", str(inc.get("alert_count", 0))))
+    if inc.get("services"):
+        facts.append(("Services", ", ".join(inc["services"])))
+    if inc.get("scope"):
+        facts.append(("Scope", ", ".join(f"{k}={v}" for k, v in sorted(inc["scope"].items()))))
+    facts.append(("Opened", str(inc.get("opened_at") or "")))
+    card: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard", "version": "1.4",
+        "body": [{"type": "TextBlock", "text": f"{event.upper()}: {title}", "wrap": True,
+                  "weight": "Bolder", "size": "Medium", "color": _TEAMS_COLOR[event]},
+                 {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts]}]}
+    actions = [{"type": "Action.OpenUrl", "title": text, "url": url}
+               for text, url in (("Runbook", inc.get("runbook_url")), ("Incident", link)) if url]
+    if actions:
+        card["actions"] = actions
+    return {"type": "message", "summary": f"{event}: {title}"[:200],
+            "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
+                             "contentUrl": None, "content": card}]}

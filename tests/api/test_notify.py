@@ -179,6 +179,38 @@ def test_a_refused_message_does_not_hold_up_the_next_and_slack_gets_text():
         receiver.close()
 
 
+def test_teams_gets_an_adaptive_card_it_can_post_to_a_channel(receiver):
+    """Teams Workflows webhooks take Adaptive Cards only (the shape Microsoft documents: a
+    message with one application/vnd.microsoft.card.adaptive attachment)."""
+    cfg = config({"name": "teams", "format": "teams", "url": receiver.url},
+                 base_url="http://aiops.example:8080")
+    with make_client(cfg, checkpoint_interval_s=0.1) as c:
+        start = datetime.now(UTC) - timedelta(seconds=5)
+        c.post("/api/v1/alertmanager", content=webhook(start), headers=JSON)
+        (opened,) = receiver.wait(1)
+        (incident,) = c.get("/api/v1/incidents").json()["items"]
+        c.post("/api/v1/alertmanager", content=webhook(start, "resolved", start
+                                                       + timedelta(seconds=3)), headers=JSON)
+        c.post(f"/api/v1/incidents/{incident['id']}/resolve", json={"by": "erin"})
+        _, resolved = receiver.wait(2)
+    body = opened["body"]
+    assert body["type"] == "message" and len(body["attachments"]) == 1
+    attachment = body["attachments"][0]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
+    heading, facts = card["body"]
+    assert heading["text"] == "OPENED: PostgresDown on postgres"
+    assert heading["color"] == "Attention" and heading["wrap"] is True
+    facts = {f["title"]: f["value"] for f in facts["facts"]}
+    assert facts["Severity"] == "critical" and facts["Root cause"].startswith("postgres: ")
+    assert facts["Owner"] == "application team (application)" and facts["Alerts"] == "1"
+    assert [(a["title"], a["url"]) for a in card["actions"]] == [
+        ("Runbook", "https://runbooks.example/postgres-down"),
+        ("Incident", f"http://aiops.example:8080/api/v1/incidents/{incident['id']}")]
+    heading = resolved["body"]["attachments"][0]["content"]["body"][0]
+    assert heading["text"].startswith("RESOLVED: ") and heading["color"] == "Good"
+
 def test_a_restart_resumes_from_the_stored_cursor(tmp_path, receiver):
     """File store, engine in its own process: what was sent is not sent again; a webhook
     added to a store with history starts at its newest change."""
@@ -229,7 +261,7 @@ def test_the_outbox_records_changes_not_rewrites():
 
 @pytest.mark.parametrize("section, says", [
     ({"webhooks": [{"url": "ftp://x"}]}, "webhooks[0] url: expected an http:// or https://"),
-    ({"webhooks": [{"url": "http://x", "format": "teams"}]}, "format: expected one of json"),
+    ({"webhooks": [{"url": "http://x", "format": "msteams"}]}, "format: expected one of json, slack, teams"),
     ({"webhooks": [{"format": "pagerduty"}]}, "routing_key: a PagerDuty webhook needs"),
     ({"webhooks": [{"url": "http://x", "events": ["paged"]}]}, "events: expected a list"),
     ({"webhooks": [{"url": "http://x", "min_severity": "high"}]}, "min_severity: expected"),
@@ -338,3 +370,25 @@ def test_alertmanager_webhooks_post_to_its_alerts_api_and_mirror_every_change():
     (hook,), _ = hooks_from_config({"webhooks": [
         {"format": "alertmanager", "url": "http://alertmanager:9093"}]})
     assert hook.url == "http://alertmanager:9093/api/v2/alerts" and hook.events == EVENTS
+
+
+def test_the_readme_notify_example_is_a_config_aiops_accepts():
+    """What a team copies from the README must start: every webhook in its [notify] example
+    is read as written (the formats, the defaults, ${NAME} from the environment)."""
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Notifications"):]
+    start = section.index("```toml") + len("```toml")
+    example = tomllib.loads(section[start:section.index("```", start)])
+    environ = {"PAGERDUTY_ROUTING_KEY": "R0UT1NG", "SLACK_WEBHOOK_URL": "https://hooks.slack."
+               "com/services/T0/B0/X", "TEAMS_WORKFLOW_URL": "https://prod.example/workflows/1",
+               "PD_WEBHOOK_SECRET": "s"}
+    hooks, base_url = hooks_from_config(example["notify"], environ)
+    assert [(h.name, h.format) for h in hooks] == [
+        ("pagerduty", "pagerduty"), ("chat", "slack"), ("teams", "teams"),
+        ("alertmanager", "alertmanager"), ("itsm", "json")]
+    assert hooks[0].routing_key == "R0UT1NG" and hooks[2].url == environ["TEAMS_WORKFLOW_URL"]
+    assert base_url == "https://aiops.internal:8080"
