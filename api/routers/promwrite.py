@@ -36,8 +36,16 @@ _TYPES = {"application/x-protobuf": "protobuf", "application/protobuf": "protobu
                  "prometheus.WriteRequest, snappy block-compressed (Content-Encoding: snappy)"))
 async def remote_write(request: Request) -> Response:
     settings = request.app.state.settings
-    check_media_type(MediaType.parse(request.headers.get("content-type")), _TYPES,
-                     "/api/v1/write")
+    content_type = request.headers.get("content-type")
+    check_media_type(MediaType.parse(content_type), _TYPES, "/api/v1/write")
+    message = _proto_param(content_type)
+    if message not in ("", "prometheus.WriteRequest"):
+        # remote write 2.0's sender falls back to 1.0 on a 415, as its specification requires
+        raise ApiError(415, "unsupported_media_type",
+                       f"remote write message {message} is not read here: send remote write 1.0 "
+                       f"(protobuf_message: prometheus.WriteRequest, Prometheus' default)",
+                       field="content-type", expected="proto=prometheus.WriteRequest",
+                       got=message)
     encoding = (request.headers.get("content-encoding") or "").strip().lower()
     if encoding != "snappy":
         raise ApiError(415, "unsupported_media_type",
@@ -53,3 +61,13 @@ def _commit(request: Request, raw: bytes) -> Response:
         message = promwrite.decode(promwrite.decompress(raw, settings.max_decompressed_bytes))
         return promwrite.samples(message, policy=policy, max_labels=settings.max_labels)[0]
     return commit_or_refuse(request, "metric", ENDPOINT, "samples", read)
+
+
+def _proto_param(content_type: str | None) -> str:
+    """The ``proto`` parameter of a Content-Type (``application/x-protobuf;proto=io.prometheus.
+    write.v2.Request`` is remote write 2.0), or "" without one (1.0 senders send none)."""
+    for param in (content_type or "").split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "proto":
+            return value.strip().strip('"')
+    return ""

@@ -50,3 +50,17 @@ def test_wrong_encodings_are_415_and_garbage_is_400(client):
     assert_error(client.post("/api/v1/write", content=bytes(cramjam.snappy.compress_raw(
         b"\x0a\xff\xff\xff\xff\x0f")), headers=HEADERS), 400, "prometheus.WriteRequest")
     assert client.get("/api/v1/status").json()["batches"] == {}
+
+
+def test_remote_write_2_gets_the_415_its_sender_falls_back_on(client):
+    """A 2.0 sender (``protobuf_message: io.prometheus.write.v2.Request``) must be answered
+    415 by a 1.0 receiver, so it retries with 1.0; 1.0's own proto parameter is read."""
+    body = write_request(({"__name__": "up"}, [(1.0, MS)]))
+    v2 = {**HEADERS, "content-type": "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+          "x-prometheus-remote-write-version": "2.0.0"}
+    err = assert_error(client.post("/api/v1/write", content=body, headers=v2), 415,
+                       "io.prometheus.write.v2.Request is not read here")
+    assert err["error"]["expected"] == "proto=prometheus.WriteRequest"
+    assert client.get("/api/v1/status").json()["batches"] == {}
+    v1 = {**HEADERS, "content-type": "application/x-protobuf; proto=prometheus.WriteRequest"}
+    assert client.post("/api/v1/write", content=body, headers=v1).status_code == 204
