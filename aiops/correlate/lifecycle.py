@@ -4,7 +4,7 @@ A group of alerts stays *pending* (not shown, not counted) until one of:
   * an alert at/above ``immediate_severity`` (not from a detector) is in it;
   * two distinct non-detector alerts fire at the same time (the second one's start);
   * detector alerts alone: ``detector_min_alerts`` distinct ones from two detectors (metrics and
-    logs) have each been firing for ``detector_hold``;
+    logs, logs and kubernetes, ...) have each been firing for ``detector_hold``;
   * a change event (deploy, config change, drift...) on one of its entities lies within
     ``change_window`` before a non-detector alert (or up to ``hold_time`` after it);
   * a non-detector alert is still firing ``hold_time`` after it started.
@@ -61,7 +61,7 @@ def open_time(ctx: Context, inc: Incident, upto: datetime) -> tuple[datetime, st
             )
     else:
         # anomalies alone: strong, sustained evidence only. detector_min_alerts distinct ones,
-        # from two different detectors (independent signals: metrics and logs), each firing
+        # from two different detectors (independent signals: metrics, logs, kubernetes), each firing
         # for detector_hold; real alerts usually arrive long before and take them in
         hold = cfg.detector_hold
         solid = [(m.starts_at + hold, m) for m in members]

@@ -1,4 +1,5 @@
-"""Anomaly detectors: IsolationForest over metric series, log-template windows and sessions.
+"""Anomaly detectors: IsolationForest over metric series, log-template windows and sessions,
+and the Warning Events a Kubernetes cluster reports.
 
 The engine builds them with :func:`build_detectors` from the ``[detect]`` config
 section; each has ``observe(records, watermark) -> list[Alert]``, ``flush``,
@@ -10,29 +11,31 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from aiops.detect.kubernetes import KubernetesDetector
 from aiops.detect.logs import LogDetector
 from aiops.detect.metrics import MetricDetector
 from aiops.detect.scorer import MetricScorer
 from aiops.detect.sessions import SessionDetector, SessionModel
 
-__all__ = ["DETECTORS", "LogDetector", "MetricDetector", "MetricScorer", "SessionDetector",
-           "SessionModel", "build_detectors"]
+__all__ = ["DETECTORS", "KubernetesDetector", "LogDetector", "MetricDetector", "MetricScorer",
+           "SessionDetector", "SessionModel", "build_detectors"]
 
 #: ``[detect.<name>]`` table -> detector class; parameters are its ``__init__`` arguments.
 DETECTORS: dict[str, type] = {
     "metrics": MetricDetector,
     "logs": LogDetector,
     "sessions": SessionDetector,
+    "kubernetes": KubernetesDetector,
 }
 #: Enabled when ``[detect]`` does not mention them.
-DEFAULT_ON = ("metrics", "logs")
+DEFAULT_ON = ("metrics", "logs", "kubernetes")
 
 
 def build_detectors(config: dict[str, Any]) -> list:
     """Detectors for the ``[detect]`` section.
 
-    ``[detect] enabled = ["metrics", "logs", "sessions"]`` picks detectors (default:
-    metrics and logs); ``[detect.metrics]``, ``[detect.logs]``, ``[detect.sessions]``
+    ``[detect] enabled = ["metrics", "logs", "sessions", "kubernetes"]`` picks detectors
+    (default: metrics, logs and kubernetes); ``[detect.metrics]``, ``[detect.logs]``, ``[detect.sessions]``
     hold each one's parameters (a table there also enables it; ``enabled = false``
     inside a table disables it). Unknown keys raise ``TypeError`` naming the key and
     the accepted ones, which the engine reports as a config error.

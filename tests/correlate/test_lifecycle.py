@@ -75,6 +75,14 @@ def test_detector_alerts_alone_need_sustained_evidence_from_two_detectors():
     (inc,) = f.incidents.values()
     assert inc["opened_at"] == "2026-03-02T10:05:20Z"
     assert "firing together for 300s" in next(e for e in inc["timeline"] if e["kind"] == "opened")["text"]
+    # a crash loop the cluster reports and its error logs: two signals as well
+    f = Feeder(SHOP).feed(
+        [det("KubernetesBackOff", 0, source="detector:kubernetes"), det("LogErrorBurst", 10),
+         det("NewLogTemplate", 20)],
+        until=330,
+    )
+    (inc,) = f.incidents.values()
+    assert inc["opened_at"] == "2026-03-02T10:05:20Z" and inc["root_cause"]["service"] == "checkout"
 
 
 def test_detector_alerts_do_not_corroborate_a_real_alert():
