@@ -120,7 +120,7 @@ class KubernetesDetector:
         if namespace:
             labels["namespace"] = namespace
         return Alert(
-            labels=labels, starts_at=to_datetime(ep.start), status=status,  # type: ignore[arg-type]
+            labels=labels, starts_at=to_datetime(ep.start), status=status,
             ends_at=None if ends is None else to_datetime(ends),
             annotations={"summary": f"Kubernetes {reason} on {entity}: {ep.message}"[:300],
                          "description": ep.message, "object": ep.object, "node": ep.node},
