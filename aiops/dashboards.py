@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import orjson
 
-from aiops.store import queries
+from aiops.store import notes, queries
 
 SUPPRESSION_REASONS = ("silenced", "inhibited", "flapping", "transient")
 
@@ -183,8 +183,8 @@ def incident_summary(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def incident_detail(store: Any, incident_id: str) -> dict[str, Any] | None:
-    """One incident: each alert's join evidence with the alert itself, the timeline; None if
-    there is no such incident."""
+    """One incident: each alert's join evidence with the alert itself, the timeline, the
+    responders' notes; None if there is no such incident."""
     doc = queries.get_incident(store, incident_id)
     if doc is None:
         return None
@@ -201,4 +201,5 @@ def incident_detail(store: Any, incident_id: str) -> dict[str, Any] | None:
     incident["alerts"] = evidence
     incident["alert_count"] = len(evidence)
     incident.setdefault("timeline", [])
+    incident["notes"] = notes.for_incident(store, incident_id)
     return incident

@@ -155,6 +155,18 @@ class IncidentDetail(IncidentSummary):
         [], description="each alert with its join evidence (rule, score, matched alert) and "
                         "the alert document under 'alert'")
     timeline: list[Any] = []
+    notes: list[dict[str, Any]] = Field(
+        [], description="what responders wrote on it (POST .../notes), oldest first")
+
+
+class IncidentNote(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"by": "alice", "text": "failed over postgres to the replica; pool recovering"}]})
+    by: str = Field(min_length=1, max_length=200, description="who writes it")
+    text: str = Field(min_length=1, max_length=10_000)
+    at: str | None = Field(None, max_length=64,
+                           description="when (a timestamp; default: the engine's event time, "
+                                       "as for ack)")
 
 
 class IncidentAction(BaseModel):

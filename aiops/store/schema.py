@@ -70,6 +70,15 @@ CREATE TABLE IF NOT EXISTS signals (
     PRIMARY KEY (hour, kind, service)
 );
 CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, doc BLOB NOT NULL);
+-- what responders wrote on an incident (aiops.store.notes): theirs, not the engine's state
+CREATE TABLE IF NOT EXISTS incident_notes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    by TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incident_notes_incident ON incident_notes(incident_id, id);
 """
 
 #: Light columns the HTTP service's dashboards aggregate over (added to stores made before them).

@@ -10,11 +10,11 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from aiops.dashboards import incident_detail, incident_summary
-from aiops.store import queries
+from aiops.store import notes, queries
 from api.auth import READ, WRITE
 from api.common import READ_ERRORS, error_responses, parse_time, time_bound
 from api.errors import ApiError, json_response
-from api.models import IncidentAction, IncidentDetail, IncidentPage
+from api.models import IncidentAction, IncidentDetail, IncidentNote, IncidentPage
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -127,3 +127,24 @@ async def ack(request: Request, incident_id: IncidentId, body: IncidentAction) -
 async def resolve(request: Request, incident_id: IncidentId, body: IncidentAction) -> Response:
     return json_response(await run_in_threadpool(_act, request, incident_id, "resolve", body))
 
+
+def _note(request: Request, incident_id: str, body: IncidentNote) -> dict:
+    backend = request.app.state.backend
+    if not incident_exists(backend, incident_id):
+        raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
+                       got=incident_id)
+    at = (parse_time(body.at, "at") if body.at else None) or backend.max_ts
+    if at is None:
+        raise ApiError(422, "invalid_parameter", "at: no event time seen yet; pass 'at'",
+                       field="at", expected="a timestamp")
+    return notes.add(backend.store, incident_id, at, body.by, body.text)
+
+
+@router.post("/{incident_id}/notes", status_code=201, dependencies=[WRITE],
+             responses=error_responses(401, 403, 404, 422),
+             summary="Write a note on an incident (who, what; kept with it, shown in its "
+                     "detail)")
+async def add_note(request: Request, incident_id: IncidentId, body: IncidentNote) -> Response:
+    """A responder's note ("rolled back deploy 142"): stored at once, on any incident the
+    store holds, resolved ones included; not a status change and not a notification."""
+    return json_response(await run_in_threadpool(_note, request, incident_id, body), 201)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 
 import pytest
@@ -239,6 +240,44 @@ def test_incident_actions_ack_and_resolve_persist():
         assert_error(c.post(f"/api/v1/incidents/{inc['id']}/ack",
                             json={"by": "a", "at": "soon"}), 422, "at")
 
+
+def test_notes_are_kept_with_the_incident_resolved_or_not_and_survive_a_restart(tmp_path,
+                                                                               capsys):
+    from aiops.cli import main
+
+    path = tmp_path / "notes.db"
+    store = open_store(str(path))
+    with TestClient(create_app(Config(), store)) as c:
+        c.post("/api/v1/alertmanager", json=_webhook("firing", "2026-11-28T17:50:00Z"))
+        c.post("/api/v1/alertmanager",
+               json=_webhook("resolved", "2026-11-28T17:50:00Z", "2026-11-28T17:58:00Z"))
+        assert c.post("/api/v1/flush").status_code == 200
+        (inc,) = c.get("/api/v1/incidents").json()["items"]
+        c.post(f"/api/v1/incidents/{inc['id']}/resolve", json={"by": "alice"})
+        # resolved: the correlator is done with it (and forgets it); notes are not
+        first = c.post(f"/api/v1/incidents/{inc['id']}/notes",
+                       json={"by": "alice", "text": "rolled back deploy 142"})
+        assert first.status_code == 201
+        assert first.json() == {"id": 1, "at": "2026-11-28T17:58:00Z", "by": "alice",
+                                "text": "rolled back deploy 142"}  # default: event time
+        c.post(f"/api/v1/incidents/{inc['id']}/notes",
+               json={"by": "bob", "text": "postmortem: PM-7", "at": "2026-11-29T09:00:00Z"})
+        assert_error(c.post("/api/v1/incidents/inc-000000000000/notes",
+                            json={"by": "bob", "text": "x"}), 404, "no incident")
+        assert_error(c.post(f"/api/v1/incidents/{inc['id']}/notes",
+                            json={"by": "bob", "text": ""}), 422, "text")
+        assert c.get(f"/api/v1/incidents/{inc['id']}").json()["status"] == "resolved"
+    store.close()
+    store = open_store(str(path))  # a restart: the notes were committed when answered
+    with TestClient(create_app(Config(), store)) as c:
+        got = c.get(f"/api/v1/incidents/{inc['id']}").json()["notes"]
+    store.close()
+    assert [(n["by"], n["at"], n["text"]) for n in got] == [
+        ("alice", "2026-11-28T17:58:00Z", "rolled back deploy 142"),
+        ("bob", "2026-11-29T09:00:00Z", "postmortem: PM-7")]
+    capsys.readouterr()
+    assert main(["incidents", inc["id"], "--store", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == got
 
 def test_silences_suppress_matching_alerts_and_are_stored():
     from aiops.engine import Engine
