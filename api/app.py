@@ -118,10 +118,10 @@ def create_app(config: Config | None = None, store: Any = None, *,
     errors.install(app)
     app.add_middleware(_Timing, telemetry=app.state.telemetry)
 
-    from api.routers import (alerts, bulk, dashboards, incidents, ingest, loki, notify, otlp,
-                             pagerduty, promwrite, records, silences, templates)
+    from api.routers import (alerts, amapi, bulk, dashboards, incidents, ingest, loki, notify,
+                             otlp, pagerduty, promwrite, records, silences, templates)
 
-    for module in (ingest, otlp, promwrite, loki, bulk, pagerduty, incidents, alerts,
+    for module in (ingest, amapi, otlp, promwrite, loki, bulk, pagerduty, incidents, alerts,
                    templates, dashboards, silences, records, notify):
         app.include_router(module.router)
     _health_routes(app)

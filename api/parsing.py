@@ -18,7 +18,8 @@ import orjson
 from aiops.schema import UTC, Alert, Event, LogRecord, MetricSample, Record, iso
 from api.fastlogs import parse_log_items
 from api.settings import ApiSettings
-from ingest.alerts import alerts_from_webhook, is_alertmanager_webhook, read_alerts
+from ingest.alerts import (AIOPS_INCIDENT_LABEL, alert_from_object, alerts_from_webhook,
+                           is_alertmanager_webhook, read_alerts)
 from ingest.bodies import decode_text, split_lines
 from ingest.errors import ErrorPolicy, ParseError
 from ingest.events import read_events
@@ -255,6 +256,35 @@ def parse_alertmanager(data: bytes, fmt: str, settings: ApiSettings, *,
         except ParseError as err:
             policy.report(err)
     return _finish("alert", records, policy, settings, source, bodies=bodies)
+
+
+def parse_alertmanager_api(data: bytes, fmt: str, settings: ApiSettings, *,
+                           source: str = "prometheus") -> Parsed:
+    """What Prometheus (and vmalert, Loki's and Mimir's rulers, Grafana) post to an
+    Alertmanager: ``POST /api/v2/alerts``, a JSON array of alerts. A firing alert's
+    ``endsAt`` is how long it is valid without a re-send, so it stays firing until event
+    time passes it (or a re-send extends it); a resolved one comes with ``endsAt`` at its end,
+    which is when it stops, as in Alertmanager."""
+    policy = _policy(settings)
+    text = _json_text(data, fmt, policy, source)
+    timestamps = TimestampParser()
+    records: list[Record] = []
+    for location, item in iter_json_items(text, source=source, policy=policy):
+        if is_alertmanager_webhook(item):
+            policy.report(ParseError("an array of alerts ({labels, annotations, startsAt, "
+                                     "endsAt, generatorURL}); Alertmanager's webhook body goes "
+                                     "to /api/v1/alertmanager", source=source, field=location,
+                                     got=_shape(item)))
+            continue
+        if isinstance(item, dict) and isinstance(item.get("labels"), dict) and \
+                AIOPS_INCIDENT_LABEL in item["labels"]:
+            continue  # aiops' own incident: a format = "alertmanager" webhook pointed at aiops
+        try:
+            records.append(alert_from_object(item, location=location, source=source,
+                                             timestamps=timestamps, origin=source))
+        except ParseError as err:
+            policy.report(err)
+    return _finish("alert", records, policy, settings, source)
 
 
 def _shape(item: Any) -> str:

@@ -288,6 +288,56 @@ def test_prometheus_remote_writes_the_series_it_keeps(tmp_path):
         assert 'aiops_records_rejected_total{endpoint="remote-write"' not in metrics
 
 
+def test_prometheus_alerts_straight_to_aiops_with_no_alertmanager(tmp_path):
+    """Prometheus' ``alerting:`` section pointed at aiops (its notifier posts to
+    /api/v2/alerts as to an Alertmanager): a rule that fires becomes an incident, and a rule
+    that stops firing resolves its alert, with nothing else sent."""
+    prometheus = binary("prometheus")
+    config = tmp_path / "aiops.toml"
+    config.write_text("[engine]\nlateness_s = 1\nalert_delay_s = 1\nidle_clock_s = 0.5\n")
+    with Server(tmp_path / "prom-alerts.db", config) as server:
+        rules = tmp_path / "rules.yml"  # PaymentsSlow: 10 s firing, 10 s not, whenever started
+        rules.write_text(
+            "groups:\n  - name: shop\n    interval: 1s\n    rules:\n"
+            "      - alert: CheckoutDown\n        expr: vector(1)\n"
+            "        labels: {service: checkout, severity: critical}\n"
+            "        annotations: {summary: checkout is down}\n"
+            "      - alert: PaymentsSlow\n"
+            "        expr: vector(time() % 20) < 10\n"
+            "        labels: {service: payments, severity: warning}\n")
+        prom_config = tmp_path / "prometheus.yml"
+        prom_config.write_text(
+            f"rule_files: ['{rules}']\n"
+            "alerting:\n  alertmanagers:\n    - static_configs:\n"
+            f"        - targets: ['127.0.0.1:{server.port}']\n")
+        port = free_port()
+        # resend 2 s, not 1 min: notifications sent before Prometheus discovered its
+        # Alertmanagers are dropped, and a firing alert is only sent again after this
+        daemon = Daemon([prometheus, f"--config.file={prom_config}",
+                         f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                         "--rules.alert.resend-delay=2s",
+                         f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prom.log")
+        try:
+            def alerts():
+                items = httpx.get(server.url + "/api/v1/alerts").json()["items"]
+                down = [a for a in items if a["labels"]["alertname"] == "CheckoutDown"]
+                slow = [a for a in items if a["labels"]["alertname"] == "PaymentsSlow"
+                        and a["status"] == "resolved"]
+                return (down, slow) if down and slow else None
+
+            down, slow = wait_until(alerts, timeout=90, what="Prometheus' alerts, one resolved")
+            incidents = httpx.get(server.url + "/api/v1/incidents").json()["items"]
+        finally:
+            daemon.stop()
+    assert len(down) == 1  # one instance, however many re-sends
+    down = down[0]
+    assert down["source"] == "prometheus" and down["status"] == "firing"
+    assert down["annotations"]["summary"] == "checkout is down" and down["repeats"] >= 1
+    ended = datetime.fromisoformat(slow[0]["ends_at"].replace("Z", "+00:00")).timestamp()
+    assert 9 <= ended % 20 <= 12  # when the rule stopped (an evaluation a second), as Prometheus said
+    opened = [i for i in incidents if i["root_cause"]["service"] == "checkout"]
+    assert opened and opened[0]["status"] == "open" and opened[0]["severity"] == "critical"
+
 def test_incidents_go_out_through_alertmanager_and_do_not_come_back(tmp_path):
     """``format = "alertmanager"``: an incident is posted to a real Alertmanager as an
     ``AiopsIncident`` alert its routing tree delivers; that Alertmanager's webhook receiver
