@@ -23,6 +23,16 @@ def post(c, alerts: list) -> object:
                   headers={"content-type": "application/json"})
 
 
+def at_event_time(c, ts: str) -> tuple[dict, dict]:
+    """Other input moves event time to ``ts``; the one alert and incident then."""
+    c.post("/api/v1/logs", content=orjson.dumps({"ts": ts, "msg": "tick"}) + b"\n",
+           headers={"content-type": "application/x-ndjson"})
+    c.post("/api/v1/flush")
+    (alert,) = c.get("/api/v1/alerts").json()["items"]
+    (incident,) = c.get("/api/v1/incidents").json()["items"]
+    return alert, incident
+
+
 def test_a_firing_alert_stays_firing_until_its_validity_ends_and_re_sends_extend_it():
     with make_client(FAST) as c:
         first = post(c, [prom_alert("2026-11-28T17:50:00Z", "2026-11-28T17:54:00Z")])
@@ -30,22 +40,14 @@ def test_a_firing_alert_stays_firing_until_its_validity_ends_and_re_sends_extend
         # Prometheus re-sends a minute later, valid for four more minutes
         post(c, [prom_alert("2026-11-28T17:50:00Z", "2026-11-28T17:55:00Z")])
         # other input moves event time to 17:54:30: before the extended validity
-        c.post("/api/v1/logs", content=b'{"ts": "2026-11-28T17:54:30Z", "msg": "tick"}\n',
-               headers={"content-type": "application/x-ndjson"})
-        c.post("/api/v1/flush")
-        (alert,) = c.get("/api/v1/alerts").json()["items"]
+        alert, incident = at_event_time(c, "2026-11-28T17:54:30Z")
         assert alert["status"] == "firing" and alert["source"] == "prometheus"
         assert alert["repeats"] == 1 and alert["ends_at"] == "2026-11-28T17:55:00Z"
-        (incident,) = c.get("/api/v1/incidents").json()["items"]
         assert incident["status"] == "open" and incident["root_cause"]["service"] == "checkout"
         # the rule stopped: Prometheus sends the alert with endsAt at its end
         post(c, [prom_alert("2026-11-28T17:50:00Z", "2026-11-28T17:56:10Z")])
-        c.post("/api/v1/logs", content=b'{"ts": "2026-11-28T18:10:00Z", "msg": "tick"}\n',
-               headers={"content-type": "application/x-ndjson"})
-        c.post("/api/v1/flush")
-        (alert,) = c.get("/api/v1/alerts").json()["items"]
+        alert, incident = at_event_time(c, "2026-11-28T18:10:00Z")
         assert alert["status"] == "resolved" and alert["ends_at"] == "2026-11-28T17:56:10Z"
-        (incident,) = c.get("/api/v1/incidents").json()["items"]
         assert incident["status"] == "resolved"
         assert incident["resolved_at"] == "2026-11-28T17:56:10Z"
 
