@@ -119,6 +119,8 @@ class AlertDoc(_Open):
     suppressed: str | None = Field(None, description="silenced, inhibited, flapping, transient "
                                                      "or null")
     repeats: int | None = None
+    generator_url: str | None = Field(None, description="the sender's link to what fired it "
+                                                        "(Prometheus: its rule's graph)")
 
 
 class AlertPage(_Open):

@@ -49,6 +49,8 @@ class DedupStage(Stage):
             st.repeats += 1
             if a.annotations:
                 st.annotations = dict(a.annotations)
+            if a.generator_url:
+                st.generator_url = a.generator_url
             if a.status == "resolved" and st.status == "firing":
                 resolve(ctx, st, ends or to_utc(a.ts))
             elif a.status == "firing" and ends is not None and st.status == "firing":
@@ -85,6 +87,7 @@ class DedupStage(Stage):
             is_host,
             tokens=toks,
             seen_at=to_utc(a.ts),
+            generator_url=a.generator_url or "",
         )
         ctx.alerts[aid] = st
         ctx.tfidf.add(toks)

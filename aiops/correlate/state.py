@@ -51,6 +51,7 @@ class AlertState:
     seen_at: datetime | None = None
     group_id: str | None = None  # the incident it belongs to, confirmed or not (pending)
     group_key: str = ""
+    generator_url: str = ""  # where the alert came from (Prometheus' graph of its rule)
 
     @property
     def detector(self) -> bool:
@@ -78,6 +79,7 @@ class AlertState:
             "incident_id": self.incident_id,
             "suppressed": self.suppressed,
             "repeats": self.repeats,
+            "generator_url": self.generator_url,
         }
 
 

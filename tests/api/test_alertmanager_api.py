@@ -43,6 +43,7 @@ def test_a_firing_alert_stays_firing_until_its_validity_ends_and_re_sends_extend
         alert, incident = at_event_time(c, "2026-11-28T17:54:30Z")
         assert alert["status"] == "firing" and alert["source"] == "prometheus"
         assert alert["repeats"] == 1 and alert["ends_at"] == "2026-11-28T17:55:00Z"
+        assert alert["generator_url"] == "http://prometheus:9090/graph?g0.expr=x"  # one click
         assert incident["status"] == "open" and incident["root_cause"]["service"] == "checkout"
         # the rule stopped: Prometheus sends the alert with endsAt at its end
         post(c, [prom_alert("2026-11-28T17:50:00Z", "2026-11-28T17:56:10Z")])

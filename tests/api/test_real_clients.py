@@ -333,6 +333,7 @@ def test_prometheus_alerts_straight_to_aiops_with_no_alertmanager(tmp_path):
     down = down[0]
     assert down["source"] == "prometheus" and down["status"] == "firing"
     assert down["annotations"]["summary"] == "checkout is down" and down["repeats"] >= 1
+    assert down["generator_url"].startswith("http") and "g0.expr=vector" in down["generator_url"]
     ended = datetime.fromisoformat(slow[0]["ends_at"].replace("Z", "+00:00")).timestamp()
     assert 9 <= ended % 20 <= 12  # when the rule stopped (an evaluation a second), as Prometheus said
     opened = [i for i in incidents if i["root_cause"]["service"] == "checkout"]
