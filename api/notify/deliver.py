@@ -14,7 +14,7 @@ import orjson
 from aiops.store import outbox, queries
 from api.notify.config import Hook
 from api.notify.formats import (ALERTMANAGER_REFRESH_S, alertmanager_alerts, event_of,
-                                 iso_utc, payload, runbook)
+                                 iso_utc, payload, root_links, runbook)
 
 log = logging.getLogger("aiops.api.notify")
 
@@ -90,7 +90,7 @@ class Notifier:
     def _deliver(self, hook: Hook, change: outbox.Change, event: str) -> bool:
         """Post until a 2xx (True) or until stopped (False)."""
         body = orjson.dumps(payload(hook, change, event, self.base_url,
-                                    runbook(self.store, change.incident)))
+                                    *root_links(self.store, change.incident)))
         backoff = 1.0
         state = self.state[hook.name]
         while not self._stop.is_set():

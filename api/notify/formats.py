@@ -35,16 +35,24 @@ def event_of(change: outbox.Change) -> str:
     return change.status  # acknowledged | resolved
 
 
-def runbook(store: Any, incident: dict[str, Any]) -> str | None:
-    """The root-cause alert's runbook (Prometheus rules' ``runbook_url`` annotation)."""
+def root_links(store: Any, incident: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The root-cause alert's runbook (Prometheus rules' ``runbook_url`` annotation) and
+    source (its ``generatorURL``: the rule's graph), where it has them."""
     root_id = (incident.get("root_cause") or {}).get("alert_id")
     try:
         doc = queries.get_alert(store, root_id) if root_id else None
-    except Exception:  # the store busy or closing: the page goes out without the link
-        return None
-    annotations = (orjson.loads(doc).get("annotations") or {}) if doc else {}
+    except Exception:  # the store busy or closing: the page goes out without the links
+        return None, None
+    alert = orjson.loads(doc) if doc else {}
+    annotations = alert.get("annotations") or {}
     link = annotations.get("runbook_url") or annotations.get("runbook")
-    return link if isinstance(link, str) and link else None
+    source = alert.get("generator_url")
+    return (link if isinstance(link, str) and link else None,
+            source if isinstance(source, str) and source else None)
+
+
+def runbook(store: Any, incident: dict[str, Any]) -> str | None:
+    return root_links(store, incident)[0]
 
 
 #: how long an Alertmanager keeps an incident's alert firing without hearing from aiops again:
@@ -96,7 +104,8 @@ def alertmanager_alerts(incident: dict[str, Any], severity: str | None,
 
 
 def payload(hook: Hook, change: outbox.Change, event: str, base_url: str,
-            runbook_url: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+            runbook_url: str | None = None,
+            source_url: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
     if hook.format == "alertmanager":
         # the incident as it is now (a state to keep in sync, not a message about one step)
         return alertmanager_alerts(change.incident, change.incident.get("severity")
@@ -105,6 +114,7 @@ def payload(hook: Hook, change: outbox.Change, event: str, base_url: str,
     inc = {k: v for k, v in change.incident.items() if k not in ("alerts", "timeline")}
     inc["alert_count"] = len(change.incident.get("alerts") or [])
     inc["runbook_url"] = runbook_url
+    inc["source_url"] = source_url
     link = f"{base_url}/api/v1/incidents/{change.incident_id}" if base_url else None
     title = inc.get("title") or change.incident_id
     root = inc.get("root_cause") or {}
@@ -123,8 +133,10 @@ def payload(hook: Hook, change: outbox.Change, event: str, base_url: str,
                                    "alerts": inc["alert_count"], "aiops_event": event}})
             if link:
                 body["client_url"] = link
-            if inc["runbook_url"]:
-                body["links"] = [{"href": inc["runbook_url"], "text": "Runbook"}]
+            links = [{"href": url, "text": text} for text, url in (
+                ("Runbook", inc["runbook_url"]), ("Source", inc["source_url"])) if url]
+            if links:
+                body["links"] = links
         return body
     if hook.format == "slack":
         lines = [f"{_SLACK_MARK[event]} *{event.upper()}* [{change.severity or 'info'}] {title}"]
@@ -134,6 +146,8 @@ def payload(hook: Hook, change: outbox.Change, event: str, base_url: str,
             lines.append(f"Owner: {owner['team']}; {inc['alert_count']} alerts")
         if inc["runbook_url"]:
             lines.append(f"Runbook: {inc['runbook_url']}")
+        if inc["source_url"]:
+            lines.append(f"Source: {inc['source_url']}")
         if link:
             lines.append(link)
         return {"text": "\n".join(lines)}
@@ -169,7 +183,8 @@ def teams_card(event: str, severity: str | None, title: str, inc: dict[str, Any]
                   "weight": "Bolder", "size": "Medium", "color": _TEAMS_COLOR[event]},
                  {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts]}]}
     actions = [{"type": "Action.OpenUrl", "title": text, "url": url}
-               for text, url in (("Runbook", inc.get("runbook_url")), ("Incident", link)) if url]
+               for text, url in (("Runbook", inc.get("runbook_url")),
+                                 ("Source", inc.get("source_url")), ("Incident", link)) if url]
     if actions:
         card["actions"] = actions
     return {"type": "message", "summary": f"{event}: {title}"[:200],

@@ -74,7 +74,8 @@ def config(*webhooks: dict, **extra) -> Config:
 
 
 def webhook(starts: datetime, status: str = "firing", ends: datetime | None = None,
-            name: str = "PostgresDown", severity: str = "critical") -> bytes:
+            name: str = "PostgresDown", severity: str = "critical",
+            generator: str = "") -> bytes:
     def z(t):
         return t.isoformat().replace("+00:00", "Z")
     alert = {"status": status, "labels": {"alertname": name, "service": "postgres",
@@ -82,7 +83,7 @@ def webhook(starts: datetime, status: str = "firing", ends: datetime | None = No
              "annotations": {"summary": "postgres is down",
                              "runbook_url": "https://runbooks.example/postgres-down"},
              "startsAt": z(starts),
-             "endsAt": z(ends) if ends else "0001-01-01T00:00:00Z", "generatorURL": "",
+             "endsAt": z(ends) if ends else "0001-01-01T00:00:00Z", "generatorURL": generator,
              "fingerprint": "3f9d2c1b0a998877"}
     return orjson.dumps({"version": "4", "status": status, "receiver": "aiops",
                          "groupKey": "{}", "groupLabels": {}, "commonLabels": {},
@@ -131,7 +132,9 @@ def test_pagerduty_events_and_retries_while_the_receiver_fails():
                       "routing_key": "R0UT1NGKEY"})
         with make_client(cfg, checkpoint_interval_s=0.1) as c:
             c.post("/api/v1/alertmanager",
-                   content=webhook(datetime.now(UTC) - timedelta(seconds=5)), headers=JSON)
+                   content=webhook(datetime.now(UTC) - timedelta(seconds=5),
+                                   generator="http://prometheus:9090/graph?g0.expr=pg_up"),
+                   headers=JSON)
             (trigger,) = receiver.wait(1, timeout=30)
             body = trigger["body"]
             assert receiver.attempts == 3
@@ -143,7 +146,9 @@ def test_pagerduty_events_and_retries_while_the_receiver_fails():
             assert body["payload"]["summary"].startswith("PostgresDown on postgres")
             assert body["payload"]["custom_details"]["aiops_event"] == "opened"
             assert body["links"] == [{"href": "https://runbooks.example/postgres-down",
-                                      "text": "Runbook"}]
+                                      "text": "Runbook"},
+                                     {"href": "http://prometheus:9090/graph?g0.expr=pg_up",
+                                      "text": "Source"}]
             assert c.get("/api/v1/status").json()["notify"]["pd"]["failures"] == 2
             c.post(f"/api/v1/incidents/{incident_id}/resolve", json={"by": "bob"})
             resolve = receiver.wait(2)[1]["body"]
@@ -186,7 +191,8 @@ def test_teams_gets_an_adaptive_card_it_can_post_to_a_channel(receiver):
                  base_url="http://aiops.example:8080")
     with make_client(cfg, checkpoint_interval_s=0.1) as c:
         start = datetime.now(UTC) - timedelta(seconds=5)
-        c.post("/api/v1/alertmanager", content=webhook(start), headers=JSON)
+        graph = "http://prometheus:9090/graph?g0.expr=pg_up+%3D%3D+0"
+        c.post("/api/v1/alertmanager", content=webhook(start, generator=graph), headers=JSON)
         (opened,) = receiver.wait(1)
         (incident,) = c.get("/api/v1/incidents").json()["items"]
         c.post("/api/v1/alertmanager", content=webhook(start, "resolved", start
@@ -206,7 +212,7 @@ def test_teams_gets_an_adaptive_card_it_can_post_to_a_channel(receiver):
     assert facts["Severity"] == "critical" and facts["Root cause"].startswith("postgres: ")
     assert facts["Owner"] == "application team (application)" and facts["Alerts"] == "1"
     assert [(a["title"], a["url"]) for a in card["actions"]] == [
-        ("Runbook", "https://runbooks.example/postgres-down"),
+        ("Runbook", "https://runbooks.example/postgres-down"), ("Source", graph),
         ("Incident", f"http://aiops.example:8080/api/v1/incidents/{incident['id']}")]
     heading = resolved["body"]["attachments"][0]["content"]["body"][0]
     assert heading["text"].startswith("RESOLVED: ") and heading["color"] == "Good"
