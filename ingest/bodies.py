@@ -11,7 +11,7 @@ The HTTP layer maps ``BodyError.status`` onto the response.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024            # on the wire, compressed or not
@@ -42,22 +42,25 @@ class BodyError(ValueError):
 
 @dataclass(frozen=True)
 class MediaType:
-    """A parsed ``Content-Type``: ``type/subtype`` lower-cased, plus the charset if given."""
+    """A parsed ``Content-Type``: ``type/subtype`` lower-cased, the charset if given (lower-
+    cased), and every parameter by its lower-cased name (remote write's ``proto``)."""
 
     essence: str
     charset: str | None = None
+    params: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def parse(cls, header: str | None) -> "MediaType":
         if not header:
             return cls("")
         parts = header.split(";")
-        charset = None
+        params = {}
         for param in parts[1:]:
             key, _, value = param.partition("=")
-            if key.strip().lower() == "charset":
-                charset = value.strip().strip('"').lower()
-        return cls(parts[0].strip().lower(), charset)
+            params[key.strip().lower()] = value.strip().strip('"')
+        charset = params.get("charset")
+        return cls(parts[0].strip().lower(), charset.lower() if charset is not None else None,
+                   params)
 
 
 def check_media_type(media: MediaType, accepted: dict[str, str], endpoint: str) -> str:

@@ -36,9 +36,10 @@ _TYPES = {"application/x-protobuf": "protobuf", "application/protobuf": "protobu
                  "prometheus.WriteRequest, snappy block-compressed (Content-Encoding: snappy)"))
 async def remote_write(request: Request) -> Response:
     settings = request.app.state.settings
-    content_type = request.headers.get("content-type")
-    check_media_type(MediaType.parse(content_type), _TYPES, "/api/v1/write")
-    message = _proto_param(content_type)
+    media = MediaType.parse(request.headers.get("content-type"))
+    check_media_type(media, _TYPES, "/api/v1/write")
+    # remote write 2.0 says proto=io.prometheus.write.v2.Request; 1.0 senders say nothing
+    message = media.params.get("proto", "")
     if message not in ("", "prometheus.WriteRequest"):
         # remote write 2.0's sender falls back to 1.0 on a 415, as its specification requires
         raise ApiError(415, "unsupported_media_type",
@@ -62,12 +63,3 @@ def _commit(request: Request, raw: bytes) -> Response:
         return promwrite.samples(message, policy=policy, max_labels=settings.max_labels)[0]
     return commit_or_refuse(request, "metric", ENDPOINT, "samples", read)
 
-
-def _proto_param(content_type: str | None) -> str:
-    """The ``proto`` parameter of a Content-Type (``application/x-protobuf;proto=io.prometheus.
-    write.v2.Request`` is remote write 2.0), or "" without one (1.0 senders send none)."""
-    for param in (content_type or "").split(";")[1:]:
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "proto":
-            return value.strip().strip('"')
-    return ""
