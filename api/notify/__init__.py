@@ -19,7 +19,7 @@ carries ``Idempotency-Key: <webhook>-<change id>`` for receivers that deduplicat
 from api.notify.config import (DEFAULT_EVENTS, EVENTS, FORMATS, Hook, hooks_from_config,
                                pagerduty_secret)
 from api.notify.deliver import Notifier, post
-from api.notify.formats import event_of, payload, runbook
+from api.notify.formats import event_of, payload, root_links
 
 __all__ = ["DEFAULT_EVENTS", "EVENTS", "FORMATS", "Hook", "Notifier", "event_of",
-           "hooks_from_config", "pagerduty_secret", "payload", "post", "runbook"]
+           "hooks_from_config", "pagerduty_secret", "payload", "post", "root_links"]

@@ -14,7 +14,7 @@ import orjson
 from aiops.store import outbox, queries
 from api.notify.config import Hook
 from api.notify.formats import (ALERTMANAGER_REFRESH_S, alertmanager_alerts, event_of,
-                                 iso_utc, payload, root_links, runbook)
+                                 iso_utc, payload, root_links)
 
 log = logging.getLogger("aiops.api.notify")
 
@@ -127,7 +127,7 @@ class Notifier:
                 if hook.wants("opened", incident.get("severity")):
                     alerts.extend(alertmanager_alerts(incident, incident.get("severity"), None,
                                                       self.base_url,
-                                                      runbook(self.store, incident)))
+                                                      root_links(self.store, incident)[0]))
         except Exception as exc:  # the store closing at shutdown
             self.state[hook.name]["last_error"] = f"reading open incidents: {exc}"
             return

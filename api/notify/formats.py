@@ -51,10 +51,6 @@ def root_links(store: Any, incident: dict[str, Any]) -> tuple[str | None, str | 
             source if isinstance(source, str) and source else None)
 
 
-def runbook(store: Any, incident: dict[str, Any]) -> str | None:
-    return root_links(store, incident)[0]
-
-
 #: how long an Alertmanager keeps an incident's alert firing without hearing from aiops again:
 #: open incidents are re-posted every ``ALERTMANAGER_REFRESH_S`` (``deliver``), so an aiops
 #: that stops leaves no alert firing for longer than this
