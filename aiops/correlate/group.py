@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 
+from aiops.correlate.graph import ServiceGraph
 from aiops.correlate.incident import drop_member, join, new_incident, out_of_scope
 from aiops.correlate.lifecycle import try_open
 from aiops.correlate.stage import Context, Stage
@@ -156,10 +157,7 @@ class GroupStage(Stage):
         if x.entity == bridge.entity:
             return "topology", 0.95, f"same service {x.entity}"
         if ctx.graph.distance(x.entity, bridge.entity) == 1:
-            path = ("runs on" if ctx.graph.is_host(x.entity) or ctx.graph.is_host(bridge.entity)
-                    else "depends on")
-            return "topology", 0.9, f"{x.entity} - {bridge.entity} (1 hop, {path} edge in the " \
-                                    "service graph)"
+            return "topology", 0.9, _hops(ctx.graph, x.entity, bridge.entity, 1)
         return None
 
     def _active(self, a: AlertState, ctx: Context) -> list[Incident]:
@@ -222,14 +220,7 @@ class GroupStage(Stage):
                 if d is not None and d > 0:
                     score = 0.9 if d == 1 else 0.7
                     if best is None or score > best[1]:
-                        path = "runs on" if g.is_host(e) or g.is_host(a.entity) else "depends on"
-                        plural = "s" if d > 1 else ""
-                        best = (
-                            "topology",
-                            score,
-                            mid,
-                            f"{a.entity} - {e} ({d} hop{plural}, {path} edge{plural} in the service graph)",
-                        )
+                        best = ("topology", score, mid, _hops(g, a.entity, e, d))
                 if best is None and cfg.learn_cooccurrence and not a.detector:
                     c = g.cooccurrence(a.entity, e)
                     if c >= cfg.cooccurrence_min:
@@ -309,3 +300,10 @@ class GroupStage(Stage):
 
 def _names(text: str, entity: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(entity.lower())}(?![\w-])", text) is not None
+
+
+def _hops(graph: ServiceGraph, a: str, b: str, d: int) -> str:
+    """How ``a`` and ``b`` are linked in the graph, for the evidence an SRE reads."""
+    path = "runs on" if graph.is_host(a) or graph.is_host(b) else "depends on"
+    plural = "s" if d > 1 else ""
+    return f"{a} - {b} ({d} hop{plural}, {path} edge{plural} in the service graph)"
