@@ -174,11 +174,7 @@ class Ingest:
         if not parsed.records:
             return parsed, None
         key = f"key:{endpoint}:{idem_key}" if idem_key else None
-        backend = self.app.state.backend
-        submitted = backend.submit(parsed.records, key)
-        if not submitted.duplicate:
-            backend.notify()
-        return parsed, submitted
+        return parsed, submit(self.app, parsed.records, key)
 
 
 def now_utc() -> datetime:
@@ -186,6 +182,15 @@ def now_utc() -> datetime:
     from aiops.schema import UTC
 
     return datetime.now(UTC)
+
+
+def submit(app: Any, records: list, key: str | None) -> Any:
+    """Commit a batch to the input log (durable when this returns) and wake the engine for
+    it; a duplicate (a re-send, a repeated key) commits nothing and wakes nobody."""
+    submitted = app.state.backend.submit(records, key)
+    if not submitted.duplicate:
+        app.state.backend.notify()
+    return submitted
 
 
 def commit_or_refuse(request: Request, kind: str, endpoint: str, noun: str,
@@ -206,12 +211,8 @@ def commit_or_refuse(request: Request, kind: str, endpoint: str, noun: str,
         raise ApiError.from_parse_error(err, 400, "invalid_body") from None
     records = check_limits(found, policy, settings, endpoint)
     outcome = "accepted"
-    if records:
-        submitted = state.backend.submit(records, None)
-        if submitted.duplicate:
-            outcome = "duplicate"
-        else:
-            state.backend.notify()
+    if records and submit(request.app, records, None).duplicate:
+        outcome = "duplicate"
     state.telemetry.count(kind, endpoint, len(records) if outcome == "accepted" else 0,
                           policy.count, outcome if not policy.count or records else "rejected")
     if policy.count:
@@ -225,4 +226,4 @@ def commit_or_refuse(request: Request, kind: str, endpoint: str, noun: str,
 
 __all__ = ["Ingest", "error_responses", "INGEST_ERRORS", "READ_ERRORS", "request_body",
            "read_body", "parse_time", "time_bound", "json_response", "now_utc",
-           "commit_or_refuse"]
+           "commit_or_refuse", "submit"]

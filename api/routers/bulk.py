@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import WRITE
-from api.common import INGEST_ERRORS, Ingest, admit
+from api.common import INGEST_ERRORS, Ingest, admit, submit
 from api.errors import ApiError
 from api.parsing import NDJSON_TYPES, check_limits
 from ingest.bodies import split_lines
@@ -170,10 +170,8 @@ def _commit(request: Request, data: bytes, index: str, service: str,
     duplicate = False
     if records:
         key = f"key:bulk:{idem_key}" if idem_key else None
-        submitted = state.backend.submit(records, key)
+        submitted = submit(request.app, records, key)
         offset, duplicate = submitted.offset, submitted.duplicate
-        if not duplicate:
-            state.backend.notify()
     rejected = sum(1 for _, _, r in items if isinstance(r, ParseError))
     state.telemetry.count("log", "bulk", 0 if duplicate else len(records), rejected,
                           "duplicate" if duplicate else "accepted" if records else "rejected")

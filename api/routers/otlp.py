@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import WRITE
-from api.common import admit, read_body
+from api.common import admit, read_body, submit
 from api.errors import ApiError
 from api.parsing import check_limits
 from ingest import otlp
@@ -139,11 +139,8 @@ def _commit(request: Request, kind: str, fmt: str, data: bytes, idem_key: str | 
     outcome = "accepted"
     if records:
         key = f"key:otlp-{kind}:{idem_key}" if idem_key else None
-        submitted = state.backend.submit(records, key)
-        if submitted.duplicate:
+        if submit(request.app, records, key).duplicate:
             outcome = "duplicate"
-        else:
-            state.backend.notify()
     state.telemetry.count(record_kind, f"otlp-{kind}",
                           len(records) if outcome == "accepted" else 0, policy.count, outcome)
     body = otlp.encode_response(kind, fmt, policy.count, summary)
