@@ -11,7 +11,7 @@ import operator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, Mapping, Union
+from typing import Any, ClassVar, Literal, Mapping, Sequence, Union
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -261,11 +261,12 @@ def host_of(record: Record) -> str:
     host part). A record without a service counts for it in the per-service signal totals
     (a node exporter's samples, a kernel's log lines), as an alert on it is filed under its
     host: the dashboards then set a host's alerts against its own signals."""
-    host = getattr(record, "host", "")
-    if host:
-        return host
-    labels = getattr(record, "labels", None) or {}
-    for key in HOST_LABELS:
+    return getattr(record, "host", "") or host_label(getattr(record, "labels", None) or {})
+
+
+def host_label(labels: dict[str, str], keys: Sequence[str] = HOST_LABELS) -> str:
+    """The host the first of ``keys`` that has one names (``instance`` by its host part)."""
+    for key in keys:
         host = host_part(labels.get(key) or "")
         if host:
             return host

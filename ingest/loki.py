@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from aiops.schema import EPOCH, LEVELS, LogRecord, host_part, normalize_level
+from aiops.schema import EPOCH, LEVELS, LogRecord, host_label, normalize_level
 from ingest import protobufs
 from ingest.applines import AppLines
 from ingest.errors import ErrorPolicy, ParseError
@@ -118,7 +118,7 @@ def records(streams: list[tuple[Any, list]], *, policy: ErrorPolicy,
                                      got=type(entries).__name__))
             continue
         service = next((labels[k] for k in SERVICE_LABELS if labels.get(k)), "")
-        host = next((h for h in (host_part(labels.get(k) or "") for k in HOST_LABELS) if h), "")
+        host = host_label(labels, HOST_LABELS)
         level = normalize_level(next((labels[k] for k in LEVEL_LABELS if labels.get(k)), ""))
         if level not in LEVELS:  # Loki's detected_level="unknown"
             level = ""

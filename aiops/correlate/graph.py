@@ -11,7 +11,7 @@ import re
 from collections import deque
 
 from aiops.correlate.config import CorrelateConfig
-from aiops.schema import host_part
+from aiops.schema import host_label, host_part
 
 _SERVICE_LABELS = ("service", "app", "application", "container", "deployment", "k8s_app")
 _HOSTISH_NAME = re.compile(r"^(node|host|machine|kernel|disk|filesystem|cpu|network|nic|instance)", re.I)
@@ -50,12 +50,7 @@ class ServiceGraph:
             value = labels.get(key)
             if value and value not in placeholder:  # a detector names series without a service by metric
                 return value, value in self.hosts_
-        host = ""
-        for key in self.cfg.host_labels:
-            if labels.get(key):
-                host = host_part(labels[key])
-                if host:
-                    break
+        host = host_label(labels, self.cfg.host_labels)
         job = labels.get("job", "")
         nodeish = job in self.cfg.host_jobs or bool(_HOSTISH_NAME.match(labels.get("alertname", "")))
         if host and (nodeish or not job):
