@@ -129,8 +129,7 @@ def payload(hook: Hook, change: outbox.Change, event: str, base_url: str,
                                    "alerts": inc["alert_count"], "aiops_event": event}})
             if link:
                 body["client_url"] = link
-            links = [{"href": url, "text": text} for text, url in (
-                ("Runbook", inc["runbook_url"]), ("Source", inc["source_url"])) if url]
+            links = [{"href": url, "text": text} for text, url in _links(inc)]
             if links:
                 body["links"] = links
         return body
@@ -140,10 +139,7 @@ def payload(hook: Hook, change: outbox.Change, event: str, base_url: str,
             lines.append(f"Root cause: {root['service']} ({root.get('reason', '')})")
         if owner.get("team"):
             lines.append(f"Owner: {owner['team']}; {inc['alert_count']} alerts")
-        if inc["runbook_url"]:
-            lines.append(f"Runbook: {inc['runbook_url']}")
-        if inc["source_url"]:
-            lines.append(f"Source: {inc['source_url']}")
+        lines += [f"{text}: {url}" for text, url in _links(inc)]
         if link:
             lines.append(link)
         return {"text": "\n".join(lines)}
@@ -152,6 +148,12 @@ def payload(hook: Hook, change: outbox.Change, event: str, base_url: str,
     return {"version": "1", "event": event, "change_id": change.id, "incident": inc,
             "previous": {"status": change.previous_status,
                          "severity": change.previous_severity}, "link": link}
+
+
+def _links(inc: dict[str, Any]) -> list[tuple[str, str]]:
+    """The root alert's links a message offers, as (text, URL): its runbook, its source."""
+    return [(text, url) for text, url in (("Runbook", inc.get("runbook_url")),
+                                          ("Source", inc.get("source_url"))) if url]
 
 
 def teams_card(event: str, severity: str | None, title: str, inc: dict[str, Any],
@@ -179,8 +181,7 @@ def teams_card(event: str, severity: str | None, title: str, inc: dict[str, Any]
                   "weight": "Bolder", "size": "Medium", "color": _TEAMS_COLOR[event]},
                  {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts]}]}
     actions = [{"type": "Action.OpenUrl", "title": text, "url": url}
-               for text, url in (("Runbook", inc.get("runbook_url")),
-                                 ("Source", inc.get("source_url")), ("Incident", link)) if url]
+               for text, url in (*_links(inc), ("Incident", link)) if url]
     if actions:
         card["actions"] = actions
     return {"type": "message", "summary": f"{event}: {title}"[:200],
