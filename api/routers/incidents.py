@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -64,8 +65,7 @@ async def list_incidents(
 def _detail(store: Any, incident_id: str) -> dict[str, Any]:
     incident = incident_detail(store, incident_id)
     if incident is None:
-        raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
-                       got=incident_id)
+        raise _not_found(incident_id)
     return incident
 
 
@@ -85,30 +85,39 @@ def incident_exists(backend: Any, incident_id: str) -> bool:
     return queries.get_incident(backend.store, incident_id) is not None
 
 
-def _act(request: Request, incident_id: str, action: str, body: IncidentAction) -> dict:
-    backend = request.app.state.backend
-    at = parse_time(body.at, "at") if body.at else None
-    store = backend.store
+def _when(backend: Any, incident_id: str, at: str | None) -> datetime:
+    """An action's time on an existing incident: ``at``, else the engine's event time (a 422
+    if it has seen none yet); a 404 if there is no such incident."""
+    when = parse_time(at, "at") if at else None
     if not incident_exists(backend, incident_id):
-        raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
-                       got=incident_id)
-    at = at or backend.max_ts
-    if at is None:
+        raise _not_found(incident_id)
+    when = when or backend.max_ts
+    if when is None:
         raise ApiError(422, "invalid_parameter", "at: no event time seen yet; pass 'at'",
                        field="at", expected="a timestamp")
+    return when
+
+
+def _not_found(incident_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
+                    got=incident_id)
+
+
+def _act(request: Request, incident_id: str, action: str, body: IncidentAction) -> dict:
+    backend = request.app.state.backend
+    at = _when(backend, incident_id, body.at)
     if not backend.supports(action):
         raise ApiError(501, "not_implemented", f"this correlator does not support {action}")
     try:
         backend.call(action, incident_id, body.by, at, body.note)
     except KeyError:
-        raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
-                       got=incident_id) from None
+        raise _not_found(incident_id) from None
     except ValueError as err:
         raise ApiError(409, "conflict", f"cannot {action} {incident_id}: {err}") from None
     except NotImplementedError:
         raise ApiError(501, "not_implemented",
                        f"this correlator does not support {action}") from None
-    return _detail(store, incident_id)
+    return _detail(backend.store, incident_id)
 
 
 _ACTION_ERRORS = {**error_responses(401, 403, 404, 409, 422, 501)}
@@ -130,13 +139,7 @@ async def resolve(request: Request, incident_id: IncidentId, body: IncidentActio
 
 def _note(request: Request, incident_id: str, body: IncidentNote) -> dict:
     backend = request.app.state.backend
-    if not incident_exists(backend, incident_id):
-        raise ApiError(404, "not_found", f"no incident {incident_id!r}", field="id",
-                       got=incident_id)
-    at = (parse_time(body.at, "at") if body.at else None) or backend.max_ts
-    if at is None:
-        raise ApiError(422, "invalid_parameter", "at: no event time seen yet; pass 'at'",
-                       field="at", expected="a timestamp")
+    at = _when(backend, incident_id, body.at)
     return notes.add(backend.store, incident_id, at, body.by, body.text)
 
 
