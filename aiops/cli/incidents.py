@@ -4,6 +4,7 @@ them (a filtered list, newest first, or one incident with its evidence), without
 from __future__ import annotations
 
 import argparse
+import re
 
 import orjson
 
@@ -44,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     for item in args.scope or ():
-        if "=" not in item or "|" in item or item.startswith("="):
+        if not re.match(queries.SCOPE_ITEM, item):
             return fail(f"--scope: expected KEY=VALUE (cluster=eu-1), got {item!r}")
     with ReadOnlyStore(args.store) as store:
         if args.incident_id is not None:

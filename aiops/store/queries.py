@@ -117,6 +117,10 @@ def bound_text(ts: datetime) -> str:
     return text + (f".{ts.microsecond:06d}".rstrip("0") if ts.microsecond else "")
 
 
+#: one ``scope`` filter item, ``key=value`` (the stored scope column is ``|``-separated)
+SCOPE_ITEM = r"^[^=|]+=[^|]*$"
+
+
 # -- incidents -----------------------------------------------------------------------------------
 def incident_filter(*, status=None, service=None, severity=None, owner=None, since=None,
                     until=None, scope=None) -> Filter:

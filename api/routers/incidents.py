@@ -42,7 +42,7 @@ async def list_incidents(
         severity: Annotated[list[Severity] | None, Query()] = None,
         owner: Annotated[list[Annotated[str, Query(max_length=100)]] | None, Query(
             description="owning layer: infrastructure, application, model")] = None,
-        scope: Annotated[list[Annotated[str, Query(max_length=200, pattern=r"^[^=|]+=[^|]*$")]]
+        scope: Annotated[list[Annotated[str, Query(max_length=200, pattern=queries.SCOPE_ITEM)]]
                          | None, Query(description="key=value of the incident's scope "
                                                    "(cluster=eu-1); repeated: all of them")] = None,
         since: Since = None, until: Until = None,
